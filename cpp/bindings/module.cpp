@@ -1,0 +1,216 @@
+// The private extension ramcore._core: converts arguments, releases the GIL, calls the core and
+// returns numpy arrays that own the core's buffers. No logic lives here.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "numpy_owner.hpp"
+#include "ramcore/biregular.hpp"
+#include "ramcore/enforce.hpp"
+#include "ramcore/field.hpp"
+#include "ramcore/lps.hpp"
+#include "ramcore/parallel.hpp"
+#include "ramcore/pgl2.hpp"
+
+namespace py = pybind11;
+using namespace ramcore;
+using bindings::to_numpy;
+
+namespace {
+
+using Matrices = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+using Ranks = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+
+// Polled by parallel_for from the calling (Python) thread while the GIL is released.
+bool python_signal_pending() {
+  py::gil_scoped_acquire gil;
+  return PyErr_CheckSignals() != 0;
+}
+
+// Run `f` with the GIL released; a Ctrl-C surfaces as the pending KeyboardInterrupt.
+template <class F>
+auto interruptible(F&& f) {
+  try {
+    py::gil_scoped_release release;
+    return f(StopFn(python_signal_pending));
+  } catch (const Interrupted&) {
+    throw py::error_already_set();
+  }
+}
+
+std::int64_t rows_of(const Matrices& m, const char* name) {
+  enforce(m.ndim() == 2 && m.shape(1) == 4,
+          std::string(name) + " must have shape (k, 4) (rows a, b, c, d of [[a, b], [c, d]])");
+  return m.shape(0);
+}
+
+Matrices matrices_out(std::vector<std::int64_t>&& flat) {
+  const auto k = static_cast<py::ssize_t>(flat.size() / 4);
+  return to_numpy(std::move(flat), {k, 4});
+}
+
+void put(std::vector<std::int64_t>& out, std::int64_t i, const Mat2& m) {
+  auto* o = out.data() + 4 * i;
+  o[0] = m.a;
+  o[1] = m.b;
+  o[2] = m.c;
+  o[3] = m.d;
+}
+
+Mat2 get(const PGL2& g, const std::int64_t* m) {
+  return g.canonical_checked(m[0], m[1], m[2], m[3]);
+}
+
+template <class Index>
+py::tuple csr_out(Csr<Index>&& csr) {
+  py::object data = csr.data.empty() ? py::none() : py::object(to_numpy(std::move(csr.data)));
+  return py::make_tuple(to_numpy(std::move(csr.indptr)), to_numpy(std::move(csr.indices)), data,
+                        py::make_tuple(csr.rows, csr.cols));
+}
+
+void register_numbers(py::module_& m) {
+  m.def("is_prime", &is_prime, py::arg("n"), "Deterministic primality test for 64-bit integers.");
+  m.def("legendre", &legendre, py::arg("a"), py::arg("p"), "Legendre symbol (a/p), p an odd prime.");
+  m.def("inverse_mod", &inverse_mod, py::arg("a"), py::arg("m"), "a^{-1} mod m.");
+  m.def("sqrt_mod", &sqrt_mod, py::arg("a"), py::arg("p"), "Smaller square root of a mod p.");
+  m.def("two_squares_minus_one", &two_squares_minus_one, py::arg("q"),
+        "(x, y) with x^2 + y^2 + 1 = 0 mod q.");
+}
+
+void register_groups(py::module_& m) {
+  py::class_<PGL2>(m, "PGL2")
+      .def(py::init<std::int64_t>(), py::arg("q"))
+      .def_property_readonly("q", &PGL2::q)
+      .def_property_readonly("order", &PGL2::order)
+      .def_property_readonly("psl_order", &PGL2::psl_order)
+      .def("canonical",
+           [](const PGL2& g, const Matrices& mats) {
+             const std::int64_t k = rows_of(mats, "matrices");
+             std::vector<std::int64_t> out(static_cast<std::size_t>(4 * k));
+             for (std::int64_t i = 0; i < k; ++i) put(out, i, get(g, mats.data() + 4 * i));
+             return matrices_out(std::move(out));
+           },
+           py::arg("matrices"))
+      .def("rank",
+           [](const PGL2& g, const Matrices& mats) {
+             const std::int64_t k = rows_of(mats, "matrices");
+             std::vector<std::int64_t> out(static_cast<std::size_t>(k));
+             for (std::int64_t i = 0; i < k; ++i)
+               out[static_cast<std::size_t>(i)] = g.rank(get(g, mats.data() + 4 * i));
+             return to_numpy(std::move(out));
+           },
+           py::arg("matrices"))
+      .def("unrank",
+           [](const PGL2& g, const Ranks& ranks, int threads) {
+             enforce(ranks.ndim() == 1, "ranks must be a 1-d array");
+             const std::int64_t k = ranks.shape(0);
+             const std::int64_t* r = ranks.data();
+             for (std::int64_t i = 0; i < k; ++i)
+               enforce(r[i] >= 0 && r[i] < g.order(),
+                       "ranks must lie in [0, " + std::to_string(g.order()) + "), got " +
+                           std::to_string(r[i]));
+             std::vector<std::int64_t> out(static_cast<std::size_t>(4 * k));
+             interruptible([&](const StopFn& stop) {
+               parallel_for(k, 1 << 16, threads,
+                            [&](std::int64_t b, std::int64_t e) {
+                              for (std::int64_t i = b; i < e; ++i) put(out, i, g.unrank(r[i]));
+                            },
+                            stop);
+               return 0;
+             });
+             return matrices_out(std::move(out));
+           },
+           py::arg("ranks"), py::arg("threads") = 0)
+      .def("multiply",
+           [](const PGL2& g, const Matrices& x, const Matrices& y) {
+             const std::int64_t k = rows_of(x, "x");
+             enforce(rows_of(y, "y") == k, "x and y must have the same number of rows");
+             std::vector<std::int64_t> out(static_cast<std::size_t>(4 * k));
+             for (std::int64_t i = 0; i < k; ++i)
+               put(out, i, g.mul(get(g, x.data() + 4 * i), get(g, y.data() + 4 * i)));
+             return matrices_out(std::move(out));
+           },
+           py::arg("x"), py::arg("y"))
+      .def("in_psl",
+           [](const PGL2& g, const Matrices& mats) {
+             const std::int64_t k = rows_of(mats, "matrices");
+             py::array_t<bool> out(k);
+             auto o = out.mutable_unchecked<1>();
+             for (std::int64_t i = 0; i < k; ++i) o(i) = g.in_psl(get(g, mats.data() + 4 * i));
+             return out;
+           },
+           py::arg("matrices"));
+}
+
+void register_graphs(py::module_& m) {
+  m.def(
+      "lps_generators",
+      [](std::int64_t p, std::int64_t q) {
+        const LpsGenerators g = lps_generators(p, q);
+        std::vector<std::int64_t> quats, mats;
+        for (const auto& a : g.quaternions) quats.insert(quats.end(), a.begin(), a.end());
+        for (const auto& s : g.matrices) {
+          mats.insert(mats.end(), {s.a, s.b, s.c, s.d});
+        }
+        py::dict out;
+        out["p"] = g.p;
+        out["q"] = g.q;
+        out["x"] = g.x;
+        out["y"] = g.y;
+        out["legendre"] = g.legendre;
+        out["quaternions"] = matrices_out(std::move(quats));
+        out["matrices"] = matrices_out(std::move(mats));
+        out["loops"] = g.loops;
+        out["repeated"] = g.repeated;
+        return out;
+      },
+      py::arg("p"), py::arg("q"));
+  m.def(
+      "lps_adjacency",
+      [](std::int64_t p, std::int64_t q, bool allow_multigraph, int threads) {
+        const LpsGenerators gens = lps_generators(p, q);
+        return interruptible([&](const StopFn& stop) {
+          if (fits_int32(gens.vertices())) {
+            auto csr = lps_adjacency<std::int32_t>(gens, allow_multigraph, threads, stop);
+            py::gil_scoped_acquire gil;
+            return csr_out(std::move(csr));
+          }
+          auto csr = lps_adjacency<std::int64_t>(gens, allow_multigraph, threads, stop);
+          py::gil_scoped_acquire gil;
+          return csr_out(std::move(csr));
+        });
+      },
+      py::arg("p"), py::arg("q"), py::arg("allow_multigraph") = false, py::arg("threads") = 0);
+  m.def(
+      "biregular_biadjacency",
+      [](std::int64_t q, std::int64_t l, int threads) {
+        return interruptible([&](const StopFn& stop) {
+          if (q >= 1 && l >= 1 && l <= INT32_MAX / q) {  // every column index fits in int32
+            auto csr = biregular_biadjacency<std::int32_t>(q, l, threads, stop);
+            py::gil_scoped_acquire gil;
+            return csr_out(std::move(csr));
+          }
+          auto csr = biregular_biadjacency<std::int64_t>(q, l, threads, stop);
+          py::gil_scoped_acquire gil;
+          return csr_out(std::move(csr));
+        });
+      },
+      py::arg("q"), py::arg("l"), py::arg("threads") = 0);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "ramcore's compiled core (private: use the ramcore package)";
+  m.attr("MAX_P") = kMaxP;
+  m.attr("MAX_Q") = PGL2::kMaxQ;
+  register_numbers(m);
+  register_groups(m);
+  register_graphs(m);
+}

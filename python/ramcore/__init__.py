@@ -1,0 +1,48 @@
+"""ramcore: build, certify and analyse Ramanujan graphs for sparse neural networks.
+
+The graph constructions run in a compiled C++ core (`ramcore._core`) and reach Python as numpy
+arrays that own the core's buffers, so `scipy.sparse.csr_array` views of them copy nothing.
+"""
+
+from __future__ import annotations
+
+try:
+    from . import _core
+except ImportError as err:  # pragma: no cover - only without a built extension
+    raise ImportError(
+        "ramcore's compiled core (ramcore._core) is missing: did you build it? "
+        "Install with `pip install .` from the repository root."
+    ) from err
+
+from .field import inverse_mod, is_prime, legendre_symbol, sqrt_mod, two_squares_minus_one
+from .graphs import (
+    BiregularGraph,
+    LPSGenerators,
+    LPSGraph,
+    LPSParameters,
+    biregular_graph,
+    lps_generators,
+    lps_graph,
+    lps_parameters,
+)
+from .groups import PGL2, PSL2
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PGL2",
+    "PSL2",
+    "BiregularGraph",
+    "LPSGenerators",
+    "LPSGraph",
+    "LPSParameters",
+    "biregular_graph",
+    "inverse_mod",
+    "is_prime",
+    "legendre_symbol",
+    "lps_generators",
+    "lps_graph",
+    "lps_parameters",
+    "sqrt_mod",
+    "two_squares_minus_one",
+]

@@ -1,0 +1,72 @@
+"""Front-door argument checks shared by the public API: every message names the argument,
+the value received and what is allowed."""
+
+from __future__ import annotations
+
+import operator
+import os
+from typing import Any
+
+from . import _core
+
+
+def as_int(value: Any, name: str) -> int:
+    """`value` as a Python int; bools, floats and strings are refused."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got bool {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}") from None
+
+
+def odd_prime(value: Any, name: str, maximum: int | None = None) -> int:
+    n = as_int(value, name)
+    if n < 3 or n % 2 == 0 or not (n < 2**64 and _core.is_prime(n)):
+        raise ValueError(f"{name} must be an odd prime, got {n}")
+    if maximum is not None and n > maximum:
+        raise ValueError(f"{name} must be an odd prime <= {maximum}, got {n}")
+    return n
+
+
+def threads(value: Any) -> int:
+    """Thread count for the core: None or 0 means all cores."""
+    if value is None:
+        return 0
+    n = as_int(value, "threads")
+    if n < 0:
+        raise ValueError(f"threads must be None (all cores) or a positive integer, got {n}")
+    return n
+
+
+def available_memory() -> int:
+    """Bytes the OS says it can give us now (MemAvailable), or physical memory as a fallback."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 2**63
+
+
+def check_memory(nbytes: int, what: str, fix: str) -> None:
+    """Raise MemoryError, before anything is allocated, when `what` needs more than is available."""
+    available = available_memory()
+    if nbytes > available:
+        raise MemoryError(
+            f"{what} needs about {format_bytes(nbytes)} ({nbytes} bytes) but only "
+            f"{format_bytes(available)} is available; {fix}"
+        )
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    raise AssertionError("unreachable")
