@@ -176,7 +176,7 @@ void register_graphs(py::module_& m) {
       [](std::int64_t p, std::int64_t q, bool allow_multigraph, int threads) {
         const LpsGenerators gens = lps_generators(p, q);
         return interruptible([&](const StopFn& stop) {
-          if (fits_int32(gens.vertices())) {
+          if (fits_int32(checked_mul(gens.vertices(), gens.p + 1, "number of stored entries"))) {
             auto csr = lps_adjacency<std::int32_t>(gens, allow_multigraph, threads, stop);
             py::gil_scoped_acquire gil;
             return csr_out(std::move(csr));
@@ -191,7 +191,7 @@ void register_graphs(py::module_& m) {
       "biregular_biadjacency",
       [](std::int64_t q, std::int64_t l, int threads) {
         return interruptible([&](const StopFn& stop) {
-          if (q >= 1 && l >= 1 && l <= INT32_MAX / q) {  // every column index fits in int32
+          if (q >= 1 && l >= 1 && l <= INT32_MAX / q / q) {  // q^2 l entries fit in int32
             auto csr = biregular_biadjacency<std::int32_t>(q, l, threads, stop);
             py::gil_scoped_acquire gil;
             return csr_out(std::move(csr));

@@ -13,12 +13,13 @@ namespace ramcore::bindings {
 
 namespace py = pybind11;
 
-template <class T>
-py::array_t<T> to_numpy(std::vector<T>&& values, std::vector<py::ssize_t> shape = {}) {
-  auto owned = std::make_unique<std::vector<T>>(std::move(values));
+template <class T, class Alloc>
+py::array_t<T> to_numpy(std::vector<T, Alloc>&& values, std::vector<py::ssize_t> shape = {}) {
+  using Vec = std::vector<T, Alloc>;
+  auto owned = std::make_unique<Vec>(std::move(values));
   if (shape.empty()) shape = {static_cast<py::ssize_t>(owned->size())};
   T* data = owned->data();
-  py::capsule owner(owned.get(), [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  py::capsule owner(owned.get(), [](void* p) { delete static_cast<Vec*>(p); });
   owned.release();  // the capsule owns it now
   return py::array_t<T>(shape, data, owner);
 }

@@ -16,7 +16,7 @@ Csr<Index> biregular_biadjacency(std::int64_t q, std::int64_t l, int threads, co
   csr.rows = checked_mul(q, q, "number of rows q^2");
   csr.cols = checked_mul(l, q, "number of columns l q");
   const std::int64_t nnz = checked_mul(csr.rows, l, "number of edges q^2 l");
-  enforce(sizeof(Index) == 8 || fits_int32(csr.cols), "biregular_biadjacency: index type too small");
+  enforce(sizeof(Index) == 8 || fits_int32(nnz), "biregular_biadjacency: index type too small");
   csr.indptr.resize(static_cast<std::size_t>(csr.rows + 1));
   csr.indices.resize(static_cast<std::size_t>(nnz));
 
@@ -26,7 +26,7 @@ Csr<Index> biregular_biadjacency(std::int64_t q, std::int64_t l, int threads, co
         for (std::int64_t row = begin; row < end; ++row) {
           const std::int64_t i = row / q, r = row % q;
           const std::int64_t base = row * l;
-          csr.indptr[static_cast<std::size_t>(row)] = base;
+          csr.indptr[static_cast<std::size_t>(row)] = static_cast<Index>(base);
           // Column offset (r - i j) mod q, updated by subtracting i each block: no division.
           std::int64_t offset = r;
           for (std::int64_t j = 0; j < l; ++j) {
@@ -37,7 +37,7 @@ Csr<Index> biregular_biadjacency(std::int64_t q, std::int64_t l, int threads, co
         }
       },
       stop);
-  csr.indptr.back() = nnz;
+  csr.indptr.back() = static_cast<Index>(nnz);
   return csr;
 }
 

@@ -133,6 +133,7 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
   Csr<Index> csr;
   csr.rows = csr.cols = gens.vertices();
   const std::int64_t nnz = checked_mul(csr.rows, k, "number of stored entries");
+  enforce(sizeof(Index) == 8 || fits_int32(nnz), "lps_adjacency: index type too small");
   csr.indptr.resize(static_cast<std::size_t>(csr.rows + 1));
   csr.indices.resize(static_cast<std::size_t>(nnz));
   if (!simple) csr.data.resize(static_cast<std::size_t>(nnz));
@@ -149,7 +150,7 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
           }
           std::sort(row.begin(), row.end());  // neighbours of x are distinct: x s = x t iff s = t
           const std::int64_t base = r * k;
-          csr.indptr[static_cast<std::size_t>(r)] = base;
+          csr.indptr[static_cast<std::size_t>(r)] = static_cast<Index>(base);
           for (std::int64_t i = 0; i < k; ++i) {
             const auto& [col, mult] = row[static_cast<std::size_t>(i)];
             csr.indices[static_cast<std::size_t>(base + i)] = static_cast<Index>(col);
@@ -158,7 +159,7 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
         }
       },
       stop);
-  csr.indptr.back() = nnz;
+  csr.indptr.back() = static_cast<Index>(nnz);
   return csr;
 }
 

@@ -30,9 +30,9 @@ class PGL2:
 
 def lps_generators(p: int, q: int) -> dict[str, Any]: ...
 
-# (indptr int64, indices int32|int64, data float64 | None, (rows, cols))
+# (indptr, indices: both int32 while nnz < 2^31, else both int64; data float64 | None; shape)
 CsrTuple = tuple[
-    npt.NDArray[np.int64], npt.NDArray[np.integer[Any]], npt.NDArray[np.float64] | None, tuple[int, int]
+    npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]], npt.NDArray[np.float64] | None, tuple[int, int]
 ]
 
 def lps_adjacency(p: int, q: int, allow_multigraph: bool = False, threads: int = 0) -> CsrTuple: ...

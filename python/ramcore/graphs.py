@@ -36,6 +36,11 @@ MAX_Q: int = int(_core.MAX_Q)
 NETWORKX_MAX_EDGES = 2_000_000  # to_networkx beyond this is slow and huge; pass force=True
 
 
+def _index_bytes(nnz: int) -> int:
+    """indptr and indices share one dtype (as scipy requires for zero-copy): int32 below 2^31."""
+    return 4 if nnz <= 2**31 - 1 else 8
+
+
 def _check_pq(p: Any, q: Any) -> tuple[int, int]:
     p = odd_prime(p, "p", maximum=MAX_P)
     q = odd_prime(q, "q", maximum=MAX_Q)
@@ -119,7 +124,7 @@ class LPSGraph:
         self.generators = generators
         self.p: int = generators.p
         self.q: int = generators.q
-        self.indptr: npt.NDArray[np.int64] = indptr
+        self.indptr: npt.NDArray[np.integer[Any]] = indptr
         self.indices: npt.NDArray[np.integer[Any]] = indices
         # Edge multiplicities when loops or repeated generators were allowed; None: all ones.
         self.multiplicities: npt.NDArray[np.float64] | None = data
@@ -223,8 +228,8 @@ class LPSGraph:
 
 def _lps_bytes(p: int, q: int) -> tuple[int, int]:
     n = q * (q * q - 1) // (1 if _legendre(p, q) == -1 else 2)
-    index_bytes = 4 if n <= 2**31 - 1 else 8
-    return n, (n + 1) * 8 + n * (p + 1) * index_bytes
+    nnz = n * (p + 1)
+    return n, (n + 1 + nnz) * _index_bytes(nnz)
 
 
 def lps_graph(p: int, q: int, *, allow_multigraph: bool = False, threads: int | None = None) -> LPSGraph:
@@ -337,13 +342,13 @@ class BiregularGraph:
 
     `biadjacency` is q^2 x l q: row (i, r) = i q + r connects to columns j q + (r - i j mod q),
     j < l. Rows have degree l, columns degree q, density 1/q. For l > q the column blocks repeat
-    with period q: columns c and c + q have the same neighbours (`repeated_columns`).
+    with period q: columns c and c + q^2 have the same neighbours (`repeated_columns`).
     """
 
     def __init__(self, q: int, l: int, indptr: Any, indices: Any) -> None:
         self.q = q
         self.l = l
-        self.indptr: npt.NDArray[np.int64] = indptr
+        self.indptr: npt.NDArray[np.integer[Any]] = indptr
         self.indices: npt.NDArray[np.integer[Any]] = indices
 
     bipartite = True
@@ -416,8 +421,7 @@ def biregular_graph(q: int, l: int, *, threads: int | None = None) -> BiregularG
         raise ValueError(f"l must be an integer >= 1 (number of column blocks), got {l}")
     nthreads = _threads(threads)
     rows, cols = q * q, l * q
-    index_bytes = 4 if cols <= 2**31 - 1 else 8
-    nbytes = (rows + 1) * 8 + rows * l * index_bytes
+    nbytes = (rows + 1 + rows * l) * _index_bytes(rows * l)
     check_memory(nbytes, f"the bi-regular graph q = {q}, l = {l} ({rows:,} x {cols:,}, "
                  f"{rows * l:,} edges)", "choose a smaller q or l")
     indptr, indices, _data, _shape = _core.biregular_biadjacency(q, l, nthreads)

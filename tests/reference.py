@@ -1,0 +1,95 @@
+"""Straightforward pure-Python constructions used as independent oracles (tests) and as the
+baseline the benchmarks compare against. Deliberately naive: dictionaries of tuples, no ranking."""
+
+from __future__ import annotations
+
+import math
+from itertools import product
+
+
+def canonical(m: tuple[int, int, int, int], q: int) -> tuple[int, int, int, int]:
+    """Scale a 2x2 matrix so that its first non-zero entry of the top row is 1."""
+    a, b, c, d = (v % q for v in m)
+    t = pow(a if a else b, -1, q)
+    return (a * t % q, b * t % q, c * t % q, d * t % q)
+
+
+def is_square(v: int, q: int) -> bool:
+    return v % q != 0 and pow(v, (q - 1) // 2, q) == 1
+
+
+def group_elements(q: int, psl: bool) -> list[tuple[int, int, int, int]]:
+    """All canonical elements of PGL2(F_q), or of PSL2(F_q), by brute force over F_q^4."""
+    seen = set()
+    for m in product(range(q), repeat=4):
+        det = (m[0] * m[3] - m[1] * m[2]) % q
+        if det == 0 or (psl and not is_square(det, q)):
+            continue
+        seen.add(canonical(m, q))
+    return sorted(seen)
+
+
+def quaternions(p: int) -> list[tuple[int, int, int, int]]:
+    """Normalised solutions of a0^2 + a1^2 + a2^2 + a3^2 = p (DESIGN.md section 2)."""
+    r = math.isqrt(p)
+    out = []
+    for a in product(range(-r, r + 1), repeat=4):
+        if sum(v * v for v in a) != p:
+            continue
+        if p % 4 == 1:
+            ok = a[0] > 0 and a[0] % 2 == 1 and all(v % 2 == 0 for v in a[1:])
+        else:
+            first = next((v for v in a[1:] if v != 0), 0)
+            ok = a[0] % 2 == 0 and (a[0] > 0 or (a[0] == 0 and first > 0))
+        if ok:
+            out.append(a)
+    return sorted(out)
+
+
+def xy(q: int) -> tuple[int, int]:
+    if q % 4 == 1:
+        return min(x for x in range(q) if (x * x + 1) % q == 0), 0
+    for x in range(q):
+        for y in range(q):
+            if (x * x + y * y + 1) % q == 0:
+                return x, y
+    raise AssertionError("no solution")
+
+
+def generators(p: int, q: int) -> list[tuple[int, int, int, int]]:
+    x, y = xy(q)
+    gens = []
+    for a0, a1, a2, a3 in quaternions(p):
+        m = (a0 + a1 * x + a3 * y, -a1 * y + a2 + a3 * x, -a1 * y - a2 + a3 * x, a0 - a1 * x - a3 * y)
+        gens.append(canonical(m, q))
+    return gens
+
+
+def mul(x: tuple[int, ...], y: tuple[int, ...], q: int) -> tuple[int, int, int, int]:
+    a, b, c, d = x
+    e, f, g, h = y
+    return canonical((a * e + b * g, a * f + b * h, c * e + d * g, c * f + d * h), q)
+
+
+def lps_edges(p: int, q: int) -> tuple[list[tuple[int, int, int, int]], list[tuple[int, int]]]:
+    """Vertices (canonical matrices) and directed edges (i, j) of X^{p,q}, naively."""
+    psl = pow(p, (q - 1) // 2, q) == 1
+    verts = group_elements(q, psl)
+    index = {v: i for i, v in enumerate(verts)}
+    gens = generators(p, q)
+    edges = [(i, index[mul(v, s, q)]) for i, v in enumerate(verts) for s in gens]
+    return verts, edges
+
+
+def biregular_dense(q: int, l: int) -> list[list[int]]:
+    """The block matrix [P^{ij}] of seed 000 section 3.3, from the definition of P."""
+    def power(k: int) -> list[list[int]]:
+        # P[a][b] = 1 iff b = a - 1 (mod q), so P^k[a][b] = 1 iff b = a - k (mod q).
+        return [[1 if b == (a - k) % q else 0 for b in range(q)] for a in range(q)]
+
+    rows: list[list[int]] = []
+    for i in range(q):
+        blocks = [power(i * j) for j in range(l)]
+        for a in range(q):
+            rows.append([v for blk in blocks for v in blk[a]])
+    return rows

@@ -1,0 +1,87 @@
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import ramcore
+
+
+def run(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "ramcore", *args], capture_output=True, text=True,
+                          timeout=120)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_lps_summary():
+    out = run("lps", "5", "13").stdout
+    assert "X^{5,13}" in out and "2,184" in out and "degree         6" in out and "built in" in out
+
+
+def test_lps_save_loads_with_scipy(tmp_path):
+    path = tmp_path / "x.npz"
+    run("lps", "13", "17", "--save", str(path), "--threads", "2")
+    a = sp.load_npz(path)
+    g = ramcore.lps_graph(13, 17)
+    assert (a != g.adjacency).nnz == 0
+
+
+def test_lps_save_biadjacency(tmp_path):
+    path = tmp_path / "b.npz"
+    run("lps", "5", "13", "--part", "biadjacency", "--save", str(path))
+    assert sp.load_npz(path).shape == (1092, 1092)
+
+
+def test_biregular_save(tmp_path):
+    path = tmp_path / "b.npz"
+    out = run("biregular", "7", "3", "--save", str(path)).stdout
+    assert "49 x 21" in out
+    b = sp.load_npz(path)
+    assert (b != ramcore.biregular_graph(7, 3).biadjacency).nnz == 0
+    path2 = tmp_path / "a.npz"
+    run("biregular", "7", "3", "--part", "adjacency", "--save", str(path2))
+    assert sp.load_npz(path2).shape == (70, 70)
+
+
+def test_params():
+    out = run("params", "--degree", "6", "--q-max", "70", "--bipartite").stdout
+    assert "113,460" not in out  # X^{5,61} is not bipartite
+    assert "2,184" in out  # X^{5,13}
+    assert all(line.split()[4] == "True" for line in out.splitlines()[1:] if line and line[0] == " ")
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("lps", "4", "13"), "p must be an odd prime, got 4"),
+        (("lps", "5", "5"), "distinct"),
+        (("lps", "11", "3"), "allow_multigraph"),
+        (("lps", "5", "4001"), "needs about"),
+        (("biregular", "7", "0"), "l must be an integer >= 1"),
+        (("biregular", "8", "3"), "q must be a prime"),
+    ],
+)
+def test_errors_are_messages_not_tracebacks(args, message):
+    proc = run(*args, check=False)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_non_integer_argument():
+    proc = run("lps", "five", "13", check=False)
+    assert proc.returncode == 2 and "expected an integer" in proc.stderr
+
+
+def test_multigraph_flag():
+    out = run("lps", "11", "3", "--allow-multigraph").stdout
+    assert "multigraph" in out
+
+
+@pytest.mark.skipif(shutil.which("ramcore") is None, reason="console script not on PATH")
+def test_console_script():
+    proc = subprocess.run(["ramcore", "lps", "5", "13"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "X^{5,13}" in proc.stdout

@@ -1,0 +1,120 @@
+"""Every bad input raises a clear Python exception naming the argument; none crashes."""
+
+import numpy as np
+import pytest
+
+import ramcore
+
+
+@pytest.mark.parametrize(
+    "p,q,exc,match",
+    [
+        (4, 13, ValueError, "p must be an odd prime, got 4"),
+        (5, 15, ValueError, "q must be an odd prime, got 15"),
+        (2, 13, ValueError, "p must be an odd prime, got 2"),
+        (5, 2, ValueError, "q must be an odd prime, got 2"),
+        (1, 13, ValueError, "p must be an odd prime"),
+        (-5, 13, ValueError, "p must be an odd prime"),
+        (13, 13, ValueError, "p and q must be distinct"),
+        (0, 0, ValueError, "p must be an odd prime"),
+        (5.0, 13, TypeError, "p must be an integer, got float"),
+        ("5", 13, TypeError, "p must be an integer, got str"),
+        (True, 13, TypeError, "p must be an integer, got bool"),
+        (5, None, TypeError, "q must be an integer"),
+        (131101, 13, ValueError, "p must be an odd prime <= 131071"),
+        (5, 32771, ValueError, "q must be an odd prime <= 32749"),
+        (5, 2**70 + 1, ValueError, "q must be an odd prime"),
+    ],
+)
+def test_lps_bad_arguments(p, q, exc, match):
+    with pytest.raises(exc, match=match):
+        ramcore.lps_graph(p, q)
+    with pytest.raises(exc, match=match):
+        ramcore.lps_generators(p, q)
+
+
+def test_lps_accepts_numpy_integers():
+    g = ramcore.lps_graph(np.int64(5), np.int32(13))
+    assert g.num_vertices == 2184
+
+
+def test_lps_memory_estimate_before_allocating():
+    with pytest.raises(MemoryError, match=r"X\^\{5,4001\}.*needs about .*bytes.*smaller q"):
+        ramcore.lps_graph(5, 4001)
+    with pytest.raises(MemoryError, match="bytes"):
+        ramcore.lps_graph(3, 32749)
+
+
+def test_lps_multigraph_refused_by_default():
+    with pytest.raises(ValueError, match=r"q = 3 < 2 sqrt\(p\)"):
+        ramcore.lps_graph(11, 3)
+    with pytest.raises(TypeError, match="allow_multigraph must be a bool"):
+        ramcore.lps_graph(11, 3, allow_multigraph="yes")
+
+
+@pytest.mark.parametrize("threads,exc", [(-1, ValueError), (1.5, TypeError), ("2", TypeError)])
+def test_bad_threads(threads, exc):
+    with pytest.raises(exc, match="threads"):
+        ramcore.lps_graph(5, 13, threads=threads)
+    with pytest.raises(exc, match="threads"):
+        ramcore.biregular_graph(5, 3, threads=threads)
+
+
+@pytest.mark.parametrize(
+    "q,l,exc,match",
+    [
+        (4, 3, ValueError, "q must be a prime, got 4"),
+        (1, 3, ValueError, "q must be a prime, got 1"),
+        (-7, 3, ValueError, "q must be a prime"),
+        (7, 0, ValueError, "l must be an integer >= 1"),
+        (7, -2, ValueError, "l must be an integer >= 1"),
+        (7.0, 3, TypeError, "q must be an integer"),
+        (7, 2.5, TypeError, "l must be an integer"),
+        (7, None, TypeError, "l must be an integer"),
+        (10007, 10**9, MemoryError, "needs about"),
+        (2**31 - 1, 2**40, MemoryError, "needs about"),
+        (2**61 - 1, 2**62, MemoryError, "needs about"),
+    ],
+)
+def test_biregular_bad_arguments(q, l, exc, match):
+    with pytest.raises(exc, match=match):
+        ramcore.biregular_graph(q, l)
+
+
+def test_core_refuses_directly():
+    """The extension itself validates too: calling it without the wrappers cannot crash."""
+    from ramcore import _core
+
+    with pytest.raises(ValueError, match="q must be an odd prime"):
+        _core.lps_adjacency(5, 15)
+    with pytest.raises(ValueError, match="distinct"):
+        _core.lps_adjacency(5, 5)
+    with pytest.raises(ValueError, match="l must be at least 1"):
+        _core.biregular_biadjacency(7, 0)
+    with pytest.raises((OverflowError, ValueError, MemoryError)):
+        _core.biregular_biadjacency(2**61 - 1, 2**62)
+    with pytest.raises(ValueError):
+        _core.PGL2(9)
+    with pytest.raises(ValueError, match="ranks must lie"):
+        _core.PGL2(7).unrank(np.array([-1]), 0)
+    with pytest.raises(ValueError, match="no inverse"):
+        _core.inverse_mod(0, 7)
+
+
+def test_lps_parameters_bad_arguments():
+    with pytest.raises(ValueError, match="degree must be p \\+ 1"):
+        ramcore.lps_parameters(degree=5)
+    with pytest.raises(ValueError, match="q_max"):
+        ramcore.lps_parameters(q_max=10**6)
+    with pytest.raises(TypeError, match="p_max must be an integer"):
+        ramcore.lps_parameters(p_max="big")
+
+
+def test_number_theory_bad_arguments():
+    with pytest.raises(ValueError, match="p must be an odd prime"):
+        ramcore.legendre_symbol(3, 9)
+    with pytest.raises(ValueError, match="m must be a modulus"):
+        ramcore.inverse_mod(3, 0)
+    with pytest.raises(ValueError, match="below 2\\*\\*64"):
+        ramcore.is_prime(2**64)
+    assert ramcore.is_prime(-7) is False
