@@ -1,0 +1,100 @@
+"""Graph construction benchmarks (issue: foundation).
+
+Each case runs in a fresh interpreter (see run.py) so that its peak memory is its own. Cases:
+- LPS X^{p,q} with ramcore (all threads and one thread): seconds, directed edges per second, peak
+  memory against the bytes of the CSR it returns.
+- Bi-regular graphs of comparable size.
+- The same graphs built straightforwardly: the naive pure-Python construction (dicts of tuples,
+  tests/reference.py) and a vectorised numpy one, on the sizes they can handle; the ratio is
+  baseline seconds / ramcore seconds on the same graph, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+
+def numpy_lps(p: int, q: int) -> tuple[np.ndarray, np.ndarray]:
+    """X^{p,q} the vectorised-numpy way: enumerate canonical elements, multiply by each generator
+    with array arithmetic, find neighbours by searchsorted on sorted element keys, sort rows."""
+    import reference
+
+    psl = pow(p, (q - 1) // 2, q) == 1
+    b, c, d = (a.ravel() for a in np.meshgrid(np.arange(q), np.arange(q), np.arange(q), indexing="ij"))
+    top = np.stack([np.ones_like(b), b, c, d], axis=1)[(d - b * c) % q != 0]
+    c2, d2 = (a.ravel() for a in np.meshgrid(np.arange(1, q), np.arange(q), indexing="ij"))
+    bottom = np.stack([np.zeros_like(c2), np.ones_like(c2), c2, d2], axis=1)
+    elements = np.concatenate([top, bottom])
+    det = (elements[:, 0] * elements[:, 3] - elements[:, 1] * elements[:, 2]) % q
+    if psl:
+        squares = np.zeros(q, dtype=bool)
+        squares[(np.arange(1, q) ** 2) % q] = True
+        elements = elements[squares[det]]
+    weights = np.array([q**3, q**2, q, 1])
+    keys = elements @ weights
+    order = np.argsort(keys)
+    keys, elements = keys[order], elements[order]
+    inverse = np.array([0] + [pow(v, -1, q) for v in range(1, q)])
+    neighbours = []
+    for s in reference.generators(p, q):
+        s = np.array(s).reshape(2, 2)
+        m = elements.reshape(-1, 2, 2) @ s % q
+        m = m.reshape(-1, 4)
+        lead = np.where(m[:, 0] != 0, m[:, 0], m[:, 1])
+        m = m * inverse[lead][:, None] % q
+        neighbours.append(np.searchsorted(keys, m @ weights))
+    indices = np.sort(np.stack(neighbours, axis=1), axis=1).ravel()
+    indptr = np.arange(len(elements) + 1) * (p + 1)
+    return indptr, indices
+
+
+def naive_lps(p: int, q: int) -> int:
+    import reference
+
+    _verts, edges = reference.lps_edges(p, q)
+    return len(edges)
+
+
+def ramcore_lps(p: int, q: int, threads: int | None) -> int:
+    import ramcore
+
+    g = ramcore.lps_graph(p, q, threads=threads)
+    return g.nbytes
+
+
+def ramcore_biregular(q: int, l: int, threads: int | None) -> int:
+    import ramcore
+
+    g = ramcore.biregular_graph(q, l, threads=threads)
+    return g.nbytes
+
+
+# name -> (kind, args, directed edges). kind selects the function above.
+def cases() -> list[dict]:
+    def lps_n(p, q):
+        return q * (q * q - 1) // (2 if pow(p, (q - 1) // 2, q) == 1 else 1)
+
+    out = []
+    for p, q in [(5, 29), (5, 61), (5, 101), (5, 149), (5, 197), (13, 197), (5, 277)]:
+        edges = lps_n(p, q) * (p + 1)
+        out.append(dict(group="lps", graph=f"X^{{{p},{q}}}", impl="ramcore", fn="ramcore_lps",
+                        args=(p, q, None), edges=edges))
+        if (p, q) in [(5, 61), (5, 197)]:
+            out.append(dict(group="lps", graph=f"X^{{{p},{q}}}", impl="ramcore 1 thread",
+                            fn="ramcore_lps", args=(p, q, 1), edges=edges))
+        if q <= 61:
+            out.append(dict(group="lps", graph=f"X^{{{p},{q}}}", impl="numpy (vectorised)",
+                            fn="numpy_lps", args=(p, q), edges=edges))
+        if q <= 29:
+            out.append(dict(group="lps", graph=f"X^{{{p},{q}}}", impl="pure Python (naive)",
+                            fn="naive_lps", args=(p, q), edges=edges))
+    for q, l in [(53, 30), (1009, 6), (2003, 11), (4001, 12)]:
+        edges = q * q * l
+        out.append(dict(group="biregular", graph=f"B(q={q}, l={l})", impl="ramcore",
+                        fn="ramcore_biregular", args=(q, l, None), edges=edges))
+    return out
