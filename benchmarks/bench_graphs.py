@@ -82,19 +82,59 @@ def cases() -> list[dict]:
     out = []
     for p, q in [(5, 29), (5, 61), (5, 101), (5, 149), (5, 197), (13, 197), (5, 277)]:
         edges = lps_n(p, q) * (p + 1)
-        out.append(dict(group="lps", graph=f"X^{{{p},{q}}}", impl="ramcore", fn="ramcore_lps",
-                        args=(p, q, None), edges=edges))
+        out.append(
+            dict(
+                group="lps",
+                graph=f"X^{{{p},{q}}}",
+                impl="ramcore",
+                fn="ramcore_lps",
+                args=(p, q, None),
+                edges=edges,
+            )
+        )
         if (p, q) in [(5, 61), (5, 197)]:
-            out.append(dict(group="lps", graph=f"X^{{{p},{q}}}", impl="ramcore 1 thread",
-                            fn="ramcore_lps", args=(p, q, 1), edges=edges))
+            out.append(
+                dict(
+                    group="lps",
+                    graph=f"X^{{{p},{q}}}",
+                    impl="ramcore 1 thread",
+                    fn="ramcore_lps",
+                    args=(p, q, 1),
+                    edges=edges,
+                )
+            )
         if q <= 61:
-            out.append(dict(group="lps", graph=f"X^{{{p},{q}}}", impl="numpy (vectorised)",
-                            fn="numpy_lps", args=(p, q), edges=edges))
+            out.append(
+                dict(
+                    group="lps",
+                    graph=f"X^{{{p},{q}}}",
+                    impl="numpy (vectorised)",
+                    fn="numpy_lps",
+                    args=(p, q),
+                    edges=edges,
+                )
+            )
         if q <= 29:
-            out.append(dict(group="lps", graph=f"X^{{{p},{q}}}", impl="pure Python (naive)",
-                            fn="naive_lps", args=(p, q), edges=edges))
+            out.append(
+                dict(
+                    group="lps",
+                    graph=f"X^{{{p},{q}}}",
+                    impl="pure Python (naive)",
+                    fn="naive_lps",
+                    args=(p, q),
+                    edges=edges,
+                )
+            )
     for q, l in [(53, 30), (1009, 6), (2003, 11), (4001, 12)]:
         edges = q * q * l
-        out.append(dict(group="biregular", graph=f"B(q={q}, l={l})", impl="ramcore",
-                        fn="ramcore_biregular", args=(q, l, None), edges=edges))
+        out.append(
+            dict(
+                group="biregular",
+                graph=f"B(q={q}, l={l})",
+                impl="ramcore",
+                fn="ramcore_biregular",
+                args=(q, l, None),
+                edges=edges,
+            )
+        )
     return out

@@ -58,7 +58,8 @@ def mib(n: float | None) -> str:
 def table(results: list[dict]) -> str:
     fast = {r["graph"]: r["seconds"] for r in results if r["impl"] == "ramcore"}
     lines = [
-        "| graph | implementation | directed edges | seconds | M edges/s | peak MiB | CSR MiB | peak/CSR | ramcore (all threads) speed-up |",
+        "| graph | implementation | directed edges | seconds | M edges/s | peak MiB | CSR MiB | peak/CSR "
+        "| ramcore (all threads) speed-up |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
@@ -73,7 +74,9 @@ def table(results: list[dict]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="skip cases above 50 M edges")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--output", type=Path, default=HERE / "results.md")
@@ -90,8 +93,10 @@ def main() -> int:
         r = run_case(case, repeat)
         print(f"{r['graph']:>18} {r['impl']:<20} {r['seconds']:9.4f} s", flush=True)
         results.append(r)
-    header = (f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-              f"Python {platform.python_version()}. Best of {args.repeat} (pure Python: 1 run).")
+    header = (
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}. Best of {args.repeat} (pure Python: 1 run)."
+    )
     text = f"{header}\n\n{table(results)}\n"
     args.output.write_text(text)
     print("\n" + text)

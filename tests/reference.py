@@ -60,7 +60,12 @@ def generators(p: int, q: int) -> list[tuple[int, int, int, int]]:
     x, y = xy(q)
     gens = []
     for a0, a1, a2, a3 in quaternions(p):
-        m = (a0 + a1 * x + a3 * y, -a1 * y + a2 + a3 * x, -a1 * y - a2 + a3 * x, a0 - a1 * x - a3 * y)
+        m = (
+            a0 + a1 * x + a3 * y,
+            -a1 * y + a2 + a3 * x,
+            -a1 * y - a2 + a3 * x,
+            a0 - a1 * x - a3 * y,
+        )
         gens.append(canonical(m, q))
     return gens
 
@@ -83,6 +88,7 @@ def lps_edges(p: int, q: int) -> tuple[list[tuple[int, int, int, int]], list[tup
 
 def biregular_dense(q: int, l: int) -> list[list[int]]:
     """The block matrix [P^{ij}] of seed 000 section 3.3, from the definition of P."""
+
     def power(k: int) -> list[list[int]]:
         # P[a][b] = 1 iff b = a - 1 (mod q), so P^k[a][b] = 1 iff b = a - k (mod q).
         return [[1 if b == (a - k) % q else 0 for b in range(q)] for a in range(q)]

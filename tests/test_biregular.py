@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 import ramcore
 import reference
 
@@ -18,7 +17,9 @@ def test_hand_built_q3_l2():
     assert g.indices.tolist() == [0, 3, 1, 4, 2, 5, 0, 5, 1, 3, 2, 4, 0, 4, 1, 5, 2, 3]
 
 
-@pytest.mark.parametrize("q,l", [(7, 3), (7, 4), (7, 7), (11, 5), (13, 13), (13, 20), (5, 12), (3, 7), (17, 9)])
+@pytest.mark.parametrize(
+    "q,l", [(7, 3), (7, 4), (7, 7), (11, 5), (13, 13), (13, 20), (5, 12), (3, 7), (17, 9)]
+)
 def test_biregular_and_ramanujan(q, l):
     g = ramcore.biregular_graph(q, l)
     b = g.biadjacency

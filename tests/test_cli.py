@@ -2,16 +2,15 @@ import shutil
 import subprocess
 import sys
 
-import numpy as np
 import pytest
-import scipy.sparse as sp
-
 import ramcore
+import scipy.sparse as sp
 
 
 def run(*args, check=True):
-    proc = subprocess.run([sys.executable, "-m", "ramcore", *args], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ramcore", *args], capture_output=True, text=True, timeout=120
+    )
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc

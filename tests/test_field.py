@@ -1,13 +1,23 @@
 import math
 
 import pytest
-from hypothesis import given, strategies as st
-
 import ramcore
+from hypothesis import given
+from hypothesis import strategies as st
 
 # Strong pseudoprimes to several small bases and Carmichael numbers: composite traps.
 COMPOSITE_TRAPS = [561, 1105, 1729, 2047, 3215031751, 3825123056546413051]
-PRIMES = [2, 3, 5, 13, 197, 32749, 2**31 - 1, 2**61 - 1, 18446744073709551557]  # last: largest < 2^64
+PRIMES = [
+    2,
+    3,
+    5,
+    13,
+    197,
+    32749,
+    2**31 - 1,
+    2**61 - 1,
+    18446744073709551557,
+]  # last: largest < 2^64
 
 
 def sieve(n):
@@ -34,7 +44,7 @@ def test_is_prime_composite_traps(n):
     assert not ramcore.is_prime(n)
 
 
-@given(st.integers(min_value=-10**6, max_value=10**6), st.sampled_from([3, 5, 7, 13, 101, 32749]))
+@given(st.integers(min_value=-(10**6), max_value=10**6), st.sampled_from([3, 5, 7, 13, 101, 32749]))
 def test_legendre_euler_criterion(a, p):
     expected = pow(a, (p - 1) // 2, p)
     assert ramcore.legendre_symbol(a, p) == {0: 0, 1: 1, p - 1: -1}[expected]

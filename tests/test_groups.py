@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
-
 import ramcore
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reference import group_elements
 
 SMALL_Q = [3, 5, 7, 11, 13]

@@ -23,8 +23,12 @@ print("finished", flush=True)
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="POSIX signals")
 @pytest.mark.parametrize("call", ["lps_graph(5, 277, threads=1)", "biregular_graph(4001, 20, threads=1)"])
 def test_ctrl_c_raises_keyboard_interrupt_quickly(call):
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT.format(call=call)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT.format(call=call)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout.readline().strip() == "start"
     time.sleep(0.4)  # well inside the multi-second construction
     sent = time.perf_counter()

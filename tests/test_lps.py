@@ -2,19 +2,51 @@ from collections import Counter
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
-import scipy.sparse.csgraph as csgraph
-import scipy.sparse.linalg as sla
-
 import ramcore
 import reference
+import scipy.sparse as sp
+import scipy.sparse.linalg as sla
+from scipy.sparse import csgraph
 
 # (p, q) across all four residue classes mod 4 of p and q, bipartite and not.
-PAIRS = [(5, 13), (5, 17), (13, 5), (3, 7), (5, 7), (7, 11), (3, 11), (5, 29), (13, 17), (17, 13),
-         (3, 5), (7, 3), (11, 7), (19, 11), (23, 13), (7, 19), (3, 13), (11, 13), (29, 13)]
+PAIRS = [
+    (5, 13),
+    (5, 17),
+    (13, 5),
+    (3, 7),
+    (5, 7),
+    (7, 11),
+    (3, 11),
+    (5, 29),
+    (13, 17),
+    (17, 13),
+    (3, 5),
+    (7, 3),
+    (11, 7),
+    (19, 11),
+    (23, 13),
+    (7, 19),
+    (3, 13),
+    (11, 13),
+    (29, 13),
+]
 # The ten+ pairs whose spectra are checked densely (n up to a few thousand).
-SPECTRAL_PAIRS = [(5, 13), (13, 5), (3, 7), (5, 7), (7, 11), (3, 11), (13, 17), (17, 13), (3, 5),
-                  (11, 7), (19, 11), (23, 13), (7, 19), (29, 13)]
+SPECTRAL_PAIRS = [
+    (5, 13),
+    (13, 5),
+    (3, 7),
+    (5, 7),
+    (7, 11),
+    (3, 11),
+    (13, 17),
+    (17, 13),
+    (3, 5),
+    (11, 7),
+    (19, 11),
+    (23, 13),
+    (7, 19),
+    (29, 13),
+]
 
 
 def legendre(p, q):
@@ -41,8 +73,10 @@ def test_generator_matrices(p, q):
     x, y = gens.x, gens.y
     assert (x * x + y * y + 1) % q == 0
     a0, a1, a2, a3 = gens.quaternions.T
-    raw = np.stack([a0 + a1 * x + a3 * y, -a1 * y + a2 + a3 * x,
-                    -a1 * y - a2 + a3 * x, a0 - a1 * x - a3 * y], axis=1)
+    raw = np.stack(
+        [a0 + a1 * x + a3 * y, -a1 * y + a2 + a3 * x, -a1 * y - a2 + a3 * x, a0 - a1 * x - a3 * y],
+        axis=1,
+    )
     assert np.all((raw[:, 0] * raw[:, 3] - raw[:, 1] * raw[:, 2]) % q == p % q)  # det = p
     g = ramcore.PGL2(q)
     assert np.array_equal(g.canonical(raw), gens.matrices)
@@ -88,15 +122,18 @@ def _is_bipartite(a):
     return nx.is_bipartite(nx.from_scipy_sparse_array(a))
 
 
-@pytest.mark.parametrize("p,q", [(5, 13), (3, 7), (13, 5), (7, 11), (3, 5), (5, 3), (11, 3), (31, 3),
-                                 (29, 5), (13, 3)])
+@pytest.mark.parametrize(
+    "p,q", [(5, 13), (3, 7), (13, 5), (7, 11), (3, 5), (5, 3), (11, 3), (31, 3), (29, 5), (13, 3)]
+)
 def test_matches_naive_construction(p, q):
     g = ramcore.lps_graph(p, q, allow_multigraph=True)
     verts, edges = reference.lps_edges(p, q)
     elements = g.group.elements()
     coo = g.adjacency.tocoo()
-    ours = sorted((tuple(elements[i].tolist()), tuple(elements[j].tolist()), float(w))
-                  for i, j, w in zip(coo.row, coo.col, coo.data))
+    ours = sorted(
+        (tuple(elements[i].tolist()), tuple(elements[j].tolist()), float(w))
+        for i, j, w in zip(coo.row, coo.col, coo.data)
+    )
     naive = sorted((verts[i], verts[j], float(w)) for (i, j), w in Counter(edges).items())
     assert ours == naive
 
@@ -128,10 +165,17 @@ def test_ramanujan_x_5_61_sparse():
     n = g.num_vertices
     assert n == 113_460 and not g.bipartite  # (5/61) = +1: PSL2
     deflate = np.ones((n, 1)) / np.sqrt(n)  # the trivial eigenvector
-    op = sla.LinearOperator((n, n), matvec=lambda v: a @ v - deflate @ (deflate.T @ (a @ v)),
-                            dtype=np.float64)
-    vals = sla.eigsh(op, k=1, which="LM", tol=1e-8, return_eigenvectors=False,
-                     v0=np.random.default_rng(0).standard_normal(n))
+    op = sla.LinearOperator(
+        (n, n), matvec=lambda v: a @ v - deflate @ (deflate.T @ (a @ v)), dtype=np.float64
+    )
+    vals = sla.eigsh(
+        op,
+        k=1,
+        which="LM",
+        tol=1e-8,
+        return_eigenvectors=False,
+        v0=np.random.default_rng(0).standard_normal(n),
+    )
     assert abs(vals[0]) == pytest.approx(4.4203, abs=1e-3)
     assert abs(vals[0]) <= 2 * np.sqrt(5)
 
@@ -181,7 +225,9 @@ def test_deterministic_across_threads(p, q):
 def test_multigraph_detected_and_refused():
     gens = ramcore.lps_generators(31, 3)
     assert gens.loops == 8 and gens.repeated == 23 and not gens.simple
-    with pytest.raises(ValueError, match=r"multigraph.*8 generator\(s\) equal the identity.*allow_multigraph"):
+    with pytest.raises(
+        ValueError, match=r"multigraph.*8 generator\(s\) equal the identity.*allow_multigraph"
+    ):
         ramcore.lps_graph(31, 3)
     g = ramcore.lps_graph(31, 3, allow_multigraph=True)
     assert g.multigraph
@@ -237,4 +283,5 @@ def test_lps_parameters():
     six = ramcore.lps_parameters(degree=6, q_max=50, max_vertices=20000)
     assert {r.p for r in six} == {5} and max(r.vertices for r in six) <= 20000
     assert len(ramcore.lps_parameters(p_max=31, q_max=5, simple=False)) > len(
-        ramcore.lps_parameters(p_max=31, q_max=5))
+        ramcore.lps_parameters(p_max=31, q_max=5)
+    )

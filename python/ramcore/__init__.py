@@ -7,7 +7,7 @@ arrays that own the core's buffers, so `scipy.sparse.csr_array` views of them co
 from __future__ import annotations
 
 try:
-    from . import _core
+    from . import _core  # noqa: F401  (fail early with a helpful message)
 except ImportError as err:  # pragma: no cover - only without a built extension
     raise ImportError(
         "ramcore's compiled core (ramcore._core) is missing: did you build it? "

@@ -4,6 +4,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import TypeAlias
 
 MAX_P: int
 MAX_Q: int
@@ -31,8 +32,11 @@ class PGL2:
 def lps_generators(p: int, q: int) -> dict[str, Any]: ...
 
 # (indptr, indices: both int32 while nnz < 2^31, else both int64; data float64 | None; shape)
-CsrTuple = tuple[
-    npt.NDArray[np.integer[Any]], npt.NDArray[np.integer[Any]], npt.NDArray[np.float64] | None, tuple[int, int]
+CsrTuple: TypeAlias = tuple[
+    npt.NDArray[np.integer[Any]],
+    npt.NDArray[np.integer[Any]],
+    npt.NDArray[np.float64] | None,
+    tuple[int, int],
 ]
 
 def lps_adjacency(p: int, q: int, allow_multigraph: bool = False, threads: int = 0) -> CsrTuple: ...

@@ -1,9 +1,9 @@
 """The `ramcore` command line (also `python -m ramcore`).
 
-    ramcore lps 5 13                      build X^{5,13} and print its summary
-    ramcore lps 5 13 --save g.npz         ... and save the adjacency (scipy.sparse.load_npz)
-    ramcore biregular 7 3 --part adjacency --save b.npz
-    ramcore params --target-vertices 100000 --bipartite
+ramcore lps 5 13                      build X^{5,13} and print its summary
+ramcore lps 5 13 --save g.npz         ... and save the adjacency (scipy.sparse.load_npz)
+ramcore biregular 7 3 --part adjacency --save b.npz
+ramcore params --target-vertices 100000 --bipartite
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import scipy.sparse as sp
 
-from .graphs import biregular_graph, lps_graph, lps_parameters
+from .graphs import BiregularGraph, LPSGraph, biregular_graph, lps_graph, lps_parameters
 
 
 def _positive_int(text: str) -> int:
@@ -27,23 +27,32 @@ def _positive_int(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ramcore", description="Build Ramanujan graphs (LPS and bi-regular) in ramcore's C++ core."
+        prog="ramcore",
+        description="Build Ramanujan graphs (LPS and bi-regular) in ramcore's C++ core.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
     lps = sub.add_parser("lps", help="the LPS Cayley graph X^{p,q} (p, q distinct odd primes)")
     lps.add_argument("p", type=_positive_int, help="odd prime; the degree is p + 1")
     lps.add_argument("q", type=_positive_int, help="odd prime; about q^3 vertices")
-    lps.add_argument("--allow-multigraph", action="store_true",
-                     help="accept loops/multi-edges when q < 2 sqrt(p) (merged, weighted)")
-    lps.add_argument("--part", choices=["adjacency", "biadjacency"], default="adjacency",
-                     help="matrix to save (biadjacency: bipartite block or double cover)")
+    lps.add_argument(
+        "--allow-multigraph",
+        action="store_true",
+        help="accept loops/multi-edges when q < 2 sqrt(p) (merged, weighted)",
+    )
+    lps.add_argument(
+        "--part",
+        choices=["adjacency", "biadjacency"],
+        default="adjacency",
+        help="matrix to save (biadjacency: bipartite block or double cover)",
+    )
 
     bi = sub.add_parser("biregular", help="the Burnwal-Sinha-Vidyasagar (l, q)-bi-regular graph")
     bi.add_argument("q", type=_positive_int, help="prime; the biadjacency is q^2 x l q")
     bi.add_argument("l", type=_positive_int, help="number of column blocks, >= 1")
-    bi.add_argument("--part", choices=["adjacency", "biadjacency"], default="biadjacency",
-                    help="matrix to save")
+    bi.add_argument(
+        "--part", choices=["adjacency", "biadjacency"], default="biadjacency", help="matrix to save"
+    )
 
     for p in (lps, bi):
         p.add_argument("--threads", type=_positive_int, default=None, help="worker threads (default: all)")
@@ -58,8 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     group = par.add_mutually_exclusive_group()
     group.add_argument("--bipartite", dest="bipartite", action="store_const", const=True, default=None)
     group.add_argument("--non-bipartite", dest="bipartite", action="store_const", const=False)
-    par.add_argument("--target-vertices", type=_positive_int, default=None,
-                     help="sort by distance to this vertex count")
+    par.add_argument(
+        "--target-vertices",
+        type=_positive_int,
+        default=None,
+        help="sort by distance to this vertex count",
+    )
     par.add_argument("--limit", type=_positive_int, default=20, help="rows to print (default 20)")
     return parser
 
@@ -70,15 +83,25 @@ def _save(matrix: sp.csr_array, path: str) -> None:
 
 
 def _print_params(args: argparse.Namespace) -> None:
-    rows = lps_parameters(p_max=args.p_max, q_max=args.q_max, min_vertices=args.min_vertices,
-                          max_vertices=args.max_vertices, degree=args.degree,
-                          bipartite=args.bipartite, target_vertices=args.target_vertices)
-    print(f"{'p':>5} {'q':>5} {'vertices':>12} {'degree':>6} {'bipartite':>9} "
-          f"{'layer shape':>21} {'density':>9}")
+    rows = lps_parameters(
+        p_max=args.p_max,
+        q_max=args.q_max,
+        min_vertices=args.min_vertices,
+        max_vertices=args.max_vertices,
+        degree=args.degree,
+        bipartite=args.bipartite,
+        target_vertices=args.target_vertices,
+    )
+    print(
+        f"{'p':>5} {'q':>5} {'vertices':>12} {'degree':>6} {'bipartite':>9} "
+        f"{'layer shape':>21} {'density':>9}"
+    )
     for r in rows[: args.limit]:
         shape = f"{r.layer_shape[0]} x {r.layer_shape[1]}"
-        print(f"{r.p:>5} {r.q:>5} {r.vertices:>12,} {r.degree:>6} {str(r.bipartite):>9} "
-              f"{shape:>21} {r.density:>9.3g}")
+        print(
+            f"{r.p:>5} {r.q:>5} {r.vertices:>12,} {r.degree:>6} {r.bipartite!s:>9} "
+            f"{shape:>21} {r.density:>9.3g}"
+        )
     if len(rows) > args.limit:
         print(f"... {len(rows) - args.limit} more (use --limit)")
 
@@ -90,9 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_params(args)
             return 0
         start = time.perf_counter()
+        graph: LPSGraph | BiregularGraph
         if args.command == "lps":
-            graph = lps_graph(args.p, args.q, allow_multigraph=args.allow_multigraph,
-                              threads=args.threads)
+            graph = lps_graph(args.p, args.q, allow_multigraph=args.allow_multigraph, threads=args.threads)
         else:
             graph = biregular_graph(args.q, args.l, threads=args.threads)
         seconds = time.perf_counter() - start

@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import _core
 from ._validate import as_int, odd_prime
 
-__all__ = ["is_prime", "legendre_symbol", "inverse_mod", "sqrt_mod", "two_squares_minus_one"]
+__all__ = ["inverse_mod", "is_prime", "legendre_symbol", "sqrt_mod", "two_squares_minus_one"]
 
 
 def is_prime(n: int) -> bool:

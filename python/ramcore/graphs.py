@@ -14,21 +14,22 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from . import _core
-from ._validate import as_int, check_memory, format_bytes, odd_prime, threads as _threads
+from ._validate import as_int, check_memory, format_bytes, odd_prime
+from ._validate import threads as _threads
 from .groups import PGL2, PSL2
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
 __all__ = [
+    "BiregularGraph",
     "LPSGenerators",
     "LPSGraph",
     "LPSParameters",
-    "BiregularGraph",
+    "biregular_graph",
     "lps_generators",
     "lps_graph",
     "lps_parameters",
-    "biregular_graph",
 ]
 
 MAX_P: int = int(_core.MAX_P)
@@ -61,7 +62,7 @@ def _csr(indptr: Any, indices: Any, data: Any, shape: tuple[int, int]) -> sp.csr
     return a
 
 
-def _to_networkx(matrix: sp.csr_array, force: bool, bipartite_rows: int | None = None) -> "nx.Graph":
+def _to_networkx(matrix: sp.csr_array, force: bool, bipartite_rows: int | None = None) -> nx.Graph:
     import networkx as nx
 
     if matrix.nnz > NETWORKX_MAX_EDGES and not force:
@@ -129,23 +130,42 @@ class LPSGraph:
         # Edge multiplicities when loops or repeated generators were allowed; None: all ones.
         self.multiplicities: npt.NDArray[np.float64] | None = data
 
-    degree = property(lambda self: self.p + 1, doc="Vertex degree p + 1 (with multiplicity).")
-    bipartite = property(lambda self: self.generators.legendre == -1, doc="True iff (p/q) = -1.")
-    group = property(lambda self: self.generators.group, doc="The group: PGL2(q) or PSL2(q).")
-    num_vertices = property(lambda self: len(self.indptr) - 1, doc="Number of vertices n.")
-    multigraph = property(lambda self: not self.generators.simple, doc="Loops or multi-edges.")
+    @property
+    def degree(self) -> int:
+        """Vertex degree p + 1 (counting multiplicity)."""
+        return self.p + 1
+
+    @property
+    def bipartite(self) -> bool:
+        """True iff (p/q) = -1 (the graph lives on PGL2)."""
+        return self.generators.legendre == -1
+
+    @property
+    def group(self) -> PGL2:
+        """The group whose Cayley graph this is: PGL2(q) or PSL2(q)."""
+        return self.generators.group
+
+    @property
+    def num_vertices(self) -> int:
+        return len(self.indptr) - 1
+
+    @property
+    def multigraph(self) -> bool:
+        """True when loops or repeated generators were allowed in (q < 2 sqrt(p))."""
+        return not self.generators.simple
 
     @property
     def num_edges(self) -> int:
         """Undirected edges counted with multiplicity (a loop counts once): n (p + 1) / 2."""
-        return self.num_vertices * self.degree // 2
+        return int(self.num_vertices * self.degree // 2)
 
     @property
     def side(self) -> npt.NDArray[np.int8] | None:
         """0 for PSL2 vertices, 1 for the coset, when bipartite; None otherwise."""
         if not self.bipartite:
             return None
-        return (np.arange(self.num_vertices) >= self.num_vertices // 2).astype(np.int8)
+        side: npt.NDArray[np.int8] = (np.arange(self.num_vertices) >= self.num_vertices // 2).astype(np.int8)
+        return side
 
     @cached_property
     def adjacency(self) -> sp.csr_array:
@@ -165,14 +185,18 @@ class LPSGraph:
             return a
         h = self.num_vertices // 2
         end = int(self.indptr[h])
-        return _csr(self.indptr[: h + 1], self.indices[:end] - self.indices.dtype.type(h),
-                    a.data[:end], (h, h))
+        return _csr(
+            self.indptr[: h + 1],
+            self.indices[:end] - self.indices.dtype.type(h),
+            a.data[:end],
+            (h, h),
+        )
 
     @property
     def density(self) -> float:
         """Fraction of the biadjacency matrix that is non-zero (the mask density of a layer)."""
         rows = self.num_vertices // 2 if self.bipartite else self.num_vertices
-        return len(self.indices) / (2 if self.bipartite else 1) / (rows * rows)
+        return float(len(self.indices) / (2 if self.bipartite else 1) / (rows * rows))
 
     @property
     def ramanujan_bound(self) -> float:
@@ -185,7 +209,7 @@ class LPSGraph:
         extra = 0 if self.multiplicities is None else self.multiplicities.nbytes
         return int(self.indptr.nbytes + self.indices.nbytes + extra)
 
-    def to_networkx(self, force: bool = False) -> "nx.Graph":
+    def to_networkx(self, force: bool = False) -> nx.Graph:
         """networkx Graph (MultiGraph weights as 'weight'); refused for big graphs unless force."""
         g = _to_networkx(self.adjacency, force)
         if self.bipartite:
@@ -207,7 +231,7 @@ class LPSGraph:
             + f", density {self.density:.3g}",
             f"  Ramanujan bound |lambda| <= 2 sqrt(p) = {self.ramanujan_bound:.4f}",
             f"  x, y           {self.generators.x}, {self.generators.y}  (x^2 + y^2 + 1 = 0 mod q)",
-            f"  CSR memory     {format_bytes(self.nbytes)} (indices {self.indices.dtype})",
+            f"  CSR memory     {format_bytes(self.nbytes)} ({self.indices.dtype} indptr and indices)",
         ]
         if self.multigraph:
             lines.append(
@@ -222,8 +246,10 @@ class LPSGraph:
         return (h, h)
 
     def __repr__(self) -> str:
-        return (f"LPSGraph(p={self.p}, q={self.q}, n={self.num_vertices}, degree={self.degree}, "
-                f"bipartite={self.bipartite})")
+        return (
+            f"LPSGraph(p={self.p}, q={self.q}, n={self.num_vertices}, degree={self.degree}, "
+            f"bipartite={self.bipartite})"
+        )
 
 
 def _lps_bytes(p: int, q: int) -> tuple[int, int]:
@@ -245,8 +271,11 @@ def lps_graph(p: int, q: int, *, allow_multigraph: bool = False, threads: int | 
         raise TypeError(f"allow_multigraph must be a bool, got {allow_multigraph!r}")
     nthreads = _threads(threads)
     n, nbytes = _lps_bytes(p, q)
-    check_memory(nbytes, f"X^{{{p},{q}}} ({n:,} vertices, degree {p + 1})",
-                 "choose a smaller q (vertex count grows as q^3) or a smaller p")
+    check_memory(
+        nbytes,
+        f"X^{{{p},{q}}} ({n:,} vertices, degree {p + 1})",
+        "choose a smaller q (vertex count grows as q^3) or a smaller p",
+    )
     gens = lps_generators(p, q)
     if not gens.simple and not allow_multigraph:
         raise ValueError(
@@ -327,8 +356,7 @@ def lps_parameters(
             if n < min_vertices or (max_vertices is not None and n > max_vertices):
                 continue
             side = n // 2 if bip else n
-            out.append(LPSParameters(p, q, n, p + 1, bip, (side, side), (p + 1) / side,
-                                     q > 2 * math.sqrt(p)))
+            out.append(LPSParameters(p, q, n, p + 1, bip, (side, side), (p + 1) / side, q > 2 * math.sqrt(p)))
     if target_vertices is not None:
         t = as_int(target_vertices, "target_vertices")
         out.sort(key=lambda r: (abs(r.vertices - t), r.vertices, r.p))
@@ -352,15 +380,43 @@ class BiregularGraph:
         self.indices: npt.NDArray[np.integer[Any]] = indices
 
     bipartite = True
-    num_rows = property(lambda self: self.q * self.q, doc="Rows of the biadjacency, q^2.")
-    num_cols = property(lambda self: self.l * self.q, doc="Columns of the biadjacency, l q.")
-    num_vertices = property(lambda self: self.num_rows + self.num_cols)
-    num_edges = property(lambda self: len(self.indices), doc="Edges q^2 l.")
-    row_degree = property(lambda self: self.l, doc="Degree of every row vertex, l.")
-    col_degree = property(lambda self: self.q, doc="Degree of every column vertex, q.")
-    density = property(lambda self: 1.0 / self.q, doc="Fraction of non-zero biadjacency entries.")
-    repeated_columns = property(lambda self: self.l > self.q,
-                                doc="True when l > q: column blocks (input neurons) repeat.")
+
+    @property
+    def num_rows(self) -> int:
+        """Rows of the biadjacency, q^2."""
+        return self.q * self.q
+
+    @property
+    def num_cols(self) -> int:
+        """Columns of the biadjacency, l q."""
+        return self.l * self.q
+
+    @property
+    def num_vertices(self) -> int:
+        return self.num_rows + self.num_cols
+
+    @property
+    def num_edges(self) -> int:
+        """Edges, q^2 l."""
+        return len(self.indices)
+
+    @property
+    def row_degree(self) -> int:
+        return self.l
+
+    @property
+    def col_degree(self) -> int:
+        return self.q
+
+    @property
+    def density(self) -> float:
+        """Fraction of non-zero biadjacency entries, 1/q."""
+        return 1.0 / self.q
+
+    @property
+    def repeated_columns(self) -> bool:
+        """True when l > q: column blocks (input neurons) repeat with period q."""
+        return self.l > self.q
 
     @property
     def degrees(self) -> tuple[int, int]:
@@ -389,7 +445,7 @@ class BiregularGraph:
     def nbytes(self) -> int:
         return int(self.indptr.nbytes + self.indices.nbytes)
 
-    def to_networkx(self, force: bool = False) -> "nx.Graph":
+    def to_networkx(self, force: bool = False) -> nx.Graph:
         """networkx bipartite Graph: rows 0..q^2-1 (bipartite=0), then columns (bipartite=1)."""
         return _to_networkx(self.biadjacency, force, bipartite_rows=self.num_rows)
 
@@ -400,11 +456,12 @@ class BiregularGraph:
             f"  degrees        rows {self.row_degree}, columns {self.col_degree}",
             f"  edges          {self.num_edges:,}",
             f"  Ramanujan bound sigma_2 <= sqrt(l-1) + sqrt(q-1) = {self.ramanujan_bound:.4f}",
-            f"  CSR memory     {format_bytes(self.nbytes)} (indices {self.indices.dtype})",
+            f"  CSR memory     {format_bytes(self.nbytes)} ({self.indices.dtype} indptr and indices)",
         ]
         if self.repeated_columns:
-            lines.append(f"  note           l > q: column blocks repeat with period q "
-                         f"(duplicate input neurons)")
+            lines.append(
+                "  note           l > q: column blocks repeat with period q (duplicate input neurons)"
+            )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -422,7 +479,10 @@ def biregular_graph(q: int, l: int, *, threads: int | None = None) -> BiregularG
     nthreads = _threads(threads)
     rows, cols = q * q, l * q
     nbytes = (rows + 1 + rows * l) * _index_bytes(rows * l)
-    check_memory(nbytes, f"the bi-regular graph q = {q}, l = {l} ({rows:,} x {cols:,}, "
-                 f"{rows * l:,} edges)", "choose a smaller q or l")
+    check_memory(
+        nbytes,
+        f"the bi-regular graph q = {q}, l = {l} ({rows:,} x {cols:,}, {rows * l:,} edges)",
+        "choose a smaller q or l",
+    )
     indptr, indices, _data, _shape = _core.biregular_biadjacency(q, l, nthreads)
     return BiregularGraph(q, l, indptr, indices)

@@ -14,7 +14,8 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._validate import check_memory, odd_prime, threads as _threads
+from ._validate import check_memory, odd_prime
+from ._validate import threads as _threads
 
 __all__ = ["PGL2", "PSL2"]
 
