@@ -3,8 +3,9 @@ import subprocess
 import sys
 
 import pytest
-import ramcore
 import scipy.sparse as sp
+
+import ramcore
 
 
 def run(*args, check=True):

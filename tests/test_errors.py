@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 import ramcore
 
 
@@ -51,7 +52,10 @@ def test_lps_multigraph_refused_by_default():
         ramcore.lps_graph(11, 3, allow_multigraph="yes")
 
 
-@pytest.mark.parametrize("threads,exc", [(-1, ValueError), (1.5, TypeError), ("2", TypeError)])
+@pytest.mark.parametrize(
+    "threads,exc",
+    [(-1, ValueError), (0, ValueError), (10**6, ValueError), (1.5, TypeError), ("2", TypeError)],
+)
 def test_bad_threads(threads, exc):
     with pytest.raises(exc, match="threads"):
         ramcore.lps_graph(5, 13, threads=threads)

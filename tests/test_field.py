@@ -1,9 +1,10 @@
 import math
 
 import pytest
-import ramcore
 from hypothesis import given
 from hypothesis import strategies as st
+
+import ramcore
 
 # Strong pseudoprimes to several small bases and Carmichael numbers: composite traps.
 COMPOSITE_TRAPS = [561, 1105, 1729, 2047, 3215031751, 3825123056546413051]

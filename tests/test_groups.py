@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
-import ramcore
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import ramcore
 from reference import group_elements
 
 SMALL_Q = [3, 5, 7, 11, 13]

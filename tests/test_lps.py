@@ -2,11 +2,14 @@ from collections import Counter
 
 import numpy as np
 import pytest
-import ramcore
-import reference
 import scipy.sparse as sp
 import scipy.sparse.linalg as sla
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.sparse import csgraph
+
+import ramcore
+import reference
 
 # (p, q) across all four residue classes mod 4 of p and q, bipartite and not.
 PAIRS = [
@@ -285,3 +288,33 @@ def test_lps_parameters():
     assert len(ramcore.lps_parameters(p_max=31, q_max=5, simple=False)) > len(
         ramcore.lps_parameters(p_max=31, q_max=5)
     )
+
+
+SMALL_PRIMES = [3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(SMALL_PRIMES), st.sampled_from(SMALL_PRIMES[:8]), st.sampled_from([1, 2, None]))
+def test_invariants_property(p, q, threads):
+    """Any pair of distinct odd primes gives a connected (p + 1)-regular Cayley (multi)graph."""
+    if p == q:
+        return
+    g = ramcore.lps_graph(p, q, allow_multigraph=True, threads=threads)
+    a = g.adjacency
+    assert np.all(np.asarray(a.sum(axis=1)).ravel() == p + 1)
+    assert (a - a.T).count_nonzero() == 0
+    assert csgraph.connected_components(a, directed=False)[0] == 1
+    assert g.multigraph == (not ramcore.lps_generators(p, q).simple)
+    if q > 2 * np.sqrt(p):
+        assert not g.multigraph
+    if g.bipartite:
+        r = np.repeat(np.arange(g.num_vertices), np.diff(g.indptr))
+        assert np.all(g.side[r] != g.side[g.indices])
+
+
+def test_bipartite_multigraph_biadjacency():
+    g = ramcore.lps_graph(11, 3, allow_multigraph=True)  # (11/3) = -1, repeated generators
+    assert g.bipartite and g.multigraph
+    b = g.biadjacency
+    assert np.array_equal(b.toarray(), g.adjacency.toarray()[:12, 12:])
+    assert np.all(np.asarray(b.sum(axis=1)).ravel() == 12)

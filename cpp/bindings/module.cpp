@@ -44,6 +44,20 @@ auto interruptible(F&& f) {
   }
 }
 
+// f(i) for every i < k on all cores with the GIL released (element-wise group operations).
+template <class F>
+void for_each_row(std::int64_t k, int threads, const F& f) {
+  interruptible([&](const StopFn& stop) {
+    parallel_for(
+        k, 1 << 14, threads,
+        [&](std::int64_t begin, std::int64_t end) {
+          for (std::int64_t i = begin; i < end; ++i) f(i);
+        },
+        stop);
+    return 0;
+  });
+}
+
 std::int64_t rows_of(const Matrices& m, const char* name) {
   enforce(m.ndim() == 2 && m.shape(1) == 4,
           std::string(name) + " must have shape (k, 4) (rows a, b, c, d of [[a, b], [c, d]])");
@@ -89,63 +103,67 @@ void register_groups(py::module_& m) {
       .def_property_readonly("q", &PGL2::q)
       .def_property_readonly("order", &PGL2::order)
       .def_property_readonly("psl_order", &PGL2::psl_order)
-      .def("canonical",
-           [](const PGL2& g, const Matrices& mats) {
-             const std::int64_t k = rows_of(mats, "matrices");
-             std::vector<std::int64_t> out(static_cast<std::size_t>(4 * k));
-             for (std::int64_t i = 0; i < k; ++i) put(out, i, get(g, mats.data() + 4 * i));
-             return matrices_out(std::move(out));
-           },
-           py::arg("matrices"))
-      .def("rank",
-           [](const PGL2& g, const Matrices& mats) {
-             const std::int64_t k = rows_of(mats, "matrices");
-             std::vector<std::int64_t> out(static_cast<std::size_t>(k));
-             for (std::int64_t i = 0; i < k; ++i)
-               out[static_cast<std::size_t>(i)] = g.rank(get(g, mats.data() + 4 * i));
-             return to_numpy(std::move(out));
-           },
-           py::arg("matrices"))
-      .def("unrank",
-           [](const PGL2& g, const Ranks& ranks, int threads) {
-             enforce(ranks.ndim() == 1, "ranks must be a 1-d array");
-             const std::int64_t k = ranks.shape(0);
-             const std::int64_t* r = ranks.data();
-             for (std::int64_t i = 0; i < k; ++i)
-               enforce(r[i] >= 0 && r[i] < g.order(),
-                       "ranks must lie in [0, " + std::to_string(g.order()) + "), got " +
-                           std::to_string(r[i]));
-             std::vector<std::int64_t> out(static_cast<std::size_t>(4 * k));
-             interruptible([&](const StopFn& stop) {
-               parallel_for(k, 1 << 16, threads,
-                            [&](std::int64_t b, std::int64_t e) {
-                              for (std::int64_t i = b; i < e; ++i) put(out, i, g.unrank(r[i]));
-                            },
-                            stop);
-               return 0;
-             });
-             return matrices_out(std::move(out));
-           },
-           py::arg("ranks"), py::arg("threads") = 0)
-      .def("multiply",
-           [](const PGL2& g, const Matrices& x, const Matrices& y) {
-             const std::int64_t k = rows_of(x, "x");
-             enforce(rows_of(y, "y") == k, "x and y must have the same number of rows");
-             std::vector<std::int64_t> out(static_cast<std::size_t>(4 * k));
-             for (std::int64_t i = 0; i < k; ++i)
-               put(out, i, g.mul(get(g, x.data() + 4 * i), get(g, y.data() + 4 * i)));
-             return matrices_out(std::move(out));
-           },
-           py::arg("x"), py::arg("y"))
-      .def("in_psl",
-           [](const PGL2& g, const Matrices& mats) {
-             const std::int64_t k = rows_of(mats, "matrices");
-             py::array_t<bool> out(k);
-             auto o = out.mutable_unchecked<1>();
-             for (std::int64_t i = 0; i < k; ++i) o(i) = g.in_psl(get(g, mats.data() + 4 * i));
-             return out;
-           },
-           py::arg("matrices"));
+      .def(
+          "canonical",
+          [](const PGL2& g, const Matrices& mats, int threads) {
+            const std::int64_t k = rows_of(mats, "matrices");
+            const std::int64_t* in = mats.data();
+            std::vector<std::int64_t> out(static_cast<std::size_t>(4 * k));
+            for_each_row(k, threads, [&](std::int64_t i) { put(out, i, get(g, in + 4 * i)); });
+            return matrices_out(std::move(out));
+          },
+          py::arg("matrices"), py::arg("threads") = 0)
+      .def(
+          "rank",
+          [](const PGL2& g, const Matrices& mats, int threads) {
+            const std::int64_t k = rows_of(mats, "matrices");
+            const std::int64_t* in = mats.data();
+            std::vector<std::int64_t> out(static_cast<std::size_t>(k));
+            for_each_row(k, threads, [&](std::int64_t i) {
+              out[static_cast<std::size_t>(i)] = g.rank(get(g, in + 4 * i));
+            });
+            return to_numpy(std::move(out));
+          },
+          py::arg("matrices"), py::arg("threads") = 0)
+      .def(
+          "unrank",
+          [](const PGL2& g, const Ranks& ranks, int threads) {
+            enforce(ranks.ndim() == 1, "ranks must be a 1-d array");
+            const std::int64_t k = ranks.shape(0);
+            const std::int64_t* r = ranks.data();
+            for (std::int64_t i = 0; i < k; ++i)
+              enforce(r[i] >= 0 && r[i] < g.order(), "ranks must lie in [0, " +
+                                                         std::to_string(g.order()) + "), got " +
+                                                         std::to_string(r[i]));
+            std::vector<std::int64_t> out(static_cast<std::size_t>(4 * k));
+            for_each_row(k, threads, [&](std::int64_t i) { put(out, i, g.unrank(r[i])); });
+            return matrices_out(std::move(out));
+          },
+          py::arg("ranks"), py::arg("threads") = 0)
+      .def(
+          "multiply",
+          [](const PGL2& g, const Matrices& x, const Matrices& y, int threads) {
+            const std::int64_t k = rows_of(x, "x");
+            enforce(rows_of(y, "y") == k, "x and y must have the same number of rows");
+            const std::int64_t *px = x.data(), *py_ = y.data();
+            std::vector<std::int64_t> out(static_cast<std::size_t>(4 * k));
+            for_each_row(k, threads, [&](std::int64_t i) {
+              put(out, i, g.mul(get(g, px + 4 * i), get(g, py_ + 4 * i)));
+            });
+            return matrices_out(std::move(out));
+          },
+          py::arg("x"), py::arg("y"), py::arg("threads") = 0)
+      .def(
+          "in_psl",
+          [](const PGL2& g, const Matrices& mats, int threads) {
+            const std::int64_t k = rows_of(mats, "matrices");
+            const std::int64_t* in = mats.data();
+            py::array_t<bool> out(k);
+            bool* o = out.mutable_data();
+            for_each_row(k, threads, [&](std::int64_t i) { o[i] = g.in_psl(get(g, in + 4 * i)); });
+            return out;
+          },
+          py::arg("matrices"), py::arg("threads") = 0);
 }
 
 void register_graphs(py::module_& m) {

@@ -50,7 +50,17 @@ void parallel_for(std::int64_t n, std::int64_t chunk, int threads, const RangeFn
 
   std::vector<std::thread> pool;
   pool.reserve(static_cast<std::size_t>(workers));
-  for (int t = 0; t < workers; ++t) pool.emplace_back(work);
+  try {
+    for (int t = 0; t < workers; ++t) pool.emplace_back(work);
+  } catch (...) {  // the OS refused a thread: stop the ones started, never leave them joinable
+    cancel = true;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      running -= workers - static_cast<int>(pool.size());
+    }
+    for (auto& t : pool) t.join();
+    throw;
+  }
 
   bool interrupted = false;
   {

@@ -29,13 +29,16 @@ def odd_prime(value: Any, name: str, maximum: int | None = None) -> int:
     return n
 
 
+MAX_THREADS = 1024
+
+
 def threads(value: Any) -> int:
-    """Thread count for the core: None or 0 means all cores."""
+    """Thread count for the core (0 tells the core to use all cores)."""
     if value is None:
         return 0
     n = as_int(value, "threads")
-    if n < 0:
-        raise ValueError(f"threads must be None (all cores) or a positive integer, got {n}")
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"threads must be None (all cores) or an integer in [1, {MAX_THREADS}], got {n}")
     return n
 
 
