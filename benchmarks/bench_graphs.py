@@ -53,6 +53,25 @@ def numpy_lps(p: int, q: int) -> tuple[np.ndarray, np.ndarray]:
     return indptr, indices
 
 
+def numpy_biregular(q: int, l: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bi-regular biadjacency straight from its formula with numpy broadcasting."""
+    rows = np.arange(q * q)
+    i, r = rows // q, rows % q
+    j = np.arange(l)
+    indices = (j * q + (r[:, None] - i[:, None] * j) % q).ravel()
+    return np.arange(q * q + 1) * l, indices
+
+
+def naive_biregular(q: int, l: int) -> int:
+    """Row by row in pure Python: neighbour lists, then flattened CSR."""
+    indptr, indices = [0], []
+    for i in range(q):
+        for r in range(q):
+            indices.extend(j * q + (r - i * j) % q for j in range(l))
+            indptr.append(len(indices))
+    return len(indices)
+
+
 def naive_lps(p: int, q: int) -> int:
     import reference
 
@@ -80,7 +99,7 @@ def cases() -> list[dict]:
         return q * (q * q - 1) // (2 if pow(p, (q - 1) // 2, q) == 1 else 1)
 
     out = []
-    for p, q in [(5, 29), (5, 61), (5, 101), (5, 149), (5, 197), (13, 197), (5, 277)]:
+    for p, q in [(5, 29), (5, 37), (5, 61), (5, 101), (5, 149), (5, 197), (13, 197), (5, 277)]:
         edges = lps_n(p, q) * (p + 1)
         out.append(
             dict(
@@ -114,7 +133,7 @@ def cases() -> list[dict]:
                     edges=edges,
                 )
             )
-        if q <= 29:
+        if q <= 37:
             out.append(
                 dict(
                     group="lps",
@@ -127,6 +146,29 @@ def cases() -> list[dict]:
             )
     for q, l in [(53, 30), (1009, 6), (2003, 11), (4001, 12)]:
         edges = q * q * l
+        graph = f"B(q={q}, l={l})"
+        if edges <= 50_000_000:
+            out.append(
+                {
+                    "group": "biregular",
+                    "graph": graph,
+                    "impl": "numpy (vectorised)",
+                    "fn": "numpy_biregular",
+                    "args": (q, l),
+                    "edges": edges,
+                }
+            )
+        if edges <= 7_000_000:
+            out.append(
+                {
+                    "group": "biregular",
+                    "graph": graph,
+                    "impl": "pure Python (naive)",
+                    "fn": "naive_biregular",
+                    "args": (q, l),
+                    "edges": edges,
+                }
+            )
         out.append(
             dict(
                 group="biregular",

@@ -73,6 +73,15 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def update_readme(path: Path, body: str) -> None:
+    """Replace the text between the benchmark markers of the README."""
+    start, end = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+    text = path.read_text()
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{body}\n{end}{tail}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -80,6 +89,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="skip cases above 50 M edges")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--output", type=Path, default=HERE / "results.md")
+    parser.add_argument("--readme", action="store_true", help="also replace the table in README.md")
     args = parser.parse_args()
 
     sys.path.insert(0, str(HERE))
@@ -100,6 +110,8 @@ def main() -> int:
     text = f"{header}\n\n{table(results)}\n"
     args.output.write_text(text)
     print("\n" + text)
+    if args.readme:
+        update_readme(HERE.parent / "README.md", table(results))
     return 0
 
 

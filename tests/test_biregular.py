@@ -72,3 +72,23 @@ def test_zero_copy():
     b = g.biadjacency
     assert np.shares_memory(b.indices, g.indices) and np.shares_memory(b.indptr, g.indptr)
     assert not g.indices.flags.owndata
+
+
+@pytest.mark.parametrize("q", [2, 3, 7])
+def test_l_equal_one_is_disjoint_stars_not_ramanujan(q):
+    g = ramcore.biregular_graph(q, 1)
+    assert not g.connected and "not Ramanujan" in g.summary()
+    sv = np.linalg.svd(g.biadjacency.toarray(), compute_uv=False)
+    assert np.allclose(sv, np.sqrt(q))  # q stars K_{1,q}
+    assert sv[1] > g.ramanujan_bound
+    assert ramcore.biregular_graph(q, 2).connected
+
+
+def test_few_long_rows_split_across_tasks():
+    """Work is split by entries: l = 10^6 with q = 3 (9 rows) matches the row formula."""
+    q, l = 3, 1_000_000
+    g = ramcore.biregular_graph(q, l, threads=2)
+    assert np.array_equal(g.indptr, np.arange(q * q + 1) * l)
+    rows = np.repeat(np.arange(q * q), l)
+    i, r, j = rows // q, rows % q, np.tile(np.arange(l), q * q)
+    assert np.array_equal(g.indices, j * q + (r - i * j) % q)

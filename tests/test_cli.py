@@ -76,6 +76,33 @@ def test_non_integer_argument():
     assert proc.returncode == 2 and "expected an integer" in proc.stderr
 
 
+@pytest.mark.parametrize("args", [("params", "--limit", "-1"), ("lps", "5", "13", "--threads", "0")])
+def test_non_positive_options_refused(args):
+    proc = run(*args, check=False)
+    assert proc.returncode == 2 and "expected a positive integer" in proc.stderr
+
+
+def test_negative_prime_is_a_library_message():
+    proc = run("lps", "-5", "13", check=False)
+    assert proc.returncode == 2 and "p must be an odd prime, got -5" in proc.stderr
+
+
+def test_save_appends_npz(tmp_path):
+    out = run("lps", "5", "13", "--save", str(tmp_path / "graph")).stdout
+    assert str(tmp_path / "graph.npz") in out and (tmp_path / "graph.npz").exists()
+
+
+def test_broken_pipe_is_quiet():
+    proc = subprocess.run(
+        f"{sys.executable} -m ramcore params --p-max 200 --q-max 400 --limit 100000 | head -n 2",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert len(proc.stdout.splitlines()) == 2 and "Error" not in proc.stderr and "error" not in proc.stderr
+
+
 def test_multigraph_flag():
     out = run("lps", "11", "3", "--allow-multigraph").stdout
     assert "multigraph" in out

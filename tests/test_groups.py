@@ -107,3 +107,48 @@ def test_group_bad_input():
         ramcore.PSL2(7).rank([[0, 1], [1, 0]])  # det -1, a non-square mod 7
     with pytest.raises(TypeError, match="integers"):
         g.rank(np.ones((2, 4)) * 0.5)
+
+
+def test_exact_reduction_of_any_integer_input():
+    g = ramcore.PGL2(13)
+    expected = g.rank([[(2**64 - 1) % 13, 0, 0, 1]])
+    assert np.array_equal(g.rank(np.array([[2**64 - 1, 0, 0, 1]], dtype=np.uint64)), expected)
+    assert np.array_equal(g.rank([[2**70, 0, 0, 1]]), g.rank([[pow(2, 70, 13), 0, 0, 1]]))
+    assert np.array_equal(g.rank(np.array([[1, 2, 3, 4]], dtype=np.int8)), g.rank([[1, 2, 3, 4]]))
+
+
+def test_ranks_must_be_integers_in_range():
+    g = ramcore.PGL2(13)
+    with pytest.raises(TypeError, match="ranks must hold integers"):
+        g.unrank([1.7])
+    with pytest.raises(TypeError, match="ranks must hold integers"):
+        g.unrank(["5"])
+    with pytest.raises(ValueError, match="ranks must lie in"):
+        g.unrank([2**70])
+    with pytest.raises(ValueError, match="ranks must lie in"):
+        ramcore.PSL2(13).unrank([ramcore.PSL2(13).order])
+    assert np.array_equal(g.unrank(np.array([5], dtype=np.uint64)), g.unrank([5]))
+
+
+def test_groups_pickle_and_compare():
+    import pickle
+
+    g = ramcore.PSL2(13)
+    h = pickle.loads(pickle.dumps(g))
+    assert h == g and hash(h) == hash(g) and type(h) is ramcore.PSL2
+    assert ramcore.PGL2(13) != ramcore.PSL2(13) and ramcore.PGL2(13) != ramcore.PGL2(17)
+
+
+def test_multiply_shape_mismatch():
+    with pytest.raises(ValueError, match="same number of rows"):
+        ramcore.PGL2(7).multiply(np.tile([1, 0, 0, 1], (2, 1)), np.tile([1, 0, 0, 1], (3, 1)))
+
+
+@pytest.mark.parametrize("threads", [1, 2, 7])
+def test_group_ops_deterministic_across_threads(threads):
+    g = ramcore.PGL2(31)
+    e = g.elements(threads=threads)
+    assert np.array_equal(e, g.elements(threads=1))
+    rev = e[::-1]
+    assert np.array_equal(g.rank(rev, threads=threads), np.arange(g.order)[::-1])
+    assert np.array_equal(g.multiply(e, rev, threads=threads), g.multiply(e, rev, threads=1))

@@ -21,7 +21,15 @@ print("finished", flush=True)
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="POSIX signals")
-@pytest.mark.parametrize("call", ["lps_graph(5, 277, threads=1)", "biregular_graph(4001, 20, threads=1)"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        "lps_graph(5, 277, threads=1)",
+        "biregular_graph(4001, 20, threads=1)",
+        "biregular_graph(3, 200_000_000, threads=1)",  # 9 rows of 2e8 entries: split by entries
+        "PGL2(661).elements(threads=1)",
+    ],
+)
 def test_ctrl_c_raises_keyboard_interrupt_quickly(call):
     proc = subprocess.Popen(
         [sys.executable, "-c", SCRIPT.format(call=call)],

@@ -274,7 +274,7 @@ def test_lps_parameters():
     rows = ramcore.lps_parameters(p_max=13, q_max=30)
     assert rows == sorted(rows, key=lambda r: (r.vertices, r.p, r.q))
     for r in rows:
-        assert r.q > 2 * np.sqrt(r.p) and r.p != r.q
+        assert r.q > 2 * np.sqrt(r.p) and r.p != r.q and r.guaranteed_simple
         assert r.bipartite == (legendre(r.p, r.q) == -1)
         assert r.vertices == r.q * (r.q**2 - 1) // (1 if r.bipartite else 2)
         assert r.density == pytest.approx(r.degree / r.layer_shape[0])
@@ -285,7 +285,7 @@ def test_lps_parameters():
     assert near[0].bipartite and abs(near[0].vertices - 100_000) <= abs(near[-1].vertices - 100_000)
     six = ramcore.lps_parameters(degree=6, q_max=50, max_vertices=20000)
     assert {r.p for r in six} == {5} and max(r.vertices for r in six) <= 20000
-    assert len(ramcore.lps_parameters(p_max=31, q_max=5, simple=False)) > len(
+    assert len(ramcore.lps_parameters(p_max=31, q_max=5, guaranteed_simple=False)) > len(
         ramcore.lps_parameters(p_max=31, q_max=5)
     )
 
@@ -318,3 +318,14 @@ def test_bipartite_multigraph_biadjacency():
     b = g.biadjacency
     assert np.array_equal(b.toarray(), g.adjacency.toarray()[:12, 12:])
     assert np.all(np.asarray(b.sum(axis=1)).ravel() == 12)
+
+
+def test_num_edges_counts_loops_once():
+    g = ramcore.lps_graph(31, 3, allow_multigraph=True)  # 8 identity generators
+    upper = sp.triu(g.adjacency).sum()  # each loop once, other edges once, with multiplicity
+    assert g.num_edges == upper == 240
+
+
+def test_generators_equality_and_hash():
+    a, b = ramcore.lps_generators(5, 13), ramcore.lps_generators(5, 13)
+    assert a == a and a != b and len({a, b}) == 2  # identity semantics, no array comparison error

@@ -64,12 +64,20 @@ std::int64_t rows_of(const Matrices& m, const char* name) {
   return m.shape(0);
 }
 
-Matrices matrices_out(std::vector<std::int64_t>&& flat) {
+using Flat = Buffer<std::int64_t>;
+
+Flat flat_buffer(std::int64_t n) {
+  Flat out;
+  allocate(out, n, "output array");
+  return out;
+}
+
+Matrices matrices_out(Flat&& flat) {
   const auto k = static_cast<py::ssize_t>(flat.size() / 4);
   return to_numpy(std::move(flat), {k, 4});
 }
 
-void put(std::vector<std::int64_t>& out, std::int64_t i, const Mat2& m) {
+void put(Flat& out, std::int64_t i, const Mat2& m) {
   auto* o = out.data() + 4 * i;
   o[0] = m.a;
   o[1] = m.b;
@@ -108,7 +116,7 @@ void register_groups(py::module_& m) {
           [](const PGL2& g, const Matrices& mats, int threads) {
             const std::int64_t k = rows_of(mats, "matrices");
             const std::int64_t* in = mats.data();
-            std::vector<std::int64_t> out(static_cast<std::size_t>(4 * k));
+            Flat out = flat_buffer(4 * k);
             for_each_row(k, threads, [&](std::int64_t i) { put(out, i, get(g, in + 4 * i)); });
             return matrices_out(std::move(out));
           },
@@ -118,7 +126,7 @@ void register_groups(py::module_& m) {
           [](const PGL2& g, const Matrices& mats, int threads) {
             const std::int64_t k = rows_of(mats, "matrices");
             const std::int64_t* in = mats.data();
-            std::vector<std::int64_t> out(static_cast<std::size_t>(k));
+            Flat out = flat_buffer(k);
             for_each_row(k, threads, [&](std::int64_t i) {
               out[static_cast<std::size_t>(i)] = g.rank(get(g, in + 4 * i));
             });
@@ -131,22 +139,34 @@ void register_groups(py::module_& m) {
             enforce(ranks.ndim() == 1, "ranks must be a 1-d array");
             const std::int64_t k = ranks.shape(0);
             const std::int64_t* r = ranks.data();
-            for (std::int64_t i = 0; i < k; ++i)
-              enforce(r[i] >= 0 && r[i] < g.order(), "ranks must lie in [0, " +
-                                                         std::to_string(g.order()) + "), got " +
-                                                         std::to_string(r[i]));
-            std::vector<std::int64_t> out(static_cast<std::size_t>(4 * k));
-            for_each_row(k, threads, [&](std::int64_t i) { put(out, i, g.unrank(r[i])); });
+            Flat out = flat_buffer(4 * k);
+            for_each_row(k, threads, [&](std::int64_t i) {
+              // Checked here, not before releasing the GIL: another thread may change `ranks`.
+              const std::int64_t ri = r[i];
+              enforce(ri >= 0 && ri < g.order(), "ranks must lie in [0, " +
+                                                     std::to_string(g.order()) + "), got " +
+                                                     std::to_string(ri));
+              put(out, i, g.unrank(ri));
+            });
             return matrices_out(std::move(out));
           },
           py::arg("ranks"), py::arg("threads") = 0)
+      .def(
+          "elements",
+          [](const PGL2& g, bool psl, int threads) {
+            const std::int64_t k = psl ? g.psl_order() : g.order();
+            Flat out = flat_buffer(checked_mul(4, k, "element table size"));
+            for_each_row(k, threads, [&](std::int64_t i) { put(out, i, g.unrank(i)); });
+            return matrices_out(std::move(out));
+          },
+          py::arg("psl"), py::arg("threads") = 0)
       .def(
           "multiply",
           [](const PGL2& g, const Matrices& x, const Matrices& y, int threads) {
             const std::int64_t k = rows_of(x, "x");
             enforce(rows_of(y, "y") == k, "x and y must have the same number of rows");
             const std::int64_t *px = x.data(), *py_ = y.data();
-            std::vector<std::int64_t> out(static_cast<std::size_t>(4 * k));
+            Flat out = flat_buffer(4 * k);
             for_each_row(k, threads, [&](std::int64_t i) {
               put(out, i, g.mul(get(g, px + 4 * i), get(g, py_ + 4 * i)));
             });
@@ -170,8 +190,8 @@ void register_graphs(py::module_& m) {
   m.def(
       "lps_generators",
       [](std::int64_t p, std::int64_t q) {
-        const LpsGenerators g = lps_generators(p, q);
-        std::vector<std::int64_t> quats, mats;
+        const LpsGenerators g = interruptible([&](const StopFn&) { return lps_generators(p, q); });
+        Flat quats, mats;
         for (const auto& a : g.quaternions) quats.insert(quats.end(), a.begin(), a.end());
         for (const auto& s : g.matrices) {
           mats.insert(mats.end(), {s.a, s.b, s.c, s.d});
@@ -228,6 +248,13 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "ramcore's compiled core (private: use the ramcore package)";
   m.attr("MAX_P") = kMaxP;
   m.attr("MAX_Q") = PGL2::kMaxQ;
+  py::register_exception_translator([](std::exception_ptr error) {
+    try {
+      if (error) std::rethrow_exception(error);
+    } catch (const TooLarge& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
+    }
+  });
   register_numbers(m);
   register_groups(m);
   register_graphs(m);

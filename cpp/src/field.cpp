@@ -123,7 +123,7 @@ std::pair<std::uint64_t, std::uint64_t> two_squares_minus_one(std::uint64_t q) {
   require_odd_prime(q, "q");
   if (q % 4 == 1) return {sqrt_mod(q - 1, q), 0};
   for (std::uint64_t x = 1; x < q; ++x) {
-    const std::uint64_t t = (q - 1 + q - mul_mod(x, x, q)) % q;  // -1 - x^2
+    const std::uint64_t t = q - 1 - mul_mod(x, x, q);  // -1 - x^2 mod q, without overflow
     if (t != 0 && legendre(static_cast<std::int64_t>(t), q) == 1) return {x, sqrt_mod(t, q)};
   }
   throw std::logic_error("two_squares_minus_one: no solution found (impossible for a prime)");

@@ -101,16 +101,15 @@ LpsGenerators lps_generators(std::int64_t p, std::int64_t q) {
                                                 -a[1] * y - a[2] + a[3] * x,
                                                 a[0] - a[1] * x - a[3] * y));
   }
+  // Loops and repeats from one sorted copy: O(p log p) rather than comparing all pairs.
   const Mat2 identity{1, 0, 0, 1};
-  for (std::size_t i = 0; i < gens.matrices.size(); ++i) {
-    if (gens.matrices[i] == identity) ++gens.loops;
-    for (std::size_t j = 0; j < i; ++j) {
-      if (gens.matrices[i] == gens.matrices[j]) {
-        ++gens.repeated;
-        break;
-      }
-    }
+  std::vector<std::int64_t> ranks;
+  for (const auto& m : gens.matrices) {
+    if (m == identity) ++gens.loops;
+    ranks.push_back(g.rank(m));
   }
+  std::sort(ranks.begin(), ranks.end());
+  gens.repeated = static_cast<std::int64_t>(ranks.end() - std::unique(ranks.begin(), ranks.end()));
   return gens;
 }
 
@@ -134,12 +133,12 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
   csr.rows = csr.cols = gens.vertices();
   const std::int64_t nnz = checked_mul(csr.rows, k, "number of stored entries");
   enforce(sizeof(Index) == 8 || fits_int32(nnz), "lps_adjacency: index type too small");
-  csr.indptr.resize(static_cast<std::size_t>(csr.rows + 1));
-  csr.indices.resize(static_cast<std::size_t>(nnz));
-  if (!simple) csr.data.resize(static_cast<std::size_t>(nnz));
+  allocate(csr.indptr, csr.rows + 1, "lps_adjacency indptr");
+  allocate(csr.indices, nnz, "lps_adjacency indices");
+  if (!simple) allocate(csr.data, nnz, "lps_adjacency data");
 
   parallel_for(
-      csr.rows, 1 << 14, threads,
+      csr.rows, std::max<std::int64_t>(1, kEntriesPerTask / k), threads,
       [&](std::int64_t begin, std::int64_t end) {
         std::vector<std::pair<std::int64_t, double>> row(static_cast<std::size_t>(k));
         for (std::int64_t r = begin; r < end; ++r) {

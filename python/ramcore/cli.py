@@ -9,6 +9,7 @@ ramcore params --target-vertices 100000 --bipartite
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -18,11 +19,25 @@ import scipy.sparse as sp
 from .graphs import BiregularGraph, LPSGraph, biregular_graph, lps_graph, lps_parameters
 
 
-def _positive_int(text: str) -> int:
+def _int(text: str) -> int:
     try:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,8 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     lps = sub.add_parser("lps", help="the LPS Cayley graph X^{p,q} (p, q distinct odd primes)")
-    lps.add_argument("p", type=_positive_int, help="odd prime; the degree is p + 1")
-    lps.add_argument("q", type=_positive_int, help="odd prime; about q^3 vertices")
+    lps.add_argument("p", type=_int, help="odd prime; the degree is p + 1")
+    lps.add_argument("q", type=_int, help="odd prime; about q^3 vertices")
     lps.add_argument(
         "--allow-multigraph",
         action="store_true",
@@ -48,8 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     bi = sub.add_parser("biregular", help="the Burnwal-Sinha-Vidyasagar (l, q)-bi-regular graph")
-    bi.add_argument("q", type=_positive_int, help="prime; the biadjacency is q^2 x l q")
-    bi.add_argument("l", type=_positive_int, help="number of column blocks, >= 1")
+    bi.add_argument("q", type=_int, help="prime; the biadjacency is q^2 x l q")
+    bi.add_argument("l", type=_int, help="number of column blocks, >= 1")
     bi.add_argument(
         "--part", choices=["adjacency", "biadjacency"], default="biadjacency", help="matrix to save"
     )
@@ -61,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     par = sub.add_parser("params", help="list admissible LPS (p, q) pairs")
     par.add_argument("--p-max", type=_positive_int, default=97)
     par.add_argument("--q-max", type=_positive_int, default=211)
-    par.add_argument("--min-vertices", type=_positive_int, default=0)
+    par.add_argument("--min-vertices", type=_count, default=0)
     par.add_argument("--max-vertices", type=_positive_int, default=None)
     par.add_argument("--degree", type=_positive_int, default=None)
     group = par.add_mutually_exclusive_group()
@@ -78,6 +93,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _save(matrix: sp.csr_array, path: str) -> None:
+    if not path.endswith(".npz"):
+        path += ".npz"  # what numpy would silently do; say so
     sp.save_npz(path, matrix, compressed=False)
     print(f"  saved          {matrix.shape[0]:,} x {matrix.shape[1]:,} CSR to {path}")
 
@@ -123,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  built in       {seconds:.3f} s")
         if args.save:
             _save(getattr(graph, args.part), args.save)
+    except BrokenPipeError:  # e.g. `ramcore params | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, TypeError, MemoryError, OSError) as err:
         print(f"ramcore: error: {err}", file=sys.stderr)
         return 2

@@ -75,7 +75,7 @@ def _to_networkx(matrix: sp.csr_array, force: bool, bipartite_rows: int | None =
     return nx.bipartite.from_biadjacency_matrix(matrix)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: identity equality, hashable
 class LPSGenerators:
     """The p + 1 LPS generators of X^{p,q} (DESIGN.md section 2).
 
@@ -156,8 +156,10 @@ class LPSGraph:
 
     @property
     def num_edges(self) -> int:
-        """Undirected edges counted with multiplicity (a loop counts once): n (p + 1) / 2."""
-        return int(self.num_vertices * self.degree // 2)
+        """Undirected edges counted with multiplicity: n (p + 1 - L) / 2 + n L, L loop generators
+        (a loop adds 1 to its vertex's degree and counts as one edge)."""
+        n, loops = self.num_vertices, self.generators.loops
+        return int(n * (self.degree - loops) // 2 + n * loops)
 
     @property
     def side(self) -> npt.NDArray[np.int8] | None:
@@ -252,10 +254,11 @@ class LPSGraph:
         )
 
 
-def _lps_bytes(p: int, q: int) -> tuple[int, int]:
+def _lps_bytes(p: int, q: int, weighted: bool) -> tuple[int, int]:
+    """Vertex count and bytes of the CSR the core will allocate (indptr, indices, weights)."""
     n = q * (q * q - 1) // (1 if _legendre(p, q) == -1 else 2)
     nnz = n * (p + 1)
-    return n, (n + 1 + nnz) * _index_bytes(nnz)
+    return n, (n + 1 + nnz) * _index_bytes(nnz) + (8 * nnz if weighted else 0)
 
 
 def lps_graph(p: int, q: int, *, allow_multigraph: bool = False, threads: int | None = None) -> LPSGraph:
@@ -270,12 +273,10 @@ def lps_graph(p: int, q: int, *, allow_multigraph: bool = False, threads: int | 
     if not isinstance(allow_multigraph, bool):
         raise TypeError(f"allow_multigraph must be a bool, got {allow_multigraph!r}")
     nthreads = _threads(threads)
-    n, nbytes = _lps_bytes(p, q)
-    check_memory(
-        nbytes,
-        f"X^{{{p},{q}}} ({n:,} vertices, degree {p + 1})",
-        "choose a smaller q (vertex count grows as q^3) or a smaller p",
-    )
+    n, nbytes = _lps_bytes(p, q, weighted=False)
+    what = f"X^{{{p},{q}}} ({n:,} vertices, degree {p + 1})"
+    fix = "choose a smaller q (vertex count grows as q^3) or a smaller p"
+    check_memory(nbytes, what, fix)
     gens = lps_generators(p, q)
     if not gens.simple and not allow_multigraph:
         raise ValueError(
@@ -283,6 +284,8 @@ def lps_graph(p: int, q: int, *, allow_multigraph: bool = False, threads: int | 
             f"and {gens.repeated} repeat an earlier one, because q = {q} < 2 sqrt(p) = "
             f"{2 * math.sqrt(p):.2f}. Choose q > 2 sqrt(p), or pass allow_multigraph=True"
         )
+    if not gens.simple:
+        check_memory(_lps_bytes(p, q, weighted=True)[1], what + " with multiplicities", fix)
     indptr, indices, data, _shape = _core.lps_adjacency(p, q, allow_multigraph, nthreads)
     return LPSGraph(gens, indptr, indices, data)
 
@@ -298,7 +301,7 @@ class LPSParameters:
     bipartite: bool
     layer_shape: tuple[int, int]  # biadjacency (mask) shape: n/2 x n/2, or n x n double cover
     density: float  # degree / layer_shape[0], the mask density of that layer
-    simple: bool  # q > 2 sqrt(p): guaranteed free of loops and multi-edges
+    guaranteed_simple: bool  # q > 2 sqrt(p): no loops or multi-edges (below, lps_generators tells)
 
 
 def _odd_primes(lo: int, hi: int) -> list[int]:
@@ -322,14 +325,16 @@ def lps_parameters(
     max_vertices: int | None = None,
     degree: int | None = None,
     bipartite: bool | None = None,
-    simple: bool = True,
+    guaranteed_simple: bool = True,
     target_vertices: int | None = None,
 ) -> list[LPSParameters]:
     """Admissible (p, q) pairs with p <= p_max, q <= q_max and the graphs they give.
 
-    Filters: vertex count in [min_vertices, max_vertices], exact `degree` (p + 1), `bipartite`
-    (True/False/None for both), `simple` (only q > 2 sqrt(p); False lists multigraphs too).
-    Sorted by vertex count, or by distance to `target_vertices` when given.
+    Filters: vertex count in [min_vertices, max_vertices], exact `degree` (p + 1; overrides
+    p_max), `bipartite` (True/False/None for both), `guaranteed_simple` (only q > 2 sqrt(p), where
+    LPS guarantee a simple graph; False also lists smaller q, which may have loops or multi-edges:
+    `lps_generators(p, q).simple` tells exactly). Sorted by vertex count, or by distance to
+    `target_vertices` when given.
     """
     p_max = as_int(p_max, "p_max")
     q_max = as_int(q_max, "q_max")
@@ -337,6 +342,10 @@ def lps_parameters(
         raise ValueError(f"p_max must be in [3, {MAX_P}], got {p_max}")
     if not 3 <= q_max <= MAX_Q:
         raise ValueError(f"q_max must be in [3, {MAX_Q}], got {q_max}")
+    if bipartite is not None and not isinstance(bipartite, bool):
+        raise TypeError(f"bipartite must be True, False or None, got {bipartite!r}")
+    if not isinstance(guaranteed_simple, bool):
+        raise TypeError(f"guaranteed_simple must be a bool, got {guaranteed_simple!r}")
     min_vertices = as_int(min_vertices, "min_vertices")
     max_vertices = None if max_vertices is None else as_int(max_vertices, "max_vertices")
     degree = None if degree is None else as_int(degree, "degree")
@@ -347,7 +356,7 @@ def lps_parameters(
     out = []
     for p in primes_p:
         for q in primes_q:
-            if q == p or (simple and q <= 2 * math.sqrt(p)):
+            if q == p or (guaranteed_simple and q <= 2 * math.sqrt(p)):
                 continue
             bip = _legendre(p, q) == -1
             if bipartite is not None and bip != bipartite:
@@ -370,7 +379,8 @@ class BiregularGraph:
 
     `biadjacency` is q^2 x l q: row (i, r) = i q + r connects to columns j q + (r - i j mod q),
     j < l. Rows have degree l, columns degree q, density 1/q. For l > q the column blocks repeat
-    with period q: columns c and c + q^2 have the same neighbours (`repeated_columns`).
+    with period q: columns c and c + q^2 have the same neighbours (`repeated_columns`). For l = 1
+    the graph is q disjoint stars K_{1,q} (`connected` is False) and is not Ramanujan.
     """
 
     def __init__(self, q: int, l: int, indptr: Any, indices: Any) -> None:
@@ -424,8 +434,15 @@ class BiregularGraph:
         return (self.l, self.q)
 
     @property
+    def connected(self) -> bool:
+        """False only for l = 1 (q disjoint stars)."""
+        return self.l >= 2
+
+    @property
     def ramanujan_bound(self) -> float:
-        """sqrt(l - 1) + sqrt(q - 1): bound on every non-trivial singular value."""
+        """sqrt(l - 1) + sqrt(q - 1), the bi-regular Ramanujan bound on the non-trivial singular
+        values. Met for l >= 2 (every non-trivial singular value is sqrt(q) or 0 when l <= q); for
+        l = 1 the q stars have sigma_2 = sqrt(q) > sqrt(q - 1)."""
         return math.sqrt(self.l - 1) + math.sqrt(self.q - 1)
 
     @cached_property
@@ -458,6 +475,8 @@ class BiregularGraph:
             f"  Ramanujan bound sigma_2 <= sqrt(l-1) + sqrt(q-1) = {self.ramanujan_bound:.4f}",
             f"  CSR memory     {format_bytes(self.nbytes)} ({self.indices.dtype} indptr and indices)",
         ]
+        if not self.connected:
+            lines.append(f"  note           l = 1: {self.q} disjoint stars K_1,{self.q}; not Ramanujan")
         if self.repeated_columns:
             lines.append(
                 "  note           l > q: column blocks repeat with period q (duplicate input neurons)"

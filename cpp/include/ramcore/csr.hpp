@@ -3,10 +3,13 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <memory>
 #include <new>
 #include <utility>
 #include <vector>
+
+#include "ramcore/enforce.hpp"
 
 namespace ramcore {
 
@@ -34,6 +37,18 @@ struct UninitAllocator : std::allocator<T> {
 
 template <class T>
 using Buffer = std::vector<T, UninitAllocator<T>>;
+
+// Resize `buffer` to n entries, refusing sizes the allocator cannot even represent.
+template <class T>
+void allocate(Buffer<T>& buffer, std::int64_t n, const char* what) {
+  if (n < 0 || static_cast<std::uint64_t>(n) > buffer.max_size())
+    throw TooLarge(std::string(what) + ": " + std::to_string(n) + " entries cannot be allocated");
+  buffer.resize(static_cast<std::size_t>(n));
+}
+
+// Work items per parallel task: ~0.1 ms of work, so cancellation is noticed quickly and even a
+// graph with few, very long rows is spread over all threads.
+constexpr std::int64_t kEntriesPerTask = std::int64_t{1} << 16;
 
 template <class Index>
 struct Csr {

@@ -16,6 +16,12 @@ struct Interrupted : std::runtime_error {
   Interrupted() : std::runtime_error("interrupted") {}
 };
 
+// Thrown when a requested object cannot be represented or allocated at all (the bindings raise
+// MemoryError with this message); ordinary allocation failure stays std::bad_alloc.
+struct TooLarge : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 inline void enforce(bool condition, const std::string& message) {
   if (!condition) throw std::invalid_argument(message);
 }
