@@ -81,7 +81,7 @@ class PGL2:
         return f"{self.name}(q={self.q}) with {self.order} elements"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.q == self.q  # type: ignore[attr-defined]
+        return isinstance(other, PGL2) and type(other) is type(self) and other.q == self.q
 
     def __hash__(self) -> int:
         return hash((self.name, self.q))
