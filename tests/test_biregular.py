@@ -92,3 +92,12 @@ def test_few_long_rows_split_across_tasks():
     rows = np.repeat(np.arange(q * q), l)
     i, r, j = rows // q, rows % q, np.tile(np.arange(l), q * q)
     assert np.array_equal(g.indices, j * q + (r - i * j) % q)
+
+
+def test_int64_indices_zero_copy_and_equal():
+    narrow = ramcore.biregular_graph(13, 20)
+    wide = ramcore.biregular_graph(13, 20, index_dtype="int64")
+    assert wide.indices.dtype == wide.indptr.dtype == np.int64
+    assert np.array_equal(wide.indices, narrow.indices) and np.array_equal(wide.indptr, narrow.indptr)
+    b = wide.biadjacency
+    assert np.shares_memory(b.indices, wide.indices) and np.shares_memory(b.indptr, wide.indptr)

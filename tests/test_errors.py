@@ -121,3 +121,12 @@ def test_number_theory_bad_arguments():
     with pytest.raises(ValueError, match="below 2\\*\\*64"):
         ramcore.is_prime(2**64)
     assert ramcore.is_prime(-7) is False
+
+
+def test_index_dtype_argument():
+    with pytest.raises(ValueError, match="index_dtype must be None"):
+        ramcore.lps_graph(5, 13, index_dtype="float32")
+    with pytest.raises(ValueError, match="index_dtype must be None"):
+        ramcore.biregular_graph(5, 3, index_dtype="int16")
+    with pytest.raises(ValueError, match="int32 cannot index"):
+        ramcore.biregular_graph(3, 300_000_000, index_dtype="int32")

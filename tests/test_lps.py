@@ -329,3 +329,16 @@ def test_num_edges_counts_loops_once():
 def test_generators_equality_and_hash():
     a, b = ramcore.lps_generators(5, 13), ramcore.lps_generators(5, 13)
     assert a == a and a != b and len({a, b}) == 2  # identity semantics, no array comparison error
+
+
+@pytest.mark.parametrize("p,q", [(5, 13), (13, 17), (31, 3)])
+def test_int64_indices_zero_copy_and_equal(p, q):
+    narrow = ramcore.lps_graph(p, q, allow_multigraph=True)
+    wide = ramcore.lps_graph(p, q, allow_multigraph=True, index_dtype="int64", threads=2)
+    assert wide.indptr.dtype == wide.indices.dtype == np.int64
+    assert np.array_equal(wide.indices, narrow.indices) and np.array_equal(wide.indptr, narrow.indptr)
+    a = wide.adjacency
+    assert np.shares_memory(a.indices, wide.indices) and np.shares_memory(a.indptr, wide.indptr)
+    assert (a != narrow.adjacency).nnz == 0
+    assert np.array_equal(wide.biadjacency.toarray(), narrow.biadjacency.toarray())
+    assert ramcore.lps_graph(p, q, allow_multigraph=True, index_dtype=np.int32).indices.dtype == np.int32

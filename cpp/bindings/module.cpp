@@ -211,10 +211,11 @@ void register_graphs(py::module_& m) {
       py::arg("p"), py::arg("q"));
   m.def(
       "lps_adjacency",
-      [](std::int64_t p, std::int64_t q, bool allow_multigraph, int threads) {
+      [](std::int64_t p, std::int64_t q, bool allow_multigraph, int threads, bool wide) {
         const LpsGenerators gens = lps_generators(p, q);
         return interruptible([&](const StopFn& stop) {
-          if (fits_int32(checked_mul(gens.vertices(), gens.p + 1, "number of stored entries"))) {
+          if (!wide &&
+              fits_int32(checked_mul(gens.vertices(), gens.p + 1, "number of stored entries"))) {
             auto csr = lps_adjacency<std::int32_t>(gens, allow_multigraph, threads, stop);
             py::gil_scoped_acquire gil;
             return csr_out(std::move(csr));
@@ -224,12 +225,13 @@ void register_graphs(py::module_& m) {
           return csr_out(std::move(csr));
         });
       },
-      py::arg("p"), py::arg("q"), py::arg("allow_multigraph") = false, py::arg("threads") = 0);
+      py::arg("p"), py::arg("q"), py::arg("allow_multigraph") = false, py::arg("threads") = 0,
+      py::arg("wide") = false);
   m.def(
       "biregular_biadjacency",
-      [](std::int64_t q, std::int64_t l, int threads) {
+      [](std::int64_t q, std::int64_t l, int threads, bool wide) {
         return interruptible([&](const StopFn& stop) {
-          if (q >= 1 && l >= 1 && l <= INT32_MAX / q / q) {  // q^2 l entries fit in int32
+          if (!wide && q >= 1 && l >= 1 && l <= INT32_MAX / q / q) {  // q^2 l entries fit in int32
             auto csr = biregular_biadjacency<std::int32_t>(q, l, threads, stop);
             py::gil_scoped_acquire gil;
             return csr_out(std::move(csr));
@@ -239,7 +241,7 @@ void register_graphs(py::module_& m) {
           return csr_out(std::move(csr));
         });
       },
-      py::arg("q"), py::arg("l"), py::arg("threads") = 0);
+      py::arg("q"), py::arg("l"), py::arg("threads") = 0, py::arg("wide") = false);
 }
 
 }  // namespace

@@ -37,9 +37,26 @@ MAX_Q: int = int(_core.MAX_Q)
 NETWORKX_MAX_EDGES = 2_000_000  # to_networkx beyond this is slow and huge; pass force=True
 
 
-def _index_bytes(nnz: int) -> int:
+def _index_bytes(nnz: int, wide: bool = False) -> int:
     """indptr and indices share one dtype (as scipy requires for zero-copy): int32 below 2^31."""
-    return 4 if nnz <= 2**31 - 1 else 8
+    return 4 if nnz <= 2**31 - 1 and not wide else 8
+
+
+def _wide(index_dtype: Any, nnz: int) -> bool:
+    """Whether to build int64 indices: index_dtype None (automatic), int32 or int64."""
+    if index_dtype is None:
+        return False
+    try:
+        dtype = np.dtype(index_dtype)
+    except TypeError:
+        dtype = None
+    if dtype == np.int64:
+        return True
+    if dtype == np.int32:
+        if nnz > 2**31 - 1:
+            raise ValueError(f"index_dtype int32 cannot index {nnz:,} entries; use int64 or None")
+        return False
+    raise ValueError(f"index_dtype must be None (automatic), 'int32' or 'int64', got {index_dtype!r}")
 
 
 def _check_pq(p: Any, q: Any) -> tuple[int, int]:
@@ -254,26 +271,36 @@ class LPSGraph:
         )
 
 
-def _lps_bytes(p: int, q: int, weighted: bool) -> tuple[int, int]:
-    """Vertex count and bytes of the CSR the core will allocate (indptr, indices, weights)."""
+def _lps_size(p: int, q: int) -> tuple[int, int]:
+    """Vertex count and (upper bound on the) stored entries of X^{p,q}."""
     n = q * (q * q - 1) // (1 if _legendre(p, q) == -1 else 2)
-    nnz = n * (p + 1)
-    return n, (n + 1 + nnz) * _index_bytes(nnz) + (8 * nnz if weighted else 0)
+    return n, n * (p + 1)
 
 
-def lps_graph(p: int, q: int, *, allow_multigraph: bool = False, threads: int | None = None) -> LPSGraph:
+def lps_graph(
+    p: int,
+    q: int,
+    *,
+    allow_multigraph: bool = False,
+    threads: int | None = None,
+    index_dtype: Any = None,
+) -> LPSGraph:
     """Build X^{p,q} for distinct odd primes p, q.
 
     allow_multigraph: when q < 2 sqrt(p) generators may coincide or equal the identity. By default
     this raises ValueError; with True the graph is built with merged entries whose multiplicities
     are the adjacency weights (`multiplicities`), so the spectrum is that of the Cayley multigraph.
     threads: worker threads (None: all cores); the output is identical for any value.
+    index_dtype: dtype of indptr and indices; None picks int32 while the entries fit (scipy then
+    shares the buffers), "int64" forces 64-bit indices (e.g. for torch.sparse).
     """
     p, q = _check_pq(p, q)
     if not isinstance(allow_multigraph, bool):
         raise TypeError(f"allow_multigraph must be a bool, got {allow_multigraph!r}")
     nthreads = _threads(threads)
-    n, nbytes = _lps_bytes(p, q, weighted=False)
+    n, nnz = _lps_size(p, q)
+    wide = _wide(index_dtype, nnz)
+    nbytes = (n + 1 + nnz) * _index_bytes(nnz, wide)
     what = f"X^{{{p},{q}}} ({n:,} vertices, degree {p + 1})"
     fix = "choose a smaller q (vertex count grows as q^3) or a smaller p"
     check_memory(nbytes, what, fix)
@@ -285,8 +312,8 @@ def lps_graph(p: int, q: int, *, allow_multigraph: bool = False, threads: int | 
             f"{2 * math.sqrt(p):.2f}. Choose q > 2 sqrt(p), or pass allow_multigraph=True"
         )
     if not gens.simple:
-        check_memory(_lps_bytes(p, q, weighted=True)[1], what + " with multiplicities", fix)
-    indptr, indices, data, _shape = _core.lps_adjacency(p, q, allow_multigraph, nthreads)
+        check_memory(nbytes + 8 * nnz, what + " with multiplicities", fix)
+    indptr, indices, data, _shape = _core.lps_adjacency(p, q, allow_multigraph, nthreads, wide)
     return LPSGraph(gens, indptr, indices, data)
 
 
@@ -487,8 +514,11 @@ class BiregularGraph:
         return f"BiregularGraph(q={self.q}, l={self.l}, shape=({self.num_rows}, {self.num_cols}))"
 
 
-def biregular_graph(q: int, l: int, *, threads: int | None = None) -> BiregularGraph:
-    """Build the (l, q)-bi-regular Burnwal-Sinha-Vidyasagar graph for a prime q and l >= 1."""
+def biregular_graph(q: int, l: int, *, threads: int | None = None, index_dtype: Any = None) -> BiregularGraph:
+    """Build the (l, q)-bi-regular Burnwal-Sinha-Vidyasagar graph for a prime q and l >= 1.
+
+    threads and index_dtype as for `lps_graph`.
+    """
     q = as_int(q, "q")
     if q < 2 or q >= 2**63 or not _core.is_prime(q):
         raise ValueError(f"q must be a prime, got {q}")
@@ -497,11 +527,12 @@ def biregular_graph(q: int, l: int, *, threads: int | None = None) -> BiregularG
         raise ValueError(f"l must be an integer >= 1 (number of column blocks), got {l}")
     nthreads = _threads(threads)
     rows, cols = q * q, l * q
-    nbytes = (rows + 1 + rows * l) * _index_bytes(rows * l)
+    wide = _wide(index_dtype, rows * l)
+    nbytes = (rows + 1 + rows * l) * _index_bytes(rows * l, wide)
     check_memory(
         nbytes,
         f"the bi-regular graph q = {q}, l = {l} ({rows:,} x {cols:,}, {rows * l:,} edges)",
         "choose a smaller q or l",
     )
-    indptr, indices, _data, _shape = _core.biregular_biadjacency(q, l, nthreads)
+    indptr, indices, _data, _shape = _core.biregular_biadjacency(q, l, nthreads, wide)
     return BiregularGraph(q, l, indptr, indices)
