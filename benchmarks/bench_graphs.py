@@ -93,90 +93,28 @@ def ramcore_biregular(q: int, l: int, threads: int | None) -> int:
     return g.nbytes
 
 
-# name -> (kind, args, directed edges). kind selects the function above.
 def cases() -> list[dict]:
-    def lps_n(p, q):
-        return q * (q * q - 1) // (2 if pow(p, (q - 1) // 2, q) == 1 else 1)
+    """Every case: graph label, implementation label, function name above, its args, edges."""
+
+    def case(graph: str, impl: str, fn: str, args: tuple, edges: int) -> dict:
+        return {"graph": graph, "impl": impl, "fn": fn, "args": args, "edges": edges}
 
     out = []
     for p, q in [(5, 29), (5, 37), (5, 61), (5, 101), (5, 149), (5, 197), (13, 197), (5, 277)]:
-        edges = lps_n(p, q) * (p + 1)
-        out.append(
-            dict(
-                group="lps",
-                graph=f"X^{{{p},{q}}}",
-                impl="ramcore",
-                fn="ramcore_lps",
-                args=(p, q, None),
-                edges=edges,
-            )
-        )
+        n = q * (q * q - 1) // (2 if pow(p, (q - 1) // 2, q) == 1 else 1)
+        graph, edges = f"X^{{{p},{q}}}", n * (p + 1)
+        out.append(case(graph, "ramcore", "ramcore_lps", (p, q, None), edges))
         if (p, q) in [(5, 61), (5, 197)]:
-            out.append(
-                dict(
-                    group="lps",
-                    graph=f"X^{{{p},{q}}}",
-                    impl="ramcore 1 thread",
-                    fn="ramcore_lps",
-                    args=(p, q, 1),
-                    edges=edges,
-                )
-            )
+            out.append(case(graph, "ramcore 1 thread", "ramcore_lps", (p, q, 1), edges))
         if q <= 61:
-            out.append(
-                dict(
-                    group="lps",
-                    graph=f"X^{{{p},{q}}}",
-                    impl="numpy (vectorised)",
-                    fn="numpy_lps",
-                    args=(p, q),
-                    edges=edges,
-                )
-            )
+            out.append(case(graph, "numpy (vectorised)", "numpy_lps", (p, q), edges))
         if q <= 37:
-            out.append(
-                dict(
-                    group="lps",
-                    graph=f"X^{{{p},{q}}}",
-                    impl="pure Python (naive)",
-                    fn="naive_lps",
-                    args=(p, q),
-                    edges=edges,
-                )
-            )
+            out.append(case(graph, "pure Python (naive)", "naive_lps", (p, q), edges))
     for q, l in [(53, 30), (1009, 6), (2003, 11), (4001, 12)]:
-        edges = q * q * l
-        graph = f"B(q={q}, l={l})"
+        graph, edges = f"B(q={q}, l={l})", q * q * l
+        out.append(case(graph, "ramcore", "ramcore_biregular", (q, l, None), edges))
         if edges <= 50_000_000:
-            out.append(
-                {
-                    "group": "biregular",
-                    "graph": graph,
-                    "impl": "numpy (vectorised)",
-                    "fn": "numpy_biregular",
-                    "args": (q, l),
-                    "edges": edges,
-                }
-            )
+            out.append(case(graph, "numpy (vectorised)", "numpy_biregular", (q, l), edges))
         if edges <= 7_000_000:
-            out.append(
-                {
-                    "group": "biregular",
-                    "graph": graph,
-                    "impl": "pure Python (naive)",
-                    "fn": "naive_biregular",
-                    "args": (q, l),
-                    "edges": edges,
-                }
-            )
-        out.append(
-            dict(
-                group="biregular",
-                graph=f"B(q={q}, l={l})",
-                impl="ramcore",
-                fn="ramcore_biregular",
-                args=(q, l, None),
-                edges=edges,
-            )
-        )
+            out.append(case(graph, "pure Python (naive)", "naive_biregular", (q, l), edges))
     return out

@@ -96,6 +96,8 @@ def test_core_refuses_directly():
         _core.biregular_biadjacency(7, 0)
     with pytest.raises((OverflowError, ValueError, MemoryError)):
         _core.biregular_biadjacency(2**61 - 1, 2**62)
+    with pytest.raises(MemoryError, match="cannot be allocated"):
+        _core.biregular_biadjacency(3037000493, 1)  # q^2 rows fits int64, not any allocator
     with pytest.raises(ValueError):
         _core.PGL2(9)
     with pytest.raises(ValueError, match="ranks must lie"):
