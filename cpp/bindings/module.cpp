@@ -12,6 +12,9 @@
 
 #include "numpy_owner.hpp"
 #include "ramcore/biregular.hpp"
+#include "ramcore/cayley_operator.hpp"
+#include "ramcore/lanczos.hpp"
+#include "ramcore/linear_operator.hpp"
 #include "ramcore/enforce.hpp"
 #include "ramcore/field.hpp"
 #include "ramcore/lps.hpp"
@@ -244,6 +247,158 @@ void register_graphs(py::module_& m) {
       py::arg("q"), py::arg("l"), py::arg("threads") = 0, py::arg("wide") = false);
 }
 
+using Doubles = py::array_t<double, py::array::c_style | py::array::forcecast>;
+
+Which parse_which(const std::string& which) {
+  if (which == "LA") return Which::kLargest;
+  if (which == "SA") return Which::kSmallest;
+  if (which == "LM") return Which::kMagnitude;
+  throw std::invalid_argument("which must be 'LA', 'SA' or 'LM', got '" + which + "'");
+}
+
+LanczosOptions options_from(int k, const std::string& which, int ncv, double tol, int max_restarts,
+                            std::uint64_t seed, int threads, bool vectors) {
+  LanczosOptions o;
+  o.k = k;
+  o.which = parse_which(which);
+  o.ncv = ncv;
+  o.tol = tol;
+  o.max_restarts = max_restarts;
+  o.seed = seed;
+  o.threads = threads;
+  o.vectors = vectors;
+  return o;
+}
+
+// (n, r) row-major deflation block, or none.
+const double* deflation(const py::object& deflate, std::int64_t n, int& r, Doubles& keep) {
+  r = 0;
+  if (deflate.is_none()) return nullptr;
+  keep = Doubles::ensure(deflate);
+  enforce(keep && keep.ndim() == 2 && keep.shape(0) == n,
+          "deflate must be an (n, r) float array with n = " + std::to_string(n) + " rows");
+  r = static_cast<int>(keep.shape(1));
+  return r ? keep.data() : nullptr;
+}
+
+py::dict result_dict(LanczosResult&& res, std::int64_t n, int k) {
+  py::dict out;
+  out["values"] = to_numpy(std::move(res.values));
+  out["residuals"] = to_numpy(std::move(res.residuals));
+  out["vectors"] = res.vectors.empty() ? py::object(py::none())
+                                       : py::object(to_numpy(std::move(res.vectors), {n, k}));
+  out["matvecs"] = res.matvecs;
+  out["restarts"] = res.restarts;
+  out["converged"] = res.converged;
+  return out;
+}
+
+// Symmetric problem on a CSR matrix: adjacency, Laplacian or normalised Laplacian.
+template <class Index>
+py::dict eigsh_csr_impl(const py::array& indptr, const py::array& indices, const py::object& data,
+                        std::int64_t n, const std::string& op, const py::object& deflate,
+                        const LanczosOptions& o) {
+  using Arr = py::array_t<Index, py::array::c_style>;
+  const auto ip = Arr::ensure(indptr), ix = Arr::ensure(indices);
+  enforce(ip && ix && ip.ndim() == 1 && ip.shape(0) == n + 1, "indptr must have n + 1 entries");
+  Doubles d;
+  if (!data.is_none()) d = Doubles::ensure(data);
+  const double* dp = data.is_none() ? nullptr : d.data();
+  int r = 0;
+  Doubles keep;
+  const double* y = deflation(deflate, n, r, keep);
+  const CsrOperator<Index> a(n, n, ip.data(), ix.data(), dp);
+  LanczosResult res = interruptible([&](const StopFn& stop) {
+    if (op == "adjacency") return lanczos(a, y, r, o, stop);
+    enforce(op == "laplacian" || op == "normalized_laplacian",
+            "operator must be 'adjacency', 'laplacian' or 'normalized_laplacian', got '" + op + "'");
+    const LaplacianOperator l(a, a.row_sums(o.threads, stop), op == "normalized_laplacian");
+    return lanczos(l, y, r, o, stop);
+  });
+  return result_dict(std::move(res), n, o.k);
+}
+
+// Singular values of a rectangular CSR B from Lanczos on B^T B (cols side) or B B^T (rows side).
+template <class Index>
+py::dict svds_csr_impl(const py::array& indptr, const py::array& indices, const py::object& data,
+                       std::int64_t rows, std::int64_t cols, bool columns, const py::object& deflate,
+                       const LanczosOptions& o) {
+  using Arr = py::array_t<Index, py::array::c_style>;
+  const auto ip = Arr::ensure(indptr), ix = Arr::ensure(indices);
+  enforce(ip && ix && ip.ndim() == 1 && ip.shape(0) == rows + 1, "indptr must have rows + 1 entries");
+  Doubles d;
+  if (!data.is_none()) d = Doubles::ensure(data);
+  const double* dp = data.is_none() ? nullptr : d.data();
+  const std::int64_t n = columns ? cols : rows;
+  int r = 0;
+  Doubles keep;
+  const double* y = deflation(deflate, n, r, keep);
+  const CsrOperator<Index> b(rows, cols, ip.data(), ix.data(), dp);
+  const NormalOperator<Index> normal(b, columns);
+  LanczosResult res = interruptible([&](const StopFn& stop) { return lanczos(normal, y, r, o, stop); });
+  return result_dict(std::move(res), n, o.k);
+}
+
+void register_spectral(py::module_& m) {
+  m.def(
+      "eigsh_csr",
+      [](const py::array& indptr, const py::array& indices, const py::object& data, std::int64_t n,
+         const std::string& op, const py::object& deflate, int k, const std::string& which, int ncv,
+         double tol, int max_restarts, std::uint64_t seed, int threads, bool vectors) {
+        const auto o = options_from(k, which, ncv, tol, max_restarts, seed, threads, vectors);
+        if (indices.dtype().is(py::dtype::of<std::int32_t>()))
+          return eigsh_csr_impl<std::int32_t>(indptr, indices, data, n, op, deflate, o);
+        enforce(indices.dtype().is(py::dtype::of<std::int64_t>()), "indices must be int32 or int64");
+        return eigsh_csr_impl<std::int64_t>(indptr, indices, data, n, op, deflate, o);
+      },
+      py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("n"), py::arg("operator"),
+      py::arg("deflate"), py::arg("k"), py::arg("which"), py::arg("ncv"), py::arg("tol"),
+      py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"));
+  m.def(
+      "svds_csr",
+      [](const py::array& indptr, const py::array& indices, const py::object& data, std::int64_t rows,
+         std::int64_t cols, bool columns, const py::object& deflate, int k, int ncv, double tol,
+         int max_restarts, std::uint64_t seed, int threads, bool vectors) {
+        const auto o = options_from(k, "LA", ncv, tol, max_restarts, seed, threads, vectors);
+        if (indices.dtype().is(py::dtype::of<std::int32_t>()))
+          return svds_csr_impl<std::int32_t>(indptr, indices, data, rows, cols, columns, deflate, o);
+        enforce(indices.dtype().is(py::dtype::of<std::int64_t>()), "indices must be int32 or int64");
+        return svds_csr_impl<std::int64_t>(indptr, indices, data, rows, cols, columns, deflate, o);
+      },
+      py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("rows"), py::arg("cols"),
+      py::arg("columns"), py::arg("deflate"), py::arg("k"), py::arg("ncv"), py::arg("tol"),
+      py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"));
+  m.def(
+      "eigsh_cayley",
+      [](std::int64_t p, std::int64_t q, const py::object& deflate, int k, const std::string& which,
+         int ncv, double tol, int max_restarts, std::uint64_t seed, int threads, bool vectors) {
+        const auto o = options_from(k, which, ncv, tol, max_restarts, seed, threads, vectors);
+        const CayleyOperator a(lps_generators(p, q));
+        int r = 0;
+        Doubles keep;
+        const double* y = deflation(deflate, a.rows(), r, keep);
+        LanczosResult res = interruptible([&](const StopFn& stop) { return lanczos(a, y, r, o, stop); });
+        return result_dict(std::move(res), a.rows(), o.k);
+      },
+      py::arg("p"), py::arg("q"), py::arg("deflate"), py::arg("k"), py::arg("which"), py::arg("ncv"),
+      py::arg("tol"), py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"));
+  m.def(
+      "cayley_matvec",
+      [](std::int64_t p, std::int64_t q, const Doubles& x, int threads) {
+        const CayleyOperator a(lps_generators(p, q));
+        enforce(x.ndim() == 1 && x.shape(0) == a.rows(),
+                "x must have one entry per vertex (" + std::to_string(a.rows()) + ")");
+        Buffer<double> y;
+        allocate(y, a.rows(), "cayley_matvec output");
+        interruptible([&](const StopFn& stop) {
+          a.apply(x.data(), y.data(), threads, stop);
+          return 0;
+        });
+        return to_numpy(std::move(y));
+      },
+      py::arg("p"), py::arg("q"), py::arg("x"), py::arg("threads") = 0);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -260,4 +415,5 @@ PYBIND11_MODULE(_core, m) {
   register_numbers(m);
   register_groups(m);
   register_graphs(m);
+  register_spectral(m);
 }

@@ -29,7 +29,8 @@ bool normalised(const std::array<std::int64_t, 4>& a, std::int64_t p) {
   return false;
 }
 
-// Generators as (rank, multiplicity), sorted by rank; equal matrices are merged.
+}  // namespace
+
 std::vector<std::pair<std::int64_t, double>> distinct_generators(const PGL2& g,
                                                                  const LpsGenerators& gens) {
   std::vector<std::int64_t> ranks;
@@ -45,8 +46,6 @@ std::vector<std::pair<std::int64_t, double>> distinct_generators(const PGL2& g,
   }
   return out;
 }
-
-}  // namespace
 
 std::int64_t LpsGenerators::vertices() const {
   const std::int64_t n = q * (q * q - 1);

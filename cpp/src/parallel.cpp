@@ -24,6 +24,10 @@ void parallel_for(std::int64_t n, std::int64_t chunk, int threads, const RangeFn
   enforce(chunk > 0, "parallel_for: chunk must be positive");
   if (n <= 0) return;
   const std::int64_t chunks = (n + chunk - 1) / chunk;
+  if (chunks == 1) {  // one short task: not worth a thread (Krylov solvers call this per vector op)
+    body(0, n);
+    return;
+  }
   const int workers = static_cast<int>(std::min<std::int64_t>(resolve_threads(threads), chunks));
 
   std::atomic<std::int64_t> next{0};

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "ramcore/csr.hpp"
@@ -29,6 +30,10 @@ constexpr std::int64_t kMaxP = 131071;
 // their matrices [[a0 + a1 x + a3 y, -a1 y + a2 + a3 x], [-a1 y - a2 + a3 x, a0 - a1 x - a3 y]]
 // (seed 000 misprints the lower-left entry). p, q distinct odd primes, p <= kMaxP, q <= PGL2::kMaxQ.
 LpsGenerators lps_generators(std::int64_t p, std::int64_t q);
+
+// The distinct generators as (rank, multiplicity), sorted by rank.
+std::vector<std::pair<std::int64_t, double>> distinct_generators(const PGL2& g,
+                                                                 const LpsGenerators& gens);
 
 // Adjacency CSR of X^{p,q} = Cay(G, S) with edges {x, x s}: vertices are group ranks (PSL2 first,
 // see pgl2.hpp), rows have p + 1 sorted entries. With loops or repeated generators the graph is a

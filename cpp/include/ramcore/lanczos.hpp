@@ -1,0 +1,52 @@
+// Thick-restart Lanczos for a few eigenvalues of a symmetric operator (Wu & Simon, "Thick-restart
+// Lanczos method for large symmetric eigenvalue problems", SIAM J. Matrix Anal. Appl. 22, 2000).
+//
+// Each cycle extends an orthonormal basis V = [v_0 .. v_{m-1}] with the three-term recurrence
+//   beta_j v_{j+1} = A v_j - alpha_j v_j - beta_{j-1} v_{j-1},
+// re-orthogonalised in full against V (twice: "twice is enough") and against the deflated vectors
+// Y, so the operator actually solved is P A P with P = I - Y Y^T. The projection T = V^T A V
+// (tridiagonal, plus an arrow after a restart) is diagonalised densely; a Ritz pair (theta, V s)
+// has residual norm |beta_{m-1} s_{m-1}|. Unconverged cycles restart from the best
+// k + (m - k) / 2 Ritz vectors and the last Lanczos vector, which keeps T an arrowhead matrix.
+// Non-convergence is a returned status, never an exception.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ramcore/linear_operator.hpp"
+#include "ramcore/parallel.hpp"
+
+namespace ramcore {
+
+enum class Which {
+  kLargest,    // largest algebraic
+  kSmallest,   // smallest algebraic
+  kMagnitude,  // largest |lambda|
+};
+
+struct LanczosOptions {
+  int k = 1;
+  Which which = Which::kLargest;
+  int ncv = 0;              // basis size m; 0 chooses max(2 k + 1, 20), capped by the dimension
+  double tol = 1e-10;       // ||A y - theta y|| <= tol * max(|theta|, eps^(2/3) ||A||)
+  int max_restarts = 1000;
+  std::uint64_t seed = 0;   // start vector: deterministic pseudo-random from this seed
+  int threads = 0;
+  bool vectors = false;     // return the Ritz vectors
+};
+
+struct LanczosResult {
+  std::vector<double> values;     // k Ritz values, best first in the `which` order
+  std::vector<double> residuals;  // true residual norms ||A y - theta y|| of the unit Ritz vectors
+  std::vector<double> vectors;    // n x k, row-major, when requested
+  std::int64_t matvecs = 0;
+  int restarts = 0;
+  bool converged = false;
+};
+
+// `deflate` holds r orthonormal vectors as an n x r row-major array (nullptr when r = 0).
+LanczosResult lanczos(const LinearOperator& a, const double* deflate, int r,
+                      const LanczosOptions& options, const StopFn& stop);
+
+}  // namespace ramcore
