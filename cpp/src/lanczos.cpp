@@ -66,10 +66,9 @@ double orthogonalise(std::int64_t n, const double* y, int r, const std::vector<d
   return after;
 }
 
-}  // namespace
-
-LanczosResult lanczos(const LinearOperator& a, const double* deflate, int r, const LanczosOptions& opt,
-                      const StopFn& stop) {
+// One thick-restart Lanczos run in the space orthogonal to `deflate`: k distinct Ritz values.
+LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r, const LanczosOptions& opt,
+                          const StopFn& stop) {
   const std::int64_t n = a.rows();
   enforce(a.cols() == n, "lanczos: the operator must be square");
   enforce(r >= 0 && r < n, "lanczos: deflating " + std::to_string(r) + " vectors leaves nothing of dimension " +
@@ -221,6 +220,86 @@ LanczosResult lanczos(const LinearOperator& a, const double* deflate, int r, con
   }
   if (opt.vectors) res.vectors = std::move(y);
   return res;
+}
+
+}  // namespace
+
+LanczosResult lanczos(const LinearOperator& a, const double* deflate, int r, const LanczosOptions& opt,
+                      const StopFn& stop) {
+  if (opt.k == 1) return lanczos_run(a, deflate, r, opt, stop);  // no multiplicity to resolve
+  // Single-vector Krylov spaces hold one vector per eigenspace, so a repeated eigenvalue appears
+  // once per run. Lock what a run finds (add it to the deflated block) and search again until a
+  // run finds nothing that belongs among the k best: the k values then carry their multiplicity.
+  const std::int64_t n = a.rows();
+  const auto un = static_cast<std::size_t>(n);
+  struct Pair {
+    double value, residual;
+    std::vector<double> vector;
+  };
+  std::vector<Pair> locked;
+  LanczosResult total;
+  total.converged = true;
+  const auto better = [&](double x, double y) {  // x strictly preferred to y
+    switch (opt.which) {
+      case Which::kLargest: return x > y;
+      case Which::kSmallest: return x < y;
+      case Which::kMagnitude: return std::abs(x) != std::abs(y) ? std::abs(x) > std::abs(y) : x > y;
+    }
+    return false;
+  };
+  for (;;) {
+    const int width = r + static_cast<int>(locked.size());
+    std::vector<double> block(un * static_cast<std::size_t>(width));
+    for (std::size_t i = 0; i < un; ++i) {
+      for (int c = 0; c < r; ++c) block[i * static_cast<std::size_t>(width) + static_cast<std::size_t>(c)] = deflate[i * static_cast<std::size_t>(r) + static_cast<std::size_t>(c)];
+      for (std::size_t c = 0; c < locked.size(); ++c)
+        block[i * static_cast<std::size_t>(width) + static_cast<std::size_t>(r) + c] = locked[c].vector[i];
+    }
+    LanczosOptions o = opt;
+    o.vectors = true;
+    o.k = static_cast<int>(std::min<std::int64_t>(opt.k, n - width));
+    if (o.k < 1) break;
+    o.seed = opt.seed + 0x9e3779b9ULL * locked.size();
+    LanczosResult run = lanczos_run(a, width ? block.data() : nullptr, width, o, stop);
+    total.matvecs += run.matvecs;
+    total.restarts += run.restarts;
+    total.converged = total.converged && run.converged;
+    // The k-th best locked value so far; new values that are not worse than it are locked.
+    std::vector<double> lv;
+    for (const auto& p : locked) lv.push_back(p.value);
+    std::stable_sort(lv.begin(), lv.end(), better);
+    bool added = false;
+    const double tol_equal = opt.tol * 10.0;
+    for (int c = 0; c < o.k; ++c) {
+      const double th = run.values[static_cast<std::size_t>(c)];
+      // A value enters while fewer than k are locked, or when it beats the k-th best by more than
+      // the tolerance: a copy equal to the k-th best changes no value of the answer.
+      const double delta = tol_equal * std::max(1.0, std::abs(th));
+      const double worse = opt.which == Which::kLargest    ? th - delta
+                           : opt.which == Which::kSmallest ? th + delta
+                                                           : th - (th >= 0 ? delta : -delta);
+      const bool enters = static_cast<int>(lv.size()) < opt.k || better(worse, lv[static_cast<std::size_t>(opt.k - 1)]);
+      if (!enters) continue;
+      Pair pr{th, run.residuals[static_cast<std::size_t>(c)], std::vector<double>(un)};
+      for (std::size_t i = 0; i < un; ++i) pr.vector[i] = run.vectors[i * static_cast<std::size_t>(o.k) + static_cast<std::size_t>(c)];
+      locked.push_back(std::move(pr));
+      added = true;
+    }
+    if (!added || !run.converged) break;
+  }
+  std::stable_sort(locked.begin(), locked.end(), [&](const Pair& x, const Pair& y) { return better(x.value, y.value); });
+  const int k = std::min<int>(opt.k, static_cast<int>(locked.size()));
+  for (int c = 0; c < k; ++c) {
+    total.values.push_back(locked[static_cast<std::size_t>(c)].value);
+    total.residuals.push_back(locked[static_cast<std::size_t>(c)].residual);
+  }
+  if (opt.vectors) {
+    total.vectors.assign(un * static_cast<std::size_t>(k), 0.0);
+    for (std::size_t i = 0; i < un; ++i)
+      for (int c = 0; c < k; ++c)
+        total.vectors[i * static_cast<std::size_t>(k) + static_cast<std::size_t>(c)] = locked[static_cast<std::size_t>(c)].vector[i];
+  }
+  return total;
 }
 
 }  // namespace ramcore

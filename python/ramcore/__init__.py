@@ -26,6 +26,16 @@ from .graphs import (
     lps_parameters,
 )
 from .groups import PGL2, PSL2
+from .spectral import (
+    Certificate,
+    EigenResult,
+    LPSOperator,
+    SVDResult,
+    certify,
+    eigs,
+    lps_operator,
+    svds,
+)
 
 __version__ = "0.1.0"
 
@@ -33,6 +43,14 @@ __all__ = [
     "PGL2",
     "PSL2",
     "BiregularGraph",
+    "Certificate",
+    "EigenResult",
+    "LPSOperator",
+    "SVDResult",
+    "certify",
+    "eigs",
+    "lps_operator",
+    "svds",
     "LPSGenerators",
     "LPSGraph",
     "LPSParameters",

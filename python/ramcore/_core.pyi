@@ -45,3 +45,51 @@ def lps_adjacency(
     p: int, q: int, allow_multigraph: bool = False, threads: int = 0, wide: bool = False
 ) -> CsrTuple: ...
 def biregular_biadjacency(q: int, l: int, threads: int = 0, wide: bool = False) -> CsrTuple: ...
+def eigsh_csr(
+    indptr: npt.NDArray[Any],
+    indices: npt.NDArray[Any],
+    data: npt.NDArray[np.float64] | None,
+    n: int,
+    operator: str,
+    deflate: npt.NDArray[np.float64] | None,
+    k: int,
+    which: str,
+    ncv: int,
+    tol: float,
+    max_restarts: int,
+    seed: int,
+    threads: int,
+    vectors: bool,
+) -> dict[str, Any]: ...
+def svds_csr(
+    indptr: npt.NDArray[Any],
+    indices: npt.NDArray[Any],
+    data: npt.NDArray[np.float64] | None,
+    rows: int,
+    cols: int,
+    columns: bool,
+    deflate: npt.NDArray[np.float64] | None,
+    k: int,
+    ncv: int,
+    tol: float,
+    max_restarts: int,
+    seed: int,
+    threads: int,
+    vectors: bool,
+) -> dict[str, Any]: ...
+def eigsh_cayley(
+    p: int,
+    q: int,
+    deflate: npt.NDArray[np.float64] | None,
+    k: int,
+    which: str,
+    ncv: int,
+    tol: float,
+    max_restarts: int,
+    seed: int,
+    threads: int,
+    vectors: bool,
+) -> dict[str, Any]: ...
+def cayley_matvec(
+    p: int, q: int, x: npt.NDArray[np.float64], threads: int = 0
+) -> npt.NDArray[np.float64]: ...

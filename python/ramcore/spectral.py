@@ -1,0 +1,604 @@
+"""Eigenvalues, singular values and Ramanujan certificates, computed by ramcore's C++ Lanczos.
+
+- `eigs(A, k, which=...)`: a few eigenvalues of a symmetric matrix or graph operator (adjacency,
+  combinatorial or normalised Laplacian), on ramcore graphs, scipy sparse matrices, numpy arrays
+  and torch tensors, or matrix-free on an LPS Cayley graph (`lps_operator`).
+- `svds(B, k)`: the largest singular values of a rectangular (biadjacency) matrix.
+- `certify(graph)`: the Ramanujan certificate of an LPS or bi-regular graph.
+
+Every result reports residual norms, matrix-vector products, restarts and whether the requested
+tolerance was met; non-convergence is reported in the result, never hidden or raised.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+
+from . import _core
+from ._validate import as_int, check_memory
+from ._validate import threads as _threads
+from .graphs import BiregularGraph, LPSGenerators, LPSGraph, _check_pq, lps_generators
+
+__all__ = [
+    "EigenResult",
+    "SVDResult",
+    "Certificate",
+    "LPSOperator",
+    "lps_operator",
+    "eigs",
+    "svds",
+    "certify",
+]
+
+FloatArray = npt.NDArray[np.float64]
+OPERATORS = ("adjacency", "laplacian", "normalized_laplacian")
+
+
+class DeviceWarning(UserWarning):
+    """A tensor on an accelerator was copied to the CPU for ramcore's solver."""
+
+
+@dataclass(frozen=True, eq=False)
+class EigenResult:
+    """Eigenvalues (best first in the `which` order) with their true residual norms
+    ||A y - lambda y|| for unit Ritz vectors y; `converged` says whether every residual met
+    tol * max(|lambda|, eps^(2/3) ||A||)."""
+
+    values: FloatArray
+    residuals: FloatArray
+    vectors: FloatArray | None = field(repr=False)
+    converged: bool
+    matvecs: int
+    restarts: int
+    tol: float
+    seconds: float
+
+
+@dataclass(frozen=True, eq=False)
+class SVDResult:
+    """Largest singular values, descending, with residuals ||B^T u - sigma v|| (u = B v / sigma)."""
+
+    values: FloatArray
+    residuals: FloatArray
+    vectors: FloatArray | None = field(repr=False)  # right (side="cols") or left singular vectors
+    side: str
+    converged: bool
+    matvecs: int
+    restarts: int
+    tol: float
+    seconds: float
+
+
+class LPSOperator:
+    """The adjacency operator of X^{p,q} computed on the fly from the group ranking: memory O(n)
+    per vector instead of the CSR's O(n (p + 1)), so graphs too large to store can be analysed."""
+
+    def __init__(self, generators: LPSGenerators) -> None:
+        self.generators = generators
+        self.p, self.q = generators.p, generators.q
+        self.num_vertices: int = (
+            generators.q * (generators.q**2 - 1) // (1 if generators.legendre == -1 else 2)
+        )
+        self.degree = self.p + 1
+        self.bipartite = generators.legendre == -1
+        self.shape = (self.num_vertices, self.num_vertices)
+
+    def matvec(self, x: Any, threads: int | None = None) -> FloatArray:
+        """A x for a vector with one entry per vertex."""
+        v = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
+        if v.shape[0] != self.num_vertices:
+            raise ValueError(f"x must have {self.num_vertices} entries, got {v.shape[0]}")
+        out: FloatArray = _core.cayley_matvec(self.p, self.q, v, _threads(threads))
+        return out
+
+    def __matmul__(self, x: Any) -> FloatArray:
+        return self.matvec(x)
+
+    def as_linear_operator(self) -> Any:
+        """A scipy.sparse.linalg.LinearOperator (symmetric) for use with scipy's solvers."""
+        from scipy.sparse.linalg import LinearOperator
+
+        return LinearOperator(self.shape, matvec=self.matvec, rmatvec=self.matvec, dtype=np.float64)
+
+    def __repr__(self) -> str:
+        return f"LPSOperator(p={self.p}, q={self.q}, n={self.num_vertices}, matrix-free)"
+
+
+def lps_operator(p: int, q: int, *, allow_multigraph: bool = False) -> LPSOperator:
+    """Matrix-free adjacency operator of X^{p,q} (see `LPSOperator`)."""
+    p, q = _check_pq(p, q)
+    gens = lps_generators(p, q)
+    if not gens.simple and not allow_multigraph:
+        raise ValueError(
+            f"X^{{{p},{q}}} has loops or repeated generators (q < 2 sqrt(p)); pass allow_multigraph=True"
+        )
+    return LPSOperator(gens)
+
+
+# --- input normalisation -------------------------------------------------------------------------
+
+
+def _from_torch(a: Any) -> Any:
+    """A torch tensor as numpy or scipy (CPU); other objects unchanged."""
+    mod = type(a).__module__
+    if not mod.startswith("torch"):
+        return a
+    import torch
+
+    if a.device.type != "cpu":
+        warnings.warn(
+            f"ramcore's solver runs on the CPU: copying the {tuple(a.shape)} tensor from {a.device}",
+            DeviceWarning,
+            stacklevel=3,
+        )
+    a = a.detach().cpu()
+    if a.layout == torch.sparse_coo:
+        a = a.coalesce()
+        idx = a.indices().numpy()
+        return sp.csr_array((a.values().numpy().astype(np.float64), (idx[0], idx[1])), shape=tuple(a.shape))
+    if a.layout == torch.sparse_csr:
+        return sp.csr_array(
+            (a.values().numpy().astype(np.float64), a.col_indices().numpy(), a.crow_indices().numpy()),
+            shape=tuple(a.shape),
+        )
+    return a.to(torch.float64).numpy()
+
+
+def _csr(a: Any, name: str) -> sp.csr_array:
+    """Any matrix-like input as a float64 CSR with one index dtype (zero-copy when it already is)."""
+    a = _from_torch(a)
+    m: Any
+    if sp.issparse(a):
+        m = sp.csr_array(cast(Any, a))
+    else:
+        arr = np.asarray(a)
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be a 2-d matrix, got shape {arr.shape}")
+        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+        m = sp.csr_array(arr)
+    if m.dtype != np.float64:
+        m = m.astype(np.float64)
+    if not np.all(np.isfinite(m.data)):
+        raise ValueError(f"{name} contains NaN or infinite entries")
+    if m.indices.dtype not in (np.int32, np.int64) or m.indptr.dtype != m.indices.dtype:
+        m.indices = m.indices.astype(np.int64)
+        m.indptr = m.indptr.astype(np.int64)
+    out: sp.csr_array = m
+    return out
+
+
+def _solver_args(k: Any, tol: Any, ncv: Any, max_restarts: Any, seed: Any, threads: Any) -> dict[str, Any]:
+    k = as_int(k, "k")
+    if k < 1:
+        raise ValueError(f"k must be a positive integer, got {k}")
+    tol = float(tol)
+    if not (tol > 0 and math.isfinite(tol)):
+        raise ValueError(f"tol must be a positive number, got {tol}")
+    ncv = 0 if ncv is None else as_int(ncv, "ncv")
+    if ncv and ncv <= k:
+        raise ValueError(f"ncv must exceed k = {k}, got {ncv}")
+    max_restarts = as_int(max_restarts, "max_restarts")
+    if max_restarts < 0:
+        raise ValueError(f"max_restarts must be >= 0, got {max_restarts}")
+    seed = as_int(seed, "seed")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    return {
+        "k": k,
+        "ncv": ncv,
+        "tol": tol,
+        "max_restarts": max_restarts,
+        "seed": seed,
+        "threads": _threads(threads),
+    }
+
+
+def _basis_memory(n: int, k: int, ncv: int) -> None:
+    m = ncv or max(2 * k + 1, 20)
+    check_memory(8 * n * (m + 6), f"the Lanczos basis ({n:,} x {m + 1})", "use a smaller ncv or graph")
+
+
+def _deflation(deflate: Any, n: int) -> FloatArray | None:
+    """Orthonormalise user-supplied vectors (n,) or (n, r) to exclude from the search."""
+    if deflate is None:
+        return None
+    y = np.asarray(deflate, dtype=np.float64)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or y.shape[0] != n:
+        raise ValueError(f"deflate must have shape ({n},) or ({n}, r), got {y.shape}")
+    if y.shape[1] == 0:
+        return None
+    q, r = np.linalg.qr(y)
+    if np.min(np.abs(np.diag(r))) < 1e-12 * max(1.0, np.max(np.abs(r))):
+        raise ValueError("deflate vectors must be linearly independent")
+    return np.ascontiguousarray(q)
+
+
+def _constant_vectors(n: int, sides: Any = None) -> FloatArray:
+    """The trivial eigenvectors of a regular graph: constant, and +-1 by side if bipartite."""
+    cols = [np.full(n, 1.0 / math.sqrt(n))]
+    if sides is not None:
+        cols.append(np.where(np.asarray(sides) == 0, 1.0, -1.0) / math.sqrt(n))
+    return np.ascontiguousarray(np.stack(cols, axis=1))
+
+
+# --- eigenvalues ----------------------------------------------------------------------------------
+
+
+def eigs(
+    a: Any,
+    k: int = 6,
+    *,
+    which: str = "LA",
+    operator: str = "adjacency",
+    nontrivial: bool = False,
+    deflate: Any = None,
+    matrix_free: bool = False,
+    tol: float = 1e-10,
+    ncv: int | None = None,
+    max_restarts: int = 1000,
+    seed: int = 0,
+    threads: int | None = None,
+    return_vectors: bool = False,
+) -> EigenResult:
+    """k eigenvalues of a symmetric matrix or graph by thick-restart Lanczos in ramcore's core.
+
+    a: an LPSGraph, BiregularGraph (its bipartite adjacency), LPSOperator (matrix-free), a scipy
+      sparse matrix, a numpy array or a torch tensor (copied to the CPU with a DeviceWarning).
+    which: "LA" largest, "SA" smallest (algebraic), "LM" largest in magnitude.
+    operator: "adjacency", "laplacian" (D - A) or "normalized_laplacian" (I - D^-1/2 A D^-1/2).
+    nontrivial: exclude the known trivial eigenvectors of the adjacency (constant, and +-1 by side
+      when bipartite) for ramcore graphs and regular graphs; for other matrices, the computed top
+      eigenvector in the `which` order. For a Laplacian, the kernel (constant, or D^1/2 1).
+    deflate: extra vectors (n,) or (n, r) to exclude (orthonormalised here).
+    matrix_free: for an LPSGraph, use the on-the-fly Cayley operator instead of its CSR.
+    tol: relative residual tolerance; ncv: basis size (default max(2k + 1, 20)).
+    """
+    if which not in ("LA", "SA", "LM"):
+        raise ValueError(f"which must be 'LA', 'SA' or 'LM', got {which!r}")
+    if operator not in OPERATORS:
+        raise ValueError(f"operator must be one of {OPERATORS}, got {operator!r}")
+    args = _solver_args(k, tol, ncv, max_restarts, seed, threads)
+    start = time.perf_counter()
+
+    if isinstance(a, LPSGraph) and matrix_free:
+        a = LPSOperator(a.generators)
+    if isinstance(a, LPSOperator):
+        if operator != "adjacency":
+            raise ValueError("the matrix-free LPS operator supports operator='adjacency' only")
+        n = a.num_vertices
+        trivial = _constant_vectors(n, _sides(n) if a.bipartite else None) if nontrivial else None
+        y = _stack(trivial, _deflation(deflate, n))
+        _check_k(args["k"], n, y)
+        _basis_memory(n, args["k"], args["ncv"])
+        raw = _core.eigsh_cayley(a.p, a.q, y, which=which, vectors=return_vectors, **args)
+        return _eigen_result(raw, args["tol"], start)
+
+    indptr, indices, data, n = _symmetric_csr(a)
+    trivial = None
+    if nontrivial:
+        trivial = _trivial_vectors(a, indptr, indices, data, n, operator)
+        if trivial is None:  # unknown structure: compute the top eigenvector and exclude it
+            top = _core.eigsh_csr(
+                indptr,
+                indices,
+                data,
+                n,
+                operator,
+                _deflation(deflate, n),
+                which=which,
+                vectors=True,
+                **{**args, "k": 1},
+            )
+            trivial = np.ascontiguousarray(top["vectors"])
+    y = _stack(trivial, _deflation(deflate, n))
+    _check_k(args["k"], n, y)
+    _basis_memory(n, args["k"], args["ncv"])
+    raw = _core.eigsh_csr(indptr, indices, data, n, operator, y, which=which, vectors=return_vectors, **args)
+    return _eigen_result(raw, args["tol"], start)
+
+
+def _sides(n: int) -> npt.NDArray[np.int8]:
+    side: npt.NDArray[np.int8] = (np.arange(n) >= n // 2).astype(np.int8)
+    return side
+
+
+def _stack(*blocks: FloatArray | None) -> FloatArray | None:
+    parts = [b for b in blocks if b is not None]
+    if not parts:
+        return None
+    y = np.concatenate(parts, axis=1)
+    if len(parts) > 1:  # keep the block orthonormal
+        y = np.linalg.qr(y)[0]
+    return np.ascontiguousarray(y)
+
+
+def _check_k(k: int, n: int, y: FloatArray | None) -> None:
+    dim = n - (0 if y is None else y.shape[1])
+    if k > dim:
+        raise ValueError(f"k must be at most {dim} (the dimension left after deflation), got {k}")
+
+
+def _symmetric_csr(a: Any) -> tuple[Any, Any, Any, int]:
+    """(indptr, indices, data or None, n) of a symmetric matrix input."""
+    if isinstance(a, LPSGraph):
+        return a.indptr, a.indices, a.multiplicities, a.num_vertices
+    m = a.adjacency if isinstance(a, BiregularGraph) else _csr(a, "a")
+    if m.shape[0] != m.shape[1]:
+        raise ValueError(
+            f"eigs needs a square symmetric matrix, got shape {m.shape}; use svds for rectangular ones"
+        )
+    if not isinstance(a, BiregularGraph):
+        asym = abs(m - m.T).max() if m.nnz else 0.0
+        if asym > 1e-12 * max(1.0, abs(m).max()):
+            raise ValueError(
+                f"a must be symmetric (max |A - A^T| = {asym:.3g}); use svds for non-symmetric matrices"
+            )
+    return m.indptr, m.indices, m.data, m.shape[0]
+
+
+def _trivial_vectors(
+    a: Any, indptr: Any, indices: Any, data: Any, n: int, operator: str
+) -> FloatArray | None:
+    """Known trivial eigenvectors, or None when they must be computed."""
+    if isinstance(a, LPSGraph):
+        return _constant_vectors(n, a.side if a.bipartite and operator == "adjacency" else None)
+    degrees = (
+        np.diff(indptr).astype(np.float64)
+        if data is None
+        else np.add.reduceat(np.asarray(data), indptr[:-1])
+        if len(data)
+        else np.zeros(n)
+    )
+    if data is not None and len(data):
+        degrees[np.diff(indptr) == 0] = 0.0
+    if operator == "laplacian":
+        return _constant_vectors(n)
+    if operator == "normalized_laplacian":
+        v = np.sqrt(np.maximum(degrees, 0.0))
+        return None if not v.any() else (v / np.linalg.norm(v))[:, None]
+    if isinstance(a, BiregularGraph):
+        rows, cols = a.num_rows, a.num_cols
+        u = np.concatenate([np.full(rows, math.sqrt(a.l)), np.full(cols, math.sqrt(a.q))])
+        flip = np.concatenate([np.full(rows, math.sqrt(a.l)), np.full(cols, -math.sqrt(a.q))])
+        return np.ascontiguousarray(np.stack([u / np.linalg.norm(u), flip / np.linalg.norm(flip)], axis=1))
+    if n and np.allclose(degrees, degrees[0]):
+        return _constant_vectors(n)
+    return None
+
+
+def _eigen_result(raw: dict[str, Any], tol: float, start: float) -> EigenResult:
+    return EigenResult(
+        values=raw["values"],
+        residuals=raw["residuals"],
+        vectors=raw["vectors"],
+        converged=bool(raw["converged"]),
+        matvecs=int(raw["matvecs"]),
+        restarts=int(raw["restarts"]),
+        tol=tol,
+        seconds=time.perf_counter() - start,
+    )
+
+
+# --- singular values ------------------------------------------------------------------------------
+
+
+def svds(
+    b: Any,
+    k: int = 6,
+    *,
+    nontrivial: bool = False,
+    deflate: Any = None,
+    side: str = "auto",
+    tol: float = 1e-10,
+    ncv: int | None = None,
+    max_restarts: int = 1000,
+    seed: int = 0,
+    threads: int | None = None,
+    return_vectors: bool = False,
+) -> SVDResult:
+    """The k largest singular values of a rectangular matrix by Lanczos on B^T B or B B^T
+    (Golub-Kahan bidiagonalisation in exact arithmetic), on the smaller side by default.
+
+    b: a BiregularGraph or LPSGraph (their biadjacency), a scipy sparse matrix, numpy array or
+      torch tensor. nontrivial: exclude the top singular pair (constant vectors for bi-regular and
+      LPS graphs; the computed top pair otherwise), so values[0] is sigma_2.
+    side: "cols" (B^T B, right vectors), "rows" (B B^T, left vectors) or "auto" (smaller side).
+    Singular values below about sqrt(eps) * sigma_1 lose relative accuracy on the normal operator.
+    """
+    args = _solver_args(k, tol, ncv, max_restarts, seed, threads)
+    start = time.perf_counter()
+    known = isinstance(b, (BiregularGraph, LPSGraph))
+    m = b.biadjacency if known else _csr(b, "b")
+    rows, cols = m.shape
+    if side not in ("auto", "rows", "cols"):
+        raise ValueError(f"side must be 'auto', 'rows' or 'cols', got {side!r}")
+    columns = cols <= rows if side == "auto" else side == "cols"
+    n = cols if columns else rows
+    if n == 0:
+        raise ValueError(f"b has shape {m.shape}: no singular values")
+    data = None if known and (isinstance(b, BiregularGraph) or b.multiplicities is None) else m.data
+    trivial = None
+    if nontrivial:
+        if known:
+            trivial = _constant_vectors(n)
+        else:
+            top = _core.svds_csr(
+                m.indptr,
+                m.indices,
+                data,
+                rows,
+                cols,
+                columns,
+                _deflation(deflate, n),
+                vectors=True,
+                **{**args, "k": 1},
+            )
+            trivial = np.ascontiguousarray(top["vectors"])
+    y = _stack(trivial, _deflation(deflate, n))
+    _check_k(args["k"], n, y)
+    _basis_memory(n, args["k"], args["ncv"])
+    raw = _core.svds_csr(m.indptr, m.indices, data, rows, cols, columns, y, vectors=return_vectors, **args)
+    theta = np.maximum(raw["values"], 0.0)
+    sigma = np.sqrt(theta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        resid = np.where(
+            sigma > 0, raw["residuals"] / np.where(sigma > 0, sigma, 1.0), np.sqrt(raw["residuals"])
+        )
+    return SVDResult(
+        values=sigma,
+        residuals=resid,
+        vectors=raw["vectors"],
+        side="cols" if columns else "rows",
+        converged=bool(raw["converged"]),
+        matvecs=int(raw["matvecs"]),
+        restarts=int(raw["restarts"]),
+        tol=args["tol"],
+        seconds=time.perf_counter() - start,
+    )
+
+
+# --- certificates ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """Ramanujan certificate computed by ramcore.
+
+    For an LPS graph: lambda1 = p + 1 (checked by a matrix-vector product with the constant
+    vector) and `nontrivial` = the largest |lambda| over the other eigenvalues (also excluding
+    -(p + 1) when bipartite); bound 2 sqrt(p). For a non-bipartite X^{p,q} this is also sigma_2
+    of its bipartite double cover. For a bi-regular graph: lambda1 = sigma_1 = sqrt(l q) and
+    `nontrivial` = sigma_2; bound sqrt(l - 1) + sqrt(q - 1).
+    `ramanujan` is True when the solver converged and nontrivial + residual <= bound.
+    """
+
+    graph: str
+    vertices: int
+    degrees: tuple[int, ...]
+    lambda1: float
+    lambda1_residual: float
+    nontrivial: float
+    residual: float
+    bound: float
+    margin: float
+    ramanujan: bool
+    converged: bool
+    matvecs: int
+    restarts: int
+    tol: float
+    seconds: float
+    method: str
+
+    def summary(self) -> str:
+        verdict = (
+            "RAMANUJAN"
+            if self.ramanujan
+            else ("NOT Ramanujan" if self.converged else "UNDECIDED (not converged)")
+        )
+        return "\n".join(
+            [
+                f"Certificate for {self.graph}: {verdict}",
+                f"  vertices          {self.vertices:,}   degrees {', '.join(map(str, self.degrees))}",
+                f"  lambda_1          {self.lambda1:.12g}   (residual {self.lambda1_residual:.2e})",
+                f"  largest nontrivial {self.nontrivial:.12g}   (residual {self.residual:.2e})",
+                f"  Ramanujan bound   {self.bound:.12g}   margin {self.margin:.6g}",
+                f"  solver            {self.method}, tol {self.tol:g}, {self.matvecs} matvecs, "
+                f"{self.restarts} restarts, converged={self.converged}",
+                f"  time              {self.seconds:.3f} s",
+            ]
+        )
+
+
+def certify(
+    graph: Any,
+    *,
+    matrix_free: bool = False,
+    tol: float = 1e-10,
+    ncv: int | None = None,
+    max_restarts: int = 1000,
+    seed: int = 0,
+    threads: int | None = None,
+) -> Certificate:
+    """Certify an LPSGraph, LPSOperator (matrix-free) or BiregularGraph as Ramanujan."""
+    start = time.perf_counter()
+    opts: dict[str, Any] = {"tol": tol, "ncv": ncv, "max_restarts": max_restarts, "seed": seed}
+    opts["threads"] = threads
+    if isinstance(graph, BiregularGraph):
+        return _certify_biregular(graph, start, opts)
+    if isinstance(graph, LPSGraph) and matrix_free:
+        graph = LPSOperator(graph.generators)
+    if not isinstance(graph, (LPSGraph, LPSOperator)):
+        raise TypeError(
+            f"certify takes an LPSGraph, LPSOperator or BiregularGraph, got {type(graph).__name__}"
+        )
+    n, d = graph.num_vertices, graph.degree
+    ones = np.full(n, 1.0 / math.sqrt(n))
+    a1 = graph.matvec(ones, threads) if isinstance(graph, LPSOperator) else graph.adjacency @ ones
+    lam1 = float(ones @ a1)
+    lam1_res = float(np.linalg.norm(a1 - lam1 * ones))
+    res = eigs(graph, 1, which="LM", nontrivial=True, **opts)
+    value, resid = float(abs(res.values[0])), float(res.residuals[0])
+    bound = 2.0 * math.sqrt(d - 1)
+    kind = "bipartite" if graph.bipartite else "non-bipartite; also its double cover"
+    method = "Lanczos, matrix-free Cayley operator" if isinstance(graph, LPSOperator) else "Lanczos on CSR"
+    return Certificate(
+        graph=f"X^{{{graph.p},{graph.q}}} ({kind})",
+        vertices=n,
+        degrees=(d,),
+        lambda1=lam1,
+        lambda1_residual=lam1_res,
+        nontrivial=value,
+        residual=resid,
+        bound=bound,
+        margin=bound - value,
+        ramanujan=res.converged and value + resid <= bound and abs(lam1 - d) <= 1e-9 * d,
+        converged=res.converged,
+        matvecs=res.matvecs + 1,
+        restarts=res.restarts,
+        tol=res.tol,
+        seconds=time.perf_counter() - start,
+        method=method,
+    )
+
+
+def _certify_biregular(g: BiregularGraph, start: float, opts: dict[str, Any]) -> Certificate:
+    b = g.biadjacency
+    v = np.full(g.num_cols, 1.0 / math.sqrt(g.num_cols))
+    bv = b @ v
+    sigma1 = float(np.linalg.norm(bv))
+    u = bv / sigma1
+    sigma1_res = float(np.linalg.norm(b.T @ u - sigma1 * v))
+    if g.num_cols - 1 < 1:
+        raise ValueError("a bi-regular graph with a single column has no second singular value")
+    res = svds(g, 1, nontrivial=True, **opts)
+    value, resid = float(res.values[0]), float(res.residuals[0])
+    bound = g.ramanujan_bound
+    return Certificate(
+        graph=f"bi-regular B(q={g.q}, l={g.l})",
+        vertices=g.num_vertices,
+        degrees=(g.l, g.q),
+        lambda1=sigma1,
+        lambda1_residual=sigma1_res,
+        nontrivial=value,
+        residual=resid,
+        bound=bound,
+        margin=bound - value,
+        ramanujan=res.converged and value + resid <= bound,
+        converged=res.converged,
+        matvecs=res.matvecs + 2,
+        restarts=res.restarts,
+        tol=res.tol,
+        seconds=time.perf_counter() - start,
+        method=f"Lanczos on the normal operator ({res.side})",
+    )
