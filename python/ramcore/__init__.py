@@ -25,6 +25,7 @@ from .graphs import (
     lps_graph,
     lps_parameters,
 )
+from .gap import RamanujanGap, ramanujan_gap
 from .groups import PGL2, PSL2
 from .spectral import (
     Certificate,
@@ -42,6 +43,8 @@ __version__ = "0.1.0"
 __all__ = [
     "PGL2",
     "PSL2",
+    "RamanujanGap",
+    "ramanujan_gap",
     "BiregularGraph",
     "Certificate",
     "EigenResult",
