@@ -112,3 +112,24 @@ def test_multigraph_flag():
 def test_console_script():
     proc = subprocess.run(["ramcore", "lps", "5", "13"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "X^{5,13}" in proc.stdout
+
+
+def test_certify_lps_and_plot(tmp_path):
+    png = tmp_path / "spectrum.png"
+    out = run("certify", "lps", "5", "13", "--plot", str(png)).stdout
+    assert "RAMANUJAN" in out and "4.2497208" in out and png.stat().st_size > 1000
+    out = run("certify", "lps", "13", "17", "--matrix-free").stdout
+    assert "matrix-free" in out and "7.0901699" in out
+
+
+def test_certify_biregular_exit_status():
+    assert "RAMANUJAN" in run("certify", "biregular", "13", "20").stdout
+    proc = run("certify", "biregular", "7", "1", check=False)
+    assert proc.returncode == 1 and "NOT Ramanujan" in proc.stdout
+
+
+def test_certify_bad_input():
+    proc = run("certify", "lps", "5", "15", check=False)
+    assert proc.returncode == 2 and "q must be an odd prime" in proc.stderr
+    proc = run("certify", "lps", "5", "101", "--plot", "x.png", check=False)
+    assert proc.returncode == 2 and "at most 6000 vertices" in proc.stderr

@@ -73,6 +73,22 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--threads", type=_positive_int, default=None, help="worker threads (default: all)")
         p.add_argument("--save", metavar="FILE.npz", help="save the CSR matrix with scipy.sparse.save_npz")
 
+    cert = sub.add_parser("certify", help="certify a graph as Ramanujan by its spectrum (Lanczos)")
+    fam = cert.add_subparsers(dest="family", required=True)
+    cl = fam.add_parser("lps", help="X^{p,q}")
+    cl.add_argument("p", type=_int)
+    cl.add_argument("q", type=_int)
+    cl.add_argument("--matrix-free", action="store_true",
+                    help="compute neighbours on the fly instead of building the CSR (large q)")
+    cl.add_argument("--allow-multigraph", action="store_true")
+    cb = fam.add_parser("biregular", help="the bi-regular graph B(q, l)")
+    cb.add_argument("q", type=_int)
+    cb.add_argument("l", type=_int)
+    for c in (cl, cb):
+        c.add_argument("--tol", type=float, default=1e-10, help="relative residual tolerance (1e-10)")
+        c.add_argument("--threads", type=_positive_int, default=None)
+        c.add_argument("--plot", metavar="FILE.png", help="draw the whole spectrum against the bound")
+
     par = sub.add_parser("params", help="list admissible LPS (p, q) pairs")
     par.add_argument("--p-max", type=_positive_int, default=97)
     par.add_argument("--q-max", type=_positive_int, default=211)
@@ -123,12 +139,35 @@ def _print_params(args: argparse.Namespace) -> None:
         print(f"... {len(rows) - args.limit} more (use --limit)")
 
 
+def _certify(args: argparse.Namespace) -> int:
+    from .spectral import certify, lps_operator
+
+    graph: LPSGraph | BiregularGraph | None = None
+    if args.family == "lps" and args.matrix_free and not args.plot:
+        target: object = lps_operator(args.p, args.q, allow_multigraph=args.allow_multigraph)
+    elif args.family == "lps":
+        graph = lps_graph(args.p, args.q, allow_multigraph=args.allow_multigraph, threads=args.threads)
+        target = graph
+    else:
+        graph = biregular_graph(args.q, args.l, threads=args.threads)
+        target = graph
+    cert = certify(target, matrix_free=getattr(args, "matrix_free", False), tol=args.tol, threads=args.threads)
+    print(cert.summary())
+    if args.plot and graph is not None:
+        from .plot import plot_spectrum
+
+        print(f"  plot              {plot_spectrum(graph, args.plot)}")
+    return 0 if cert.ramanujan else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "params":
             _print_params(args)
             return 0
+        if args.command == "certify":
+            return _certify(args)
         start = time.perf_counter()
         graph: LPSGraph | BiregularGraph
         if args.command == "lps":
@@ -143,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `ramcore params | head`: the reader left, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (ValueError, TypeError, MemoryError, OSError) as err:
+    except (ValueError, TypeError, MemoryError, OSError, ImportError) as err:
         print(f"ramcore: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
