@@ -13,91 +13,113 @@
 namespace ramcore {
 namespace {
 
-// Indices of Ritz values in the order `which` prefers them (ties: larger value first).
+using Size = std::size_t;
+
+bool preferred(double x, double y, Which which) {  // x strictly preferred to y
+  switch (which) {
+    case Which::kLargest: return x > y;
+    case Which::kSmallest: return x < y;
+    case Which::kMagnitude: return std::abs(x) != std::abs(y) ? std::abs(x) > std::abs(y) : x > y;
+  }
+  return false;
+}
+
+// Indices of Ritz values in the order `which` prefers them (stable: ties keep their order).
 std::vector<int> preferred_order(const std::vector<double>& theta, Which which) {
   std::vector<int> order(theta.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
-    const double x = theta[static_cast<std::size_t>(a)], y = theta[static_cast<std::size_t>(b)];
-    switch (which) {
-      case Which::kLargest: return x > y;
-      case Which::kSmallest: return x < y;
-      case Which::kMagnitude: return std::abs(x) != std::abs(y) ? std::abs(x) > std::abs(y) : x > y;
-    }
-    return false;
+    return preferred(theta[static_cast<Size>(a)], theta[static_cast<Size>(b)], which);
   });
   return order;
 }
 
-void get_column(const std::vector<double>& v, std::int64_t n, int ld, int j, double* out, int threads,
-                const StopFn& stop) {
+// out[:, c] = sum_q V[:, q] s[q][cols[c]] for the m columns of V (column-major, stride n).
+// `out` may alias V's first columns: each block of rows is computed into a buffer first.
+void combine(std::int64_t n, const double* v, int m, const std::vector<double>& s, int sdim,
+             const std::vector<int>& cols, double* out, std::int64_t out_stride, bool row_major,
+             int threads, const StopFn& stop) {
+  const auto k = static_cast<Size>(cols.size());
   parallel_for(
-      n, kBlock, threads,
-      [&](std::int64_t i0, std::int64_t i1) {
-        for (std::int64_t i = i0; i < i1; ++i) out[i] = v[static_cast<std::size_t>(i * ld + j)];
+      (n + kBlock - 1) / kBlock, 1, threads,
+      [&](std::int64_t b0, std::int64_t b1) {
+        std::vector<double> buf(static_cast<Size>(kBlock) * k);
+        for (std::int64_t b = b0; b < b1; ++b) {
+          const std::int64_t i0 = b * kBlock, i1 = std::min(n, (b + 1) * kBlock), len = i1 - i0;
+          std::fill(buf.begin(), buf.end(), 0.0);
+          for (int q = 0; q < m; ++q) {
+            const double* vq = v + static_cast<std::int64_t>(q) * n + i0;
+            for (Size c = 0; c < k; ++c) {
+              const double sc = s[static_cast<Size>(q) * static_cast<Size>(sdim) + static_cast<Size>(cols[c])];
+              double* bc = buf.data() + c * static_cast<Size>(kBlock);
+              for (std::int64_t i = 0; i < len; ++i) bc[i] += sc * vq[i];
+            }
+          }
+          for (Size c = 0; c < k; ++c)
+            for (std::int64_t i = 0; i < len; ++i) {
+              const double x = buf[c * static_cast<Size>(kBlock) + static_cast<Size>(i)];
+              if (row_major) {
+                out[(i0 + i) * static_cast<std::int64_t>(k) + static_cast<std::int64_t>(c)] = x;
+              } else {
+                out[static_cast<std::int64_t>(c) * out_stride + i0 + i] = x;
+              }
+            }
+        }
       },
       stop);
-}
-
-void set_column(std::vector<double>& v, std::int64_t n, int ld, int j, const double* in, double scale,
-                int threads, const StopFn& stop) {
-  parallel_for(
-      n, kBlock, threads,
-      [&](std::int64_t i0, std::int64_t i1) {
-        for (std::int64_t i = i0; i < i1; ++i) v[static_cast<std::size_t>(i * ld + j)] = in[i] * scale;
-      },
-      stop);
-}
-
-// Classical Gram-Schmidt of w against Y and the first j basis vectors, repeated once more only when
-// the first pass removed most of w (the DGKS criterion, ||w'|| < ||w|| / sqrt(2)): after the
-// three-term recurrence w is already nearly orthogonal, so one pass (two sweeps over V) usually
-// suffices. Returns ||w|| afterwards.
-double orthogonalise(std::int64_t n, const double* y, int r, const std::vector<double>& v, int ld, int j,
-                     double* w, int threads, const StopFn& stop) {
-  double before = norm2(n, w, threads, stop), after = before;
-  for (int pass = 0; pass < 3; ++pass) {
-    if (r > 0) project_out(n, r, y, r, w, threads, stop);
-    if (j > 0) project_out(n, j, v.data(), ld, w, threads, stop);
-    after = norm2(n, w, threads, stop);
-    if (after >= 0.7071 * before) break;
-    before = after;
-  }
-  return after;
 }
 
 // One thick-restart Lanczos run in the space orthogonal to `deflate`: k distinct Ritz values.
+//
+// The basis is column-major, n x (r + m + 1): the r deflation vectors first, then the Lanczos
+// vectors, so one Gram-Schmidt sweep handles both and every vector is contiguous for the operator.
 LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r, const LanczosOptions& opt,
                           const StopFn& stop) {
   const std::int64_t n = a.rows();
   enforce(a.cols() == n, "lanczos: the operator must be square");
-  enforce(r >= 0 && r < n, "lanczos: deflating " + std::to_string(r) + " vectors leaves nothing of dimension " +
-                               std::to_string(n));
+  enforce(r >= 0 && r < n, "lanczos: deflating " + std::to_string(r) +
+                               " vectors leaves nothing of dimension " + std::to_string(n));
   const std::int64_t dim = n - r;  // dimension of the deflated space
-  enforce(opt.k >= 1 && opt.k <= dim,
-          "k must be in [1, " + std::to_string(dim) + "] (the dimension after deflation), got " +
-              std::to_string(opt.k));
+  enforce(opt.k >= 1 && opt.k <= dim, "k must be in [1, " + std::to_string(dim) +
+                                          "] (the dimension after deflation), got " + std::to_string(opt.k));
   enforce(opt.tol > 0 && std::isfinite(opt.tol), "tol must be a positive number");
   enforce(opt.max_restarts >= 0, "max_restarts must be non-negative");
   const int m = static_cast<int>(std::min<std::int64_t>(
       dim, opt.ncv > 0 ? std::max(opt.ncv, opt.k + 1) : std::max(2 * opt.k + 1, 20)));
-  enforce(m >= opt.k, "ncv must be at least k");
-  const int ld = m + 1, threads = opt.threads;
-  const auto un = static_cast<std::size_t>(n);
+  const int threads = opt.threads;
+  const auto un = static_cast<Size>(n);
 
   LanczosResult res;
-  std::vector<double> v(un * static_cast<std::size_t>(ld), 0.0), t(static_cast<std::size_t>(m * m), 0.0);
-  std::vector<double> vj(un), vprev(un, 0.0), w(un);
-  std::vector<double> coupling;  // s_i after a restart: T[i][kk] for the kept Ritz vectors
+  std::vector<double> basis(un * static_cast<Size>(r + m + 1));
+  for (Size i = 0; i < un; ++i)  // deflation block: row-major input -> first r columns
+    for (int c = 0; c < r; ++c) basis[static_cast<Size>(c) * un + i] = deflate[i * static_cast<Size>(r) + static_cast<Size>(c)];
+  auto col = [&](int j) { return basis.data() + static_cast<std::int64_t>(r + j) * n; };
+  std::vector<double> t(static_cast<Size>(m) * static_cast<Size>(m), 0.0), w(un);
   std::uint64_t seed = opt.seed;
 
-  // A unit vector orthogonal to Y and to the first j basis vectors, from the seeded generator.
+  // w <- w minus its components along the deflation block and the first j Lanczos vectors; a
+  // second pass only when the first removed most of w (DGKS criterion). Returns ||w||.
+  auto orthogonalise = [&](int j) {
+    Projection pr = project_out(n, r + j, basis.data(), w.data(), threads, stop);
+    if (pr.after < 0.7071 * pr.before) pr = project_out(n, r + j, basis.data(), w.data(), threads, stop);
+    return pr.after;
+  };
+  auto store = [&](int j, double scale) {
+    double* dst = col(j);
+    parallel_for(
+        n, kBlock, threads,
+        [&](std::int64_t i0, std::int64_t i1) {
+          for (std::int64_t i = i0; i < i1; ++i) dst[i] = w[static_cast<Size>(i)] * scale;
+        },
+        stop);
+  };
+  // A unit vector orthogonal to the deflation block and the first j Lanczos vectors.
   auto fresh_vector = [&](int j) {
     for (int attempt = 0; attempt < 5; ++attempt) {
       random_vector(n, seed++, w.data(), threads, stop);
-      const double nw = orthogonalise(n, deflate, r, v, ld, j, w.data(), threads, stop);
+      const double nw = orthogonalise(j);
       if (nw > 1e-8 * std::sqrt(static_cast<double>(n))) {
-        set_column(v, n, ld, j, w.data(), 1.0 / nw, threads, stop);
+        store(j, 1.0 / nw);
         return true;
       }
     }
@@ -106,35 +128,34 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
   enforce(fresh_vector(0), "lanczos: could not find a start vector outside the deflated space");
 
   const double eps23 = std::pow(std::numeric_limits<double>::epsilon(), 2.0 / 3.0);
-  int kk = 0;  // kept Ritz vectors at the start of this cycle
+  int kk = 0;  // Ritz vectors kept at the start of this cycle
   std::vector<double> theta, s;
   std::vector<int> order;
   double beta = 0.0;
   for (;;) {
     for (int j = kk; j < m; ++j) {
-      get_column(v, n, ld, j, vj.data(), threads, stop);
-      a.apply(vj.data(), w.data(), threads, stop);
+      const double* vj = col(j);
+      a.apply(vj, w.data(), threads, stop);
       ++res.matvecs;
-      const double alpha = dot(n, vj.data(), w.data(), threads, stop);
-      t[static_cast<std::size_t>(j * m + j)] = alpha;
+      const double alpha = dot(n, vj, w.data(), threads, stop);
+      t[static_cast<Size>(j * m + j)] = alpha;
       // Three-term recurrence first (after a restart the arrow terms are left to Gram-Schmidt).
-      const double beta_prev = j > kk ? t[static_cast<std::size_t>((j - 1) * m + j)] : 0.0;
+      const double beta_prev = j > kk ? t[static_cast<Size>((j - 1) * m + j)] : 0.0;
+      const double* vprev = j > kk ? col(j - 1) : vj;
       parallel_for(
           n, kBlock, threads,
           [&](std::int64_t i0, std::int64_t i1) {
-            for (std::int64_t i = i0; i < i1; ++i) w[static_cast<std::size_t>(i)] -= alpha * vj[static_cast<std::size_t>(i)] + beta_prev * vprev[static_cast<std::size_t>(i)];
+            for (std::int64_t i = i0; i < i1; ++i) w[static_cast<Size>(i)] -= alpha * vj[i] + beta_prev * vprev[i];
           },
           stop);
-      beta = orthogonalise(n, deflate, r, v, ld, j + 1, w.data(), threads, stop);
-      std::swap(vprev, vj);
-      const double scale = std::abs(alpha) + beta;
-      if (beta <= 1e-12 * scale || beta == 0.0) {  // invariant subspace: continue from a new direction
+      beta = orthogonalise(j + 1);
+      if (beta <= 1e-12 * (std::abs(alpha) + beta) || beta == 0.0) {  // invariant subspace reached
         beta = 0.0;
-        if (j + 1 < m && !fresh_vector(j + 1)) break;
+        if (j + 1 < m && !fresh_vector(j + 1)) break;  // continue from a new direction
       } else {
-        set_column(v, n, ld, j + 1, w.data(), 1.0 / beta, threads, stop);
+        store(j + 1, 1.0 / beta);
       }
-      if (j + 1 < m) t[static_cast<std::size_t>(j * m + j + 1)] = t[static_cast<std::size_t>((j + 1) * m + j)] = beta;
+      if (j + 1 < m) t[static_cast<Size>(j * m + j + 1)] = t[static_cast<Size>((j + 1) * m + j)] = beta;
     }
 
     symmetric_eigen(t, m, theta, s);
@@ -143,8 +164,8 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
     for (double th : theta) anorm = std::max(anorm, std::abs(th));
     bool all = true;
     for (int i = 0; i < opt.k; ++i) {
-      const auto c = static_cast<std::size_t>(order[static_cast<std::size_t>(i)]);
-      const double est = std::abs(beta * s[static_cast<std::size_t>(m - 1) * static_cast<std::size_t>(m) + c]);
+      const auto c = static_cast<Size>(order[static_cast<Size>(i)]);
+      const double est = std::abs(beta * s[static_cast<Size>(m - 1) * static_cast<Size>(m) + c]);
       all = all && est <= opt.tol * std::max(std::abs(theta[c]), eps23 * anorm);
     }
     if (all || res.restarts >= opt.max_restarts) {
@@ -155,68 +176,39 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
     // Thick restart: V[:, :kk] <- V[:, :m] S[:, keep], v_kk <- v_m, T <- arrowhead(theta, beta s_m).
     ++res.restarts;
     kk = std::min(m - 1, opt.k + (m - opt.k) / 2);
-    std::vector<double> sk(static_cast<std::size_t>(m * kk));
-    coupling.assign(static_cast<std::size_t>(kk), 0.0);
-    for (int c = 0; c < kk; ++c) {
-      const auto src = static_cast<std::size_t>(order[static_cast<std::size_t>(c)]);
-      for (int row = 0; row < m; ++row)
-        sk[static_cast<std::size_t>(row * kk + c)] = s[static_cast<std::size_t>(row) * static_cast<std::size_t>(m) + src];
-      coupling[static_cast<std::size_t>(c)] = beta * s[static_cast<std::size_t>(m - 1) * static_cast<std::size_t>(m) + src];
-    }
-    parallel_for(
-        n, kBlock, threads,
-        [&](std::int64_t i0, std::int64_t i1) {
-          std::vector<double> row(static_cast<std::size_t>(kk));
-          for (std::int64_t i = i0; i < i1; ++i) {
-            double* vi = v.data() + i * ld;
-            for (int c = 0; c < kk; ++c) {
-              double acc = 0.0;
-              for (int q = 0; q < m; ++q) acc += vi[q] * sk[static_cast<std::size_t>(q * kk + c)];
-              row[static_cast<std::size_t>(c)] = acc;
-            }
-            for (int c = 0; c < kk; ++c) vi[c] = row[static_cast<std::size_t>(c)];
-            vi[kk] = vi[m];
-          }
-        },
-        stop);
+    const std::vector<int> keep(order.begin(), order.begin() + kk);
+    combine(n, col(0), m, s, m, keep, col(0), n, false, threads, stop);
+    std::copy(col(m), col(m) + n, col(kk));
     std::fill(t.begin(), t.end(), 0.0);
     for (int c = 0; c < kk; ++c) {
-      const auto src = static_cast<std::size_t>(order[static_cast<std::size_t>(c)]);
-      t[static_cast<std::size_t>(c * m + c)] = theta[src];
-      t[static_cast<std::size_t>(c * m + kk)] = t[static_cast<std::size_t>(kk * m + c)] = coupling[static_cast<std::size_t>(c)];
+      const auto src = static_cast<Size>(keep[static_cast<Size>(c)]);
+      t[static_cast<Size>(c * m + c)] = theta[src];
+      t[static_cast<Size>(c * m + kk)] = t[static_cast<Size>(kk * m + c)] =
+          beta * s[static_cast<Size>(m - 1) * static_cast<Size>(m) + src];
     }
     if (beta == 0.0 && !fresh_vector(kk)) break;  // exhausted: the kept Ritz pairs are exact
   }
 
-  // Ritz vectors y = V s for the k wanted values, with true residuals ||A y - theta y||.
+  // Ritz vectors y = V s for the k wanted values (row-major n x k), with true residuals.
   const int k = opt.k;
-  std::vector<double> y(un * static_cast<std::size_t>(k));
-  parallel_for(
-      n, kBlock, threads,
-      [&](std::int64_t i0, std::int64_t i1) {
-        for (std::int64_t i = i0; i < i1; ++i) {
-          const double* vi = v.data() + i * ld;
-          for (int c = 0; c < k; ++c) {
-            const auto src = static_cast<std::size_t>(order[static_cast<std::size_t>(c)]);
-            double acc = 0.0;
-            for (int q = 0; q < m; ++q) acc += vi[q] * s[static_cast<std::size_t>(q) * static_cast<std::size_t>(m) + src];
-            y[static_cast<std::size_t>(i * k + c)] = acc;
-          }
-        }
-      },
-      stop);
+  const std::vector<int> wanted(order.begin(), order.begin() + k);
+  std::vector<double> y(un * static_cast<Size>(k));
+  combine(n, col(0), m, s, m, wanted, y.data(), 0, true, threads, stop);
+  std::vector<double> yc(un);
   for (int c = 0; c < k; ++c) {
-    const double th = theta[static_cast<std::size_t>(order[static_cast<std::size_t>(c)])];
-    get_column(y, n, k, c, vj.data(), threads, stop);
-    const double nrm = norm2(n, vj.data(), threads, stop);
-    for (auto& x : vj) x /= nrm;
-    a.apply(vj.data(), w.data(), threads, stop);
+    const double th = theta[static_cast<Size>(wanted[static_cast<Size>(c)])];
+    for (Size i = 0; i < un; ++i) yc[i] = y[i * static_cast<Size>(k) + static_cast<Size>(c)];
+    const double nrm = norm2(n, yc.data(), threads, stop);
+    for (auto& x : yc) x /= nrm;
+    a.apply(yc.data(), w.data(), threads, stop);
     ++res.matvecs;
-    if (r > 0) project_out(n, r, deflate, r, w.data(), threads, stop);  // residual of P A P
-    for (std::size_t i = 0; i < un; ++i) w[i] -= th * vj[i];
+    const double before = project_out(n, r, basis.data(), w.data(), threads, stop).after;  // P A P
+    (void)before;
+    for (Size i = 0; i < un; ++i) w[i] -= th * yc[i];
     res.values.push_back(th);
     res.residuals.push_back(norm2(n, w.data(), threads, stop));
-    if (opt.vectors) set_column(y, n, k, c, vj.data(), 1.0, threads, stop);
+    if (opt.vectors)
+      for (Size i = 0; i < un; ++i) y[i * static_cast<Size>(k) + static_cast<Size>(c)] = yc[i];
   }
   if (opt.vectors) res.vectors = std::move(y);
   return res;
@@ -231,7 +223,7 @@ LanczosResult lanczos(const LinearOperator& a, const double* deflate, int r, con
   // once per run. Lock what a run finds (add it to the deflated block) and search again until a
   // run finds nothing that belongs among the k best: the k values then carry their multiplicity.
   const std::int64_t n = a.rows();
-  const auto un = static_cast<std::size_t>(n);
+  const auto un = static_cast<Size>(n);
   struct Pair {
     double value, residual;
     std::vector<double> vector;
@@ -239,65 +231,59 @@ LanczosResult lanczos(const LinearOperator& a, const double* deflate, int r, con
   std::vector<Pair> locked;
   LanczosResult total;
   total.converged = true;
-  const auto better = [&](double x, double y) {  // x strictly preferred to y
-    switch (opt.which) {
-      case Which::kLargest: return x > y;
-      case Which::kSmallest: return x < y;
-      case Which::kMagnitude: return std::abs(x) != std::abs(y) ? std::abs(x) > std::abs(y) : x > y;
-    }
-    return false;
-  };
+  const double tol_equal = opt.tol * 10.0;
   for (;;) {
     const int width = r + static_cast<int>(locked.size());
-    std::vector<double> block(un * static_cast<std::size_t>(width));
-    for (std::size_t i = 0; i < un; ++i) {
-      for (int c = 0; c < r; ++c) block[i * static_cast<std::size_t>(width) + static_cast<std::size_t>(c)] = deflate[i * static_cast<std::size_t>(r) + static_cast<std::size_t>(c)];
-      for (std::size_t c = 0; c < locked.size(); ++c)
-        block[i * static_cast<std::size_t>(width) + static_cast<std::size_t>(r) + c] = locked[c].vector[i];
+    if (width >= n) break;
+    std::vector<double> block(un * static_cast<Size>(width));
+    for (Size i = 0; i < un; ++i) {
+      for (int c = 0; c < r; ++c)
+        block[i * static_cast<Size>(width) + static_cast<Size>(c)] = deflate[i * static_cast<Size>(r) + static_cast<Size>(c)];
+      for (Size c = 0; c < locked.size(); ++c)
+        block[i * static_cast<Size>(width) + static_cast<Size>(r) + c] = locked[c].vector[i];
     }
     LanczosOptions o = opt;
     o.vectors = true;
     o.k = static_cast<int>(std::min<std::int64_t>(opt.k, n - width));
-    if (o.k < 1) break;
     o.seed = opt.seed + 0x9e3779b9ULL * locked.size();
     LanczosResult run = lanczos_run(a, width ? block.data() : nullptr, width, o, stop);
     total.matvecs += run.matvecs;
     total.restarts += run.restarts;
     total.converged = total.converged && run.converged;
-    // The k-th best locked value so far; new values that are not worse than it are locked.
     std::vector<double> lv;
     for (const auto& p : locked) lv.push_back(p.value);
-    std::stable_sort(lv.begin(), lv.end(), better);
+    std::stable_sort(lv.begin(), lv.end(), [&](double x, double y) { return preferred(x, y, opt.which); });
     bool added = false;
-    const double tol_equal = opt.tol * 10.0;
     for (int c = 0; c < o.k; ++c) {
-      const double th = run.values[static_cast<std::size_t>(c)];
+      const double th = run.values[static_cast<Size>(c)];
       // A value enters while fewer than k are locked, or when it beats the k-th best by more than
       // the tolerance: a copy equal to the k-th best changes no value of the answer.
       const double delta = tol_equal * std::max(1.0, std::abs(th));
       const double worse = opt.which == Which::kLargest    ? th - delta
                            : opt.which == Which::kSmallest ? th + delta
                                                            : th - (th >= 0 ? delta : -delta);
-      const bool enters = static_cast<int>(lv.size()) < opt.k || better(worse, lv[static_cast<std::size_t>(opt.k - 1)]);
+      const bool enters = static_cast<int>(lv.size()) < opt.k ||
+                          preferred(worse, lv[static_cast<Size>(opt.k - 1)], opt.which);
       if (!enters) continue;
-      Pair pr{th, run.residuals[static_cast<std::size_t>(c)], std::vector<double>(un)};
-      for (std::size_t i = 0; i < un; ++i) pr.vector[i] = run.vectors[i * static_cast<std::size_t>(o.k) + static_cast<std::size_t>(c)];
+      Pair pr{th, run.residuals[static_cast<Size>(c)], std::vector<double>(un)};
+      for (Size i = 0; i < un; ++i) pr.vector[i] = run.vectors[i * static_cast<Size>(o.k) + static_cast<Size>(c)];
       locked.push_back(std::move(pr));
       added = true;
     }
     if (!added || !run.converged) break;
   }
-  std::stable_sort(locked.begin(), locked.end(), [&](const Pair& x, const Pair& y) { return better(x.value, y.value); });
+  std::stable_sort(locked.begin(), locked.end(),
+                   [&](const Pair& x, const Pair& y) { return preferred(x.value, y.value, opt.which); });
   const int k = std::min<int>(opt.k, static_cast<int>(locked.size()));
   for (int c = 0; c < k; ++c) {
-    total.values.push_back(locked[static_cast<std::size_t>(c)].value);
-    total.residuals.push_back(locked[static_cast<std::size_t>(c)].residual);
+    total.values.push_back(locked[static_cast<Size>(c)].value);
+    total.residuals.push_back(locked[static_cast<Size>(c)].residual);
   }
   if (opt.vectors) {
-    total.vectors.assign(un * static_cast<std::size_t>(k), 0.0);
-    for (std::size_t i = 0; i < un; ++i)
+    total.vectors.assign(un * static_cast<Size>(k), 0.0);
+    for (Size i = 0; i < un; ++i)
       for (int c = 0; c < k; ++c)
-        total.vectors[i * static_cast<std::size_t>(k) + static_cast<std::size_t>(c)] = locked[static_cast<std::size_t>(c)].vector[i];
+        total.vectors[i * static_cast<Size>(k) + static_cast<Size>(c)] = locked[static_cast<Size>(c)].vector[i];
   }
   return total;
 }

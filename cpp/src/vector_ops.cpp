@@ -39,38 +39,58 @@ double norm2(std::int64_t n, const double* x, int threads, const StopFn& stop) {
   return std::sqrt(dot(n, x, x, threads, stop));
 }
 
-std::vector<double> project_out(std::int64_t n, std::int64_t j, const double* v, std::int64_t ld,
-                                double* w, int threads, const StopFn& stop) {
-  const auto jj = static_cast<std::size_t>(j);
-  std::vector<double> partial(static_cast<std::size_t>(blocks(n)) * jj, 0.0);
+Projection project_out(std::int64_t n, std::int64_t j, const double* v, double* w, int threads,
+                       const StopFn& stop) {
+  const auto jj = static_cast<std::size_t>(j), width = jj + 1;  // j coefficients and ||w||^2
+  const auto nb = static_cast<std::size_t>(blocks(n));
+  std::vector<double> partial(nb * width, 0.0);
   parallel_for(
       blocks(n), 4, threads,
       [&](std::int64_t b0, std::int64_t b1) {
         for (std::int64_t b = b0; b < b1; ++b) {
-          double* acc = partial.data() + static_cast<std::size_t>(b) * jj;
-          for (std::int64_t i = b * kBlock, e = std::min(n, (b + 1) * kBlock); i < e; ++i) {
-            const double* row = v + i * ld;
-            const double wi = w[i];
-            for (std::size_t c = 0; c < jj; ++c) acc[c] += row[c] * wi;
+          double* acc = partial.data() + static_cast<std::size_t>(b) * width;
+          const std::int64_t i0 = b * kBlock, i1 = std::min(n, (b + 1) * kBlock);
+          for (std::size_t c = 0; c < jj; ++c) {
+            const double* vc = v + static_cast<std::int64_t>(c) * n;
+            double s = 0.0;
+            for (std::int64_t i = i0; i < i1; ++i) s += vc[i] * w[i];
+            acc[c] = s;
           }
-        }
-      },
-      stop);
-  std::vector<double> coef(jj, 0.0);
-  for (std::int64_t b = 0; b < blocks(n); ++b)
-    for (std::size_t c = 0; c < jj; ++c) coef[c] += partial[static_cast<std::size_t>(b) * jj + c];
-  parallel_for(
-      n, kBlock, threads,
-      [&](std::int64_t i0, std::int64_t i1) {
-        for (std::int64_t i = i0; i < i1; ++i) {
-          const double* row = v + i * ld;
           double s = 0.0;
-          for (std::size_t c = 0; c < jj; ++c) s += row[c] * coef[c];
-          w[i] -= s;
+          for (std::int64_t i = i0; i < i1; ++i) s += w[i] * w[i];
+          acc[jj] = s;
         }
       },
       stop);
-  return coef;
+  std::vector<double> coef(width, 0.0);
+  for (std::size_t b = 0; b < nb; ++b)
+    for (std::size_t c = 0; c < width; ++c) coef[c] += partial[b * width + c];
+  Projection out{std::sqrt(coef[jj]), 0.0};
+  if (j == 0) {
+    out.after = out.before;
+    return out;
+  }
+  std::vector<double> squares(nb, 0.0);
+  parallel_for(
+      blocks(n), 4, threads,
+      [&](std::int64_t b0, std::int64_t b1) {
+        for (std::int64_t b = b0; b < b1; ++b) {
+          const std::int64_t i0 = b * kBlock, i1 = std::min(n, (b + 1) * kBlock);
+          for (std::size_t c = 0; c < jj; ++c) {
+            const double* vc = v + static_cast<std::int64_t>(c) * n;
+            const double cc = coef[c];
+            for (std::int64_t i = i0; i < i1; ++i) w[i] -= cc * vc[i];
+          }
+          double s = 0.0;
+          for (std::int64_t i = i0; i < i1; ++i) s += w[i] * w[i];
+          squares[static_cast<std::size_t>(b)] = s;
+        }
+      },
+      stop);
+  double s = 0.0;
+  for (double x : squares) s += x;
+  out.after = std::sqrt(s);
+  return out;
 }
 
 void random_vector(std::int64_t n, std::uint64_t seed, double* x, int threads, const StopFn& stop) {
