@@ -1,4 +1,4 @@
-"""Graph construction benchmarks (issue: foundation).
+"""Graph construction benchmarks.
 
 Each case runs in a fresh interpreter (see run.py) so that its peak memory is its own. Cases:
 - LPS X^{p,q} with ramcore (all threads and one thread): seconds, directed edges per second, peak
@@ -17,6 +17,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+
+TITLE = "Graph construction"
 
 
 def numpy_lps(p: int, q: int) -> tuple[np.ndarray, np.ndarray]:
@@ -93,11 +96,12 @@ def ramcore_biregular(q: int, l: int, threads: int | None) -> int:
     return g.nbytes
 
 
-def cases() -> list[dict]:
+def cases(quick: bool = False) -> list[dict]:
     """Every case: graph label, implementation label, function name above, its args, edges."""
 
     def case(graph: str, impl: str, fn: str, args: tuple, edges: int) -> dict:
-        return {"graph": graph, "impl": impl, "fn": fn, "args": args, "edges": edges}
+        repeat = {"repeat": 1} if impl.startswith("pure Python") else {}
+        return {"graph": graph, "impl": impl, "fn": fn, "args": args, "edges": edges, **repeat}
 
     out = []
     for p, q in [(5, 29), (5, 37), (5, 61), (5, 101), (5, 149), (5, 197), (13, 197), (5, 277)]:
@@ -117,4 +121,40 @@ def cases() -> list[dict]:
             out.append(case(graph, "numpy (vectorised)", "numpy_biregular", (q, l), edges))
         if edges <= 7_000_000:
             out.append(case(graph, "pure Python (naive)", "naive_biregular", (q, l), edges))
-    return out
+    if quick:
+        out = [c for c in out if c["edges"] <= 50_000_000]
+    return [{**c, "fn": "prepare", "args": (c["fn"], *c["args"])} for c in out]
+
+
+def prepare(fn: str, *args):
+    """run.py's entry point: nothing to prepare, the whole construction is timed."""
+    build = globals()[fn]
+
+    def work():
+        out = build(*args)
+        return {"csr_bytes": out} if fn.startswith("ramcore") else None
+
+    return work
+
+
+def _mib(n: float | None) -> str:
+    return "" if n is None else f"{n / 2**20:,.1f}"
+
+
+def table(results: list[dict]) -> str:
+    fast = {r["graph"]: r["seconds"] for r in results if r["impl"] == "ramcore"}
+    lines = [
+        "| graph | implementation | directed edges | seconds | M edges/s | peak MiB | CSR MiB | peak/CSR "
+        "| ramcore (all threads) speed-up |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        csr = (r["figures"] or {}).get("csr_bytes")
+        ratio = "" if csr is None else f"{r['peak_bytes'] / csr:.2f}"
+        speedup = "" if r["impl"] == "ramcore" else f"{r['seconds'] / fast[r['graph']]:,.0f}x"
+        lines.append(
+            f"| {r['graph']} | {r['impl']} | {r['edges']:,} | {r['seconds']:.4f} | "
+            f"{r['edges'] / r['seconds'] / 1e6:,.1f} | {_mib(r['peak_bytes'])} | {_mib(csr)} | "
+            f"{ratio} | {speedup} |"
+        )
+    return "\n".join(lines)

@@ -1,15 +1,19 @@
-"""Run every benchmark and write the results table.
+"""Run every benchmark and write the results tables.
 
-    python benchmarks/run.py            # all cases, table to benchmarks/results.md and stdout
-    python benchmarks/run.py --quick    # the smaller cases only
+    python benchmarks/run.py                 # all cases; tables to benchmarks/results.md and stdout
+    python benchmarks/run.py --quick         # the smaller cases only
+    python benchmarks/run.py --only spectral --readme   # one module; refresh its README table
 
-Each case runs in its own interpreter: peak memory (ru_maxrss growth during the call) is then
-the case's own, and timings are the best of --repeat runs after one warm-up-free first run.
+Each case runs in its own interpreter. A case is `prepare(*args) -> work`: preparation (building
+the graph a solver is timed on, say) is not timed; `work()` is timed, best of --repeat runs, and
+its peak memory is the growth of the process's maximum resident set during the first run. `work`
+returns a dict of figures for the table (or nothing).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -18,64 +22,41 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+MODULES = {"graphs": "bench_graphs", "spectral": "bench_spectral"}
 
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {here!r})
-import bench_graphs as b
-fn = getattr(b, {fn!r})
-args = tuple({args!r})
+import ramcore, {module} as b
 def rss_kib():
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
-import ramcore  # imported before the baseline so that its pages are not counted
+work = getattr(b, {fn!r})(*{args!r})
 base = rss_kib()
-times = []
+times, figures = [], None
 for i in range({repeat}):
-    t = time.perf_counter(); out = fn(*args); times.append(time.perf_counter() - t)
+    t = time.perf_counter(); out = work(); times.append(time.perf_counter() - t)
     if i == 0:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
-        nbytes = out if {fn!r}.startswith("ramcore") else None
+        figures = out
     del out
-print(json.dumps(dict(seconds=min(times), peak_bytes=peak * 1024, csr_bytes=nbytes)))
+print(json.dumps(dict(seconds=min(times), peak_bytes=max(peak, 0) * 1024, figures=figures)))
 """
 
 
-def run_case(case: dict, repeat: int) -> dict:
-    code = CHILD.format(here=str(HERE), fn=case["fn"], args=list(case["args"]), repeat=repeat)
+def run_case(module: str, case: dict, repeat: int) -> dict:
+    code = CHILD.format(here=str(HERE), module=module, fn=case["fn"], args=list(case["args"]), repeat=repeat)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
         raise RuntimeError(f"{case['graph']} {case['impl']} failed:\n{proc.stderr}")
     return {**case, **json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
-def mib(n: float | None) -> str:
-    return "" if n is None else f"{n / 2**20:,.1f}"
-
-
-def table(results: list[dict]) -> str:
-    fast = {r["graph"]: r["seconds"] for r in results if r["impl"] == "ramcore"}
-    lines = [
-        "| graph | implementation | directed edges | seconds | M edges/s | peak MiB | CSR MiB | peak/CSR "
-        "| ramcore (all threads) speed-up |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        ratio = "" if r["csr_bytes"] is None else f"{r['peak_bytes'] / r['csr_bytes']:.2f}"
-        speedup = "" if r["impl"] == "ramcore" else f"{r['seconds'] / fast[r['graph']]:,.0f}x"
-        lines.append(
-            f"| {r['graph']} | {r['impl']} | {r['edges']:,} | {r['seconds']:.4f} | "
-            f"{r['edges'] / r['seconds'] / 1e6:,.1f} | {mib(r['peak_bytes'])} | {mib(r['csr_bytes'])} | "
-            f"{ratio} | {speedup} |"
-        )
-    return "\n".join(lines)
-
-
-def update_readme(path: Path, body: str) -> None:
-    """Replace the text between the benchmark markers of the README."""
-    start, end = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+def update_readme(path: Path, name: str, body: str) -> None:
+    """Replace the text between the README's markers for benchmark module `name`."""
+    start, end = f"<!-- benchmarks:{name}:start -->", f"<!-- benchmarks:{name}:end -->"
     text = path.read_text()
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
@@ -86,32 +67,34 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="skip cases above 50 M edges")
+    parser.add_argument("--quick", action="store_true", help="skip the largest cases")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", choices=sorted(MODULES), action="append", help="run only these modules")
     parser.add_argument("--output", type=Path, default=HERE / "results.md")
-    parser.add_argument("--readme", action="store_true", help="also replace the table in README.md")
+    parser.add_argument("--readme", action="store_true", help="also replace the tables in README.md")
     args = parser.parse_args()
 
     sys.path.insert(0, str(HERE))
-    import bench_graphs
-
-    results = []
-    for case in bench_graphs.cases():
-        if args.quick and case["edges"] > 50_000_000:
-            continue
-        repeat = 1 if case["impl"].startswith("pure Python") else args.repeat
-        r = run_case(case, repeat)
-        print(f"{r['graph']:>18} {r['impl']:<20} {r['seconds']:9.4f} s", flush=True)
-        results.append(r)
+    sections = []
+    for name in args.only or sorted(MODULES):
+        module = importlib.import_module(MODULES[name])
+        results = []
+        for case in module.cases(quick=args.quick):
+            repeat = case.get("repeat", args.repeat)
+            r = run_case(MODULES[name], case, repeat)
+            print(f"{r['graph']:>22} {r['impl']:<28} {r['seconds']:9.4f} s", flush=True)
+            results.append(r)
+        body = module.table(results)
+        sections.append(f"## {module.TITLE}\n\n{body}\n")
+        if args.readme:
+            update_readme(HERE.parent / "README.md", name, body)
     header = (
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}. Best of {args.repeat} (pure Python: 1 run)."
+        f"Python {platform.python_version()}. Best of {args.repeat} unless a case says otherwise."
     )
-    text = f"{header}\n\n{table(results)}\n"
+    text = header + "\n\n" + "\n".join(sections)
     args.output.write_text(text)
     print("\n" + text)
-    if args.readme:
-        update_readme(HERE.parent / "README.md", table(results))
     return 0
 
 

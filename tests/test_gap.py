@@ -96,7 +96,9 @@ def test_conv_layout_and_sign_invariance():
     a = ramcore.ramanujan_gap(w, weighted=True)
     b = ramcore.ramanujan_gap(np.abs(w).reshape(16, -1).T, weighted=True, layout="biadjacency")
     c = ramcore.ramanujan_gap(-w, weighted=True)
-    assert a.t1 == pytest.approx(b.t1) and a.t2 == pytest.approx(b.t2) and a.delta_s == pytest.approx(c.delta_s)
+    assert (
+        a.t1 == pytest.approx(b.t1) and a.t2 == pytest.approx(b.t2) and a.delta_s == pytest.approx(c.delta_s)
+    )
     assert a.component_shape[1] <= 16 and a.component_shape[0] <= 72
 
 

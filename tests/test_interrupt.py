@@ -28,6 +28,7 @@ print("finished", flush=True)
         "biregular_graph(4001, 20, threads=1)",
         "biregular_graph(3, 200_000_000, threads=1)",  # 9 rows of 2e8 entries: split by entries
         "PGL2(661).elements(threads=1)",
+        "certify(ramcore.lps_operator(5, 149), threads=1)",  # Lanczos, matrix-free
     ],
 )
 def test_ctrl_c_raises_keyboard_interrupt_quickly(call):

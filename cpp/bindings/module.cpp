@@ -257,7 +257,7 @@ Which parse_which(const std::string& which) {
 }
 
 LanczosOptions options_from(int k, const std::string& which, int ncv, double tol, int max_restarts,
-                            std::uint64_t seed, int threads, bool vectors) {
+                            std::uint64_t seed, int threads, bool vectors, bool two_pass) {
   LanczosOptions o;
   o.k = k;
   o.which = parse_which(which);
@@ -267,6 +267,7 @@ LanczosOptions options_from(int k, const std::string& which, int ncv, double tol
   o.seed = seed;
   o.threads = threads;
   o.vectors = vectors;
+  o.two_pass = two_pass;
   return o;
 }
 
@@ -344,8 +345,8 @@ void register_spectral(py::module_& m) {
       "eigsh_csr",
       [](const py::array& indptr, const py::array& indices, const py::object& data, std::int64_t n,
          const std::string& op, const py::object& deflate, int k, const std::string& which, int ncv,
-         double tol, int max_restarts, std::uint64_t seed, int threads, bool vectors) {
-        const auto o = options_from(k, which, ncv, tol, max_restarts, seed, threads, vectors);
+         double tol, int max_restarts, std::uint64_t seed, int threads, bool vectors, bool two_pass) {
+        const auto o = options_from(k, which, ncv, tol, max_restarts, seed, threads, vectors, two_pass);
         if (indices.dtype().is(py::dtype::of<std::int32_t>()))
           return eigsh_csr_impl<std::int32_t>(indptr, indices, data, n, op, deflate, o);
         enforce(indices.dtype().is(py::dtype::of<std::int64_t>()), "indices must be int32 or int64");
@@ -353,13 +354,14 @@ void register_spectral(py::module_& m) {
       },
       py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("n"), py::arg("operator"),
       py::arg("deflate"), py::arg("k"), py::arg("which"), py::arg("ncv"), py::arg("tol"),
-      py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"));
+      py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"),
+      py::arg("two_pass") = false);
   m.def(
       "svds_csr",
       [](const py::array& indptr, const py::array& indices, const py::object& data, std::int64_t rows,
          std::int64_t cols, bool columns, const py::object& deflate, int k, int ncv, double tol,
-         int max_restarts, std::uint64_t seed, int threads, bool vectors) {
-        const auto o = options_from(k, "LA", ncv, tol, max_restarts, seed, threads, vectors);
+         int max_restarts, std::uint64_t seed, int threads, bool vectors, bool two_pass) {
+        const auto o = options_from(k, "LA", ncv, tol, max_restarts, seed, threads, vectors, two_pass);
         if (indices.dtype().is(py::dtype::of<std::int32_t>()))
           return svds_csr_impl<std::int32_t>(indptr, indices, data, rows, cols, columns, deflate, o);
         enforce(indices.dtype().is(py::dtype::of<std::int64_t>()), "indices must be int32 or int64");
@@ -367,12 +369,14 @@ void register_spectral(py::module_& m) {
       },
       py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("rows"), py::arg("cols"),
       py::arg("columns"), py::arg("deflate"), py::arg("k"), py::arg("ncv"), py::arg("tol"),
-      py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"));
+      py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"),
+      py::arg("two_pass") = false);
   m.def(
       "eigsh_cayley",
       [](std::int64_t p, std::int64_t q, const py::object& deflate, int k, const std::string& which,
-         int ncv, double tol, int max_restarts, std::uint64_t seed, int threads, bool vectors) {
-        const auto o = options_from(k, which, ncv, tol, max_restarts, seed, threads, vectors);
+         int ncv, double tol, int max_restarts, std::uint64_t seed, int threads, bool vectors,
+         bool two_pass) {
+        const auto o = options_from(k, which, ncv, tol, max_restarts, seed, threads, vectors, two_pass);
         const CayleyOperator a(lps_generators(p, q));
         int r = 0;
         Doubles keep;
@@ -381,7 +385,8 @@ void register_spectral(py::module_& m) {
         return result_dict(std::move(res), a.rows(), o.k);
       },
       py::arg("p"), py::arg("q"), py::arg("deflate"), py::arg("k"), py::arg("which"), py::arg("ncv"),
-      py::arg("tol"), py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"));
+      py::arg("tol"), py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"),
+      py::arg("two_pass") = false);
   m.def(
       "cayley_matvec",
       [](std::int64_t p, std::int64_t q, const Doubles& x, int threads) {

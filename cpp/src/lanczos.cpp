@@ -8,6 +8,7 @@
 
 #include "ramcore/dense_eigen.hpp"
 #include "ramcore/enforce.hpp"
+#include "ramcore/tridiagonal.hpp"
 #include "ramcore/vector_ops.hpp"
 
 namespace ramcore {
@@ -218,6 +219,7 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
 
 LanczosResult lanczos(const LinearOperator& a, const double* deflate, int r, const LanczosOptions& opt,
                       const StopFn& stop) {
+  if (opt.two_pass) return lanczos_two_pass(a, deflate, r, opt, stop);
   if (opt.k == 1) return lanczos_run(a, deflate, r, opt, stop);  // no multiplicity to resolve
   // Single-vector Krylov spaces hold one vector per eigenspace, so a repeated eigenvalue appears
   // once per run. Lock what a run finds (add it to the deflated block) and search again until a
@@ -286,6 +288,105 @@ LanczosResult lanczos(const LinearOperator& a, const double* deflate, int r, con
         total.vectors[i * static_cast<Size>(k) + static_cast<Size>(c)] = locked[static_cast<Size>(c)].vector[i];
   }
   return total;
+}
+
+LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, int r, const LanczosOptions& opt,
+                               const StopFn& stop) {
+  const std::int64_t n = a.rows();
+  enforce(a.cols() == n, "lanczos: the operator must be square");
+  enforce(opt.k == 1, "the two-pass Lanczos computes one eigenvalue (k = 1), got k = " + std::to_string(opt.k));
+  enforce(r >= 0 && r < n, "lanczos: deflating " + std::to_string(r) +
+                               " vectors leaves nothing of dimension " + std::to_string(n));
+  enforce(opt.tol > 0 && std::isfinite(opt.tol), "tol must be a positive number");
+  const int threads = opt.threads;
+  const auto un = static_cast<Size>(n);
+  const std::int64_t max_steps =
+      std::max<std::int64_t>(50, static_cast<std::int64_t>(opt.max_restarts + 1) * std::max(opt.ncv, 20));
+
+  std::vector<double> y(un * static_cast<Size>(r));  // deflation block, column-major
+  for (Size i = 0; i < un; ++i)
+    for (int c = 0; c < r; ++c) y[static_cast<Size>(c) * un + i] = deflate[i * static_cast<Size>(r) + static_cast<Size>(c)];
+  std::vector<double> v(un), vprev(un, 0.0), w(un);
+  // Start vector and one step of the recurrence; pass 2 calls exactly the same code, so it
+  // regenerates the same vectors bit for bit.
+  auto start = [&]() {
+    random_vector(n, opt.seed, v.data(), threads, stop);
+    const double nv = project_out(n, r, y.data(), v.data(), threads, stop).after;
+    enforce(nv > 0, "lanczos: the start vector lies in the deflated space");
+    for (auto& x : v) x /= nv;
+    std::fill(vprev.begin(), vprev.end(), 0.0);
+  };
+  auto step = [&](double alpha, double beta_prev) {  // w = P (A v - alpha v - beta_prev vprev)
+    parallel_for(
+        n, kBlock, threads,
+        [&](std::int64_t i0, std::int64_t i1) {
+          for (std::int64_t i = i0; i < i1; ++i) {
+            const auto u = static_cast<Size>(i);
+            w[u] -= alpha * v[u] + beta_prev * vprev[u];
+          }
+        },
+        stop);
+    return project_out(n, r, y.data(), w.data(), threads, stop).after;
+  };
+  auto advance = [&](double beta) {  // vprev <- v, v <- w / beta
+    std::swap(vprev, v);
+    parallel_for(
+        n, kBlock, threads,
+        [&](std::int64_t i0, std::int64_t i1) {
+          for (std::int64_t i = i0; i < i1; ++i) v[static_cast<Size>(i)] = w[static_cast<Size>(i)] / beta;
+        },
+        stop);
+  };
+
+  // Pass 1: the tridiagonal T_j and its extreme Ritz value.
+  LanczosResult res;
+  std::vector<double> alphas, betas, s;
+  const double eps23 = std::pow(std::numeric_limits<double>::epsilon(), 2.0 / 3.0);
+  double theta = 0.0;
+  start();
+  for (std::int64_t j = 0; j < max_steps; ++j) {
+    a.apply(v.data(), w.data(), threads, stop);
+    ++res.matvecs;
+    const double alpha = dot(n, v.data(), w.data(), threads, stop);
+    const double beta = step(alpha, betas.empty() ? 0.0 : betas.back());
+    alphas.push_back(alpha);
+    const double hi = extreme_eigenvalue(alphas, betas, true), lo = extreme_eigenvalue(alphas, betas, false);
+    theta = opt.which == Which::kLargest    ? hi
+            : opt.which == Which::kSmallest ? lo
+                                            : (std::abs(lo) > std::abs(hi) ? lo : hi);
+    s = eigenvector(alphas, betas, theta);
+    const double anorm = std::max(std::abs(lo), std::abs(hi));
+    const bool breakdown = beta <= 1e-12 * (std::abs(alpha) + beta) || static_cast<std::int64_t>(alphas.size()) >= n - r;
+    if (breakdown || std::abs(beta * s.back()) <= opt.tol * std::max(std::abs(theta), eps23 * anorm)) {
+      res.converged = true;
+      break;
+    }
+    betas.push_back(beta);
+    advance(beta);
+  }
+
+  // Pass 2: replay the recurrence to form the Ritz vector x = V s, then its true residual.
+  std::vector<double> x(un, 0.0);
+  start();
+  for (Size j = 0; j < alphas.size(); ++j) {
+    const double sj = s[j];
+    for (Size i = 0; i < un; ++i) x[i] += sj * v[i];
+    if (j + 1 == alphas.size()) break;
+    a.apply(v.data(), w.data(), threads, stop);
+    ++res.matvecs;
+    step(alphas[j], j ? betas[j - 1] : 0.0);
+    advance(betas[j]);
+  }
+  const double nx = norm2(n, x.data(), threads, stop);
+  for (auto& e : x) e /= nx;
+  a.apply(x.data(), w.data(), threads, stop);
+  ++res.matvecs;
+  project_out(n, r, y.data(), w.data(), threads, stop);
+  for (Size i = 0; i < un; ++i) w[i] -= theta * x[i];
+  res.values = {theta};
+  res.residuals = {norm2(n, w.data(), threads, stop)};
+  if (opt.vectors) res.vectors = std::move(x);
+  return res;
 }
 
 }  // namespace ramcore

@@ -15,6 +15,7 @@ except ImportError as err:  # pragma: no cover - only without a built extension
     ) from err
 
 from .field import inverse_mod, is_prime, legendre_symbol, sqrt_mod, two_squares_minus_one
+from .gap import RamanujanGap, ramanujan_gap
 from .graphs import (
     BiregularGraph,
     LPSGenerators,
@@ -25,7 +26,6 @@ from .graphs import (
     lps_graph,
     lps_parameters,
 )
-from .gap import RamanujanGap, ramanujan_gap
 from .groups import PGL2, PSL2
 from .spectral import (
     Certificate,

@@ -60,6 +60,7 @@ def eigsh_csr(
     seed: int,
     threads: int,
     vectors: bool,
+    two_pass: bool = False,
 ) -> dict[str, Any]: ...
 def svds_csr(
     indptr: npt.NDArray[Any],
@@ -76,6 +77,7 @@ def svds_csr(
     seed: int,
     threads: int,
     vectors: bool,
+    two_pass: bool = False,
 ) -> dict[str, Any]: ...
 def eigsh_cayley(
     p: int,
@@ -89,6 +91,7 @@ def eigsh_cayley(
     seed: int,
     threads: int,
     vectors: bool,
+    two_pass: bool = False,
 ) -> dict[str, Any]: ...
 def cayley_matvec(
     p: int, q: int, x: npt.NDArray[np.float64], threads: int = 0

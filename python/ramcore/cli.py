@@ -78,8 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     cl = fam.add_parser("lps", help="X^{p,q}")
     cl.add_argument("p", type=_int)
     cl.add_argument("q", type=_int)
-    cl.add_argument("--matrix-free", action="store_true",
-                    help="compute neighbours on the fly instead of building the CSR (large q)")
+    cl.add_argument(
+        "--matrix-free",
+        action="store_true",
+        help="compute neighbours on the fly instead of building the CSR (large q)",
+    )
     cl.add_argument("--allow-multigraph", action="store_true")
     cb = fam.add_parser("biregular", help="the bi-regular graph B(q, l)")
     cb.add_argument("q", type=_int)
@@ -151,7 +154,9 @@ def _certify(args: argparse.Namespace) -> int:
     else:
         graph = biregular_graph(args.q, args.l, threads=args.threads)
         target = graph
-    cert = certify(target, matrix_free=getattr(args, "matrix_free", False), tol=args.tol, threads=args.threads)
+    cert = certify(
+        target, matrix_free=getattr(args, "matrix_free", False), tol=args.tol, threads=args.threads
+    )
     print(cert.summary())
     if args.plot and graph is not None:
         from .plot import plot_spectrum

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -59,9 +59,8 @@ class RamanujanGap:
 def _biadjacency(w: Any, layout: str) -> Any:
     w = _from_torch(w)
     if sp.issparse(w):
-        if layout == "torch":
-            return sp.csr_array(w).T.tocsr()
-        return sp.csr_array(w)
+        m = sp.csr_array(cast(Any, w))
+        return m.T.tocsr() if layout == "torch" else m
     arr = np.asarray(w)
     if arr.ndim < 2:
         raise ValueError(f"matrix must have at least 2 dimensions, got shape {arr.shape}")
@@ -108,8 +107,23 @@ def ramanujan_gap(matrix: Any, *, weighted: bool = False, layout: str = "torch")
     iso_l, iso_r = int((row_deg == 0).sum()), int((col_deg == 0).sum())
     nan = math.nan
     if b.nnz == 0:
-        return RamanujanGap(nan, nan, nan, nan, nan, nan, weighted, (0, 0), 0, 0, np.zeros(0, np.int64),
-                            iso_l, iso_r, False, "the layer has no edges (fully disconnected)")
+        return RamanujanGap(
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            nan,
+            weighted,
+            (0, 0),
+            0,
+            0,
+            np.zeros(0, np.int64),
+            iso_l,
+            iso_r,
+            False,
+            "the layer has no edges (fully disconnected)",
+        )
 
     keep_r, keep_c = np.flatnonzero(row_deg), np.flatnonzero(col_deg)
     core = b[keep_r][:, keep_c]
@@ -124,19 +138,43 @@ def ramanujan_gap(matrix: Any, *, weighted: bool = False, layout: str = "torch")
     pattern.data[:] = 1.0
     nl, nr, edges = lcc.shape[0], lcc.shape[1], lcc.nnz
     d_left, d_right = edges / nl, edges / nr
-    common = dict(weighted=weighted, component_shape=(nl, nr), component_edges=edges, components=int(ncomp),
-                  component_sizes=np.sort(sizes)[::-1].astype(np.int64), isolated_left=iso_l,
-                  isolated_right=iso_r)
+    common: dict[str, Any] = dict(
+        weighted=weighted,
+        component_shape=(nl, nr),
+        component_edges=edges,
+        components=int(ncomp),
+        component_sizes=np.sort(sizes)[::-1].astype(np.int64),
+        isolated_left=iso_l,
+        isolated_right=iso_r,
+    )
     if nl == 1 and nr == 1:
         t1 = float(lcc.data[0]) if weighted else 1.0
-        return RamanujanGap(t1, nan, nan, nan, d_left, d_right, defined=False,
-                            reason="the largest component is a single edge: no second eigenvalue", **common)
+        return RamanujanGap(
+            t1,
+            nan,
+            nan,
+            nan,
+            d_left,
+            d_right,
+            defined=False,
+            reason="the largest component is a single edge: no second eigenvalue",
+            **common,
+        )
     t1, t2 = _top_two(lcc if weighted else pattern)
     bound_s = 2.0 * math.sqrt(t1 - 1.0) if t1 >= 1.0 else nan
     bound_r = math.sqrt(d_left - 1.0) + math.sqrt(d_right - 1.0)
     reason = "" if t1 >= 1.0 else "t1 < 1: 2 sqrt(t1 - 1) is undefined, so Delta_S is NaN"
-    return RamanujanGap(t1, t2, _delta(bound_s, t2), _delta(bound_r, t2), d_left, d_right,
-                        defined=True, reason=reason, **common)
+    return RamanujanGap(
+        t1,
+        t2,
+        _delta(bound_s, t2),
+        _delta(bound_r, t2),
+        d_left,
+        d_right,
+        defined=True,
+        reason=reason,
+        **common,
+    )
 
 
 def _delta(bound: float, t2: float) -> float:

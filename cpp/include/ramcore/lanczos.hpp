@@ -34,6 +34,9 @@ struct LanczosOptions {
   std::uint64_t seed = 0;   // start vector: deterministic pseudo-random from this seed
   int threads = 0;
   bool vectors = false;     // return the Ritz vectors
+  // k = 1 only: the plain recurrence without re-orthogonalisation or restarts, in two passes
+  // (see lanczos_two_pass). Memory O(n) instead of O(n ncv), and no Gram-Schmidt sweeps.
+  bool two_pass = false;
 };
 
 struct LanczosResult {
@@ -46,7 +49,19 @@ struct LanczosResult {
 };
 
 // `deflate` holds r orthonormal vectors as an n x r row-major array (nullptr when r = 0).
+// With options.two_pass (k = 1) this dispatches to lanczos_two_pass.
 LanczosResult lanczos(const LinearOperator& a, const double* deflate, int r,
                       const LanczosOptions& options, const StopFn& stop);
+
+// One extreme eigenvalue by the plain Lanczos recurrence (Cullum & Willoughby, "Lanczos
+// Algorithms for Large Symmetric Eigenvalue Computations", 1985, ch. 4). Only the recurrence's
+// local orthogonality and the deflation block are enforced; the lost global orthogonality makes
+// converged Ritz values repeat ("ghosts") but does not move the extreme one (Paige 1980), which
+// is all a certificate needs. Pass 1 keeps only alpha, beta and three vectors, and after each
+// step finds the extreme eigenvalue of the tridiagonal T_j by bisection (Sturm counts) and its
+// eigenvector by inverse iteration; it stops when |beta_j s_j| <= tol * |theta|. Pass 2 replays
+// the same recurrence to form y = V s and reports the true residual ||P A P y - theta y||.
+LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, int r,
+                               const LanczosOptions& options, const StopFn& stop);
 
 }  // namespace ramcore
