@@ -257,7 +257,8 @@ Which parse_which(const std::string& which) {
 }
 
 LanczosOptions options_from(int k, const std::string& which, int ncv, double tol, int max_restarts,
-                            std::uint64_t seed, int threads, bool vectors, bool two_pass) {
+                            std::uint64_t seed, int threads, bool vectors, bool two_pass,
+                            std::int64_t keep_bytes) {
   LanczosOptions o;
   o.k = k;
   o.which = parse_which(which);
@@ -268,6 +269,7 @@ LanczosOptions options_from(int k, const std::string& which, int ncv, double tol
   o.threads = threads;
   o.vectors = vectors;
   o.two_pass = two_pass;
+  o.keep_vectors_bytes = keep_bytes;
   return o;
 }
 
@@ -345,8 +347,10 @@ void register_spectral(py::module_& m) {
       "eigsh_csr",
       [](const py::array& indptr, const py::array& indices, const py::object& data, std::int64_t n,
          const std::string& op, const py::object& deflate, int k, const std::string& which, int ncv,
-         double tol, int max_restarts, std::uint64_t seed, int threads, bool vectors, bool two_pass) {
-        const auto o = options_from(k, which, ncv, tol, max_restarts, seed, threads, vectors, two_pass);
+         double tol, int max_restarts, std::uint64_t seed, int threads, bool vectors, bool two_pass,
+         std::int64_t keep_bytes) {
+        const auto o =
+            options_from(k, which, ncv, tol, max_restarts, seed, threads, vectors, two_pass, keep_bytes);
         if (indices.dtype().is(py::dtype::of<std::int32_t>()))
           return eigsh_csr_impl<std::int32_t>(indptr, indices, data, n, op, deflate, o);
         enforce(indices.dtype().is(py::dtype::of<std::int64_t>()), "indices must be int32 or int64");
@@ -355,13 +359,15 @@ void register_spectral(py::module_& m) {
       py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("n"), py::arg("operator"),
       py::arg("deflate"), py::arg("k"), py::arg("which"), py::arg("ncv"), py::arg("tol"),
       py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"),
-      py::arg("two_pass") = false);
+      py::arg("two_pass") = false, py::arg("keep_bytes") = 0);
   m.def(
       "svds_csr",
       [](const py::array& indptr, const py::array& indices, const py::object& data, std::int64_t rows,
          std::int64_t cols, bool columns, const py::object& deflate, int k, int ncv, double tol,
-         int max_restarts, std::uint64_t seed, int threads, bool vectors, bool two_pass) {
-        const auto o = options_from(k, "LA", ncv, tol, max_restarts, seed, threads, vectors, two_pass);
+         int max_restarts, std::uint64_t seed, int threads, bool vectors, bool two_pass,
+         std::int64_t keep_bytes) {
+        const auto o =
+            options_from(k, "LA", ncv, tol, max_restarts, seed, threads, vectors, two_pass, keep_bytes);
         if (indices.dtype().is(py::dtype::of<std::int32_t>()))
           return svds_csr_impl<std::int32_t>(indptr, indices, data, rows, cols, columns, deflate, o);
         enforce(indices.dtype().is(py::dtype::of<std::int64_t>()), "indices must be int32 or int64");
@@ -370,13 +376,14 @@ void register_spectral(py::module_& m) {
       py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("rows"), py::arg("cols"),
       py::arg("columns"), py::arg("deflate"), py::arg("k"), py::arg("ncv"), py::arg("tol"),
       py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"),
-      py::arg("two_pass") = false);
+      py::arg("two_pass") = false, py::arg("keep_bytes") = 0);
   m.def(
       "eigsh_cayley",
       [](std::int64_t p, std::int64_t q, const py::object& deflate, int k, const std::string& which,
          int ncv, double tol, int max_restarts, std::uint64_t seed, int threads, bool vectors,
-         bool two_pass) {
-        const auto o = options_from(k, which, ncv, tol, max_restarts, seed, threads, vectors, two_pass);
+         bool two_pass, std::int64_t keep_bytes) {
+        const auto o =
+            options_from(k, which, ncv, tol, max_restarts, seed, threads, vectors, two_pass, keep_bytes);
         const CayleyOperator a(lps_generators(p, q));
         int r = 0;
         Doubles keep;
@@ -386,7 +393,7 @@ void register_spectral(py::module_& m) {
       },
       py::arg("p"), py::arg("q"), py::arg("deflate"), py::arg("k"), py::arg("which"), py::arg("ncv"),
       py::arg("tol"), py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"),
-      py::arg("two_pass") = false);
+      py::arg("two_pass") = false, py::arg("keep_bytes") = 0);
   m.def(
       "cayley_matvec",
       [](std::int64_t p, std::int64_t q, const Doubles& x, int threads) {

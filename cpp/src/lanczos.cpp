@@ -6,6 +6,7 @@
 #include <numeric>
 #include <string>
 
+#include "ramcore/csr.hpp"
 #include "ramcore/dense_eigen.hpp"
 #include "ramcore/enforce.hpp"
 #include "ramcore/tridiagonal.hpp"
@@ -108,7 +109,7 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
   auto store = [&](int j, double scale) {
     double* dst = col(j);
     parallel_for(
-        n, kBlock, threads,
+        n, kVectorTask, threads,
         [&](std::int64_t i0, std::int64_t i1) {
           for (std::int64_t i = i0; i < i1; ++i) dst[i] = w[static_cast<Size>(i)] * scale;
         },
@@ -144,7 +145,7 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
       const double beta_prev = j > kk ? t[static_cast<Size>((j - 1) * m + j)] : 0.0;
       const double* vprev = j > kk ? col(j - 1) : vj;
       parallel_for(
-          n, kBlock, threads,
+          n, kVectorTask, threads,
           [&](std::int64_t i0, std::int64_t i1) {
             for (std::int64_t i = i0; i < i1; ++i) w[static_cast<Size>(i)] -= alpha * vj[i] + beta_prev * vprev[i];
           },
@@ -299,56 +300,118 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
                                " vectors leaves nothing of dimension " + std::to_string(n));
   enforce(opt.tol > 0 && std::isfinite(opt.tol), "tol must be a positive number");
   const int threads = opt.threads;
-  const auto un = static_cast<Size>(n);
+  const auto un = static_cast<Size>(n), ur = static_cast<Size>(r);
   const std::int64_t max_steps =
       std::max<std::int64_t>(50, static_cast<std::int64_t>(opt.max_restarts + 1) * std::max(opt.ncv, 20));
+  const std::int64_t nblocks = (n + kBlock - 1) / kBlock;
 
-  std::vector<double> y(un * static_cast<Size>(r));  // deflation block, column-major
+  std::vector<double> y(un * ur);  // deflation block, column-major
   for (Size i = 0; i < un; ++i)
-    for (int c = 0; c < r; ++c) y[static_cast<Size>(c) * un + i] = deflate[i * static_cast<Size>(r) + static_cast<Size>(c)];
-  std::vector<double> v(un), vprev(un, 0.0), w(un);
-  // Start vector and one step of the recurrence; pass 2 calls exactly the same code, so it
-  // regenerates the same vectors bit for bit.
-  auto start = [&]() {
-    random_vector(n, opt.seed, v.data(), threads, stop);
-    const double nv = project_out(n, r, y.data(), v.data(), threads, stop).after;
-    enforce(nv > 0, "lanczos: the start vector lies in the deflated space");
-    for (auto& x : v) x /= nv;
-    std::fill(vprev.begin(), vprev.end(), 0.0);
+    for (Size c = 0; c < ur; ++c) y[c * un + i] = deflate[i * ur + c];
+
+  // Vector storage: while the budget allows, every Lanczos vector gets its own buffer (kept for
+  // the Ritz vector); otherwise three buffers rotate and pass 2 replays the recurrence.
+  std::vector<Buffer<double>> kept;  // uninitialised: every entry is written by finish()
+  bool keeping = opt.keep_vectors_bytes > 0;
+  std::vector<double> ring[3] = {std::vector<double>(un), std::vector<double>(un, 0.0), std::vector<double>(un)};
+  std::vector<double> w(un);
+  double *cur = ring[0].data(), *prev = ring[1].data();
+  auto free_ring = [&]() {  // the ring buffer holding neither cur nor prev
+    for (auto& b : ring)
+      if (b.data() != cur && b.data() != prev) return b.data();
+    return ring[2].data();  // unreachable: three buffers, two in use
   };
-  auto step = [&](double alpha, double beta_prev) {  // w = P (A v - alpha v - beta_prev vprev)
+  auto next_buffer = [&]() -> double* {
+    if (keeping && static_cast<std::int64_t>(kept.size() + 1) * n * 8 <= opt.keep_vectors_bytes) {
+      kept.emplace_back();
+      allocate(kept.back(), n, "Lanczos vector");
+      return kept.back().data();
+    }
+    if (keeping) {  // budget exhausted: move the two live vectors into the ring, drop the rest
+      std::copy(cur, cur + n, ring[0].data());
+      std::copy(prev, prev + n, ring[1].data());
+      cur = ring[0].data();
+      prev = ring[1].data();
+      kept.clear();
+      kept.shrink_to_fit();
+      keeping = false;
+    }
+    return free_ring();
+  };
+  auto rotate = [&](double* next) {  // prev <- cur <- next
+    prev = cur;
+    cur = next;
+  };
+
+  // The recurrence, in three sweeps per step so that pass 2 can replay it bit for bit:
+  //   alpha = v . A v;  w = A v - alpha v - beta_prev v_prev, with c = Y^T w and ||w||^2 in the
+  //   same sweep;  beta = sqrt(||w||^2 - ||c||^2) (Y orthonormal);  v_next = (w - Y c) / beta.
+  std::vector<double> partial(static_cast<Size>(nblocks) * (ur + 1));
+  auto update = [&](double alpha, double beta_prev, std::vector<double>& c) {
     parallel_for(
-        n, kBlock, threads,
-        [&](std::int64_t i0, std::int64_t i1) {
-          for (std::int64_t i = i0; i < i1; ++i) {
-            const auto u = static_cast<Size>(i);
-            w[u] -= alpha * v[u] + beta_prev * vprev[u];
+        nblocks, kBlocksPerTask, threads,
+        [&](std::int64_t b0, std::int64_t b1) {
+          for (std::int64_t b = b0; b < b1; ++b) {
+            const std::int64_t i0 = b * kBlock, i1 = std::min(n, (b + 1) * kBlock);
+            double sq = 0.0;
+            for (std::int64_t i = i0; i < i1; ++i) {
+              const auto u = static_cast<Size>(i);
+              w[u] -= alpha * cur[i] + beta_prev * prev[i];
+              sq += w[u] * w[u];
+            }
+            double* acc = partial.data() + static_cast<Size>(b) * (ur + 1);
+            acc[ur] = sq;
+            for (Size k = 0; k < ur; ++k) {
+              const double* yk = y.data() + k * un;
+              double s = 0.0;
+              for (std::int64_t i = i0; i < i1; ++i) s += yk[i] * w[static_cast<Size>(i)];
+              acc[k] = s;
+            }
           }
         },
         stop);
-    return project_out(n, r, y.data(), w.data(), threads, stop).after;
+    c.assign(ur + 1, 0.0);
+    for (std::int64_t b = 0; b < nblocks; ++b)
+      for (Size k = 0; k <= ur; ++k) c[k] += partial[static_cast<Size>(b) * (ur + 1) + k];
+    double cc = 0.0;
+    for (Size k = 0; k < ur; ++k) cc += c[k] * c[k];
+    return std::sqrt(std::max(c[ur] - cc, 0.0));  // ||w - Y c||
   };
-  auto advance = [&](double beta) {  // vprev <- v, v <- w / beta
-    std::swap(vprev, v);
+  auto finish = [&](const std::vector<double>& c, double beta, double* next) {
     parallel_for(
-        n, kBlock, threads,
+        n, kVectorTask, threads,
         [&](std::int64_t i0, std::int64_t i1) {
-          for (std::int64_t i = i0; i < i1; ++i) v[static_cast<Size>(i)] = w[static_cast<Size>(i)] / beta;
+          for (std::int64_t i = i0; i < i1; ++i) {
+            double wi = w[static_cast<Size>(i)];
+            for (Size k = 0; k < ur; ++k) wi -= c[k] * y[k * un + static_cast<Size>(i)];
+            next[i] = wi / beta;
+          }
         },
         stop);
+  };
+  auto start = [&]() {
+    double* first = next_buffer();
+    random_vector(n, opt.seed, w.data(), threads, stop);
+    std::vector<double> c;
+    std::fill(prev, prev + n, 0.0);
+    cur = prev;  // zero vector: update() then only projects and measures w
+    const double nw = update(0.0, 0.0, c);
+    enforce(nw > 0, "lanczos: the start vector lies in the deflated space");
+    finish(c, nw, first);
+    cur = first;
   };
 
   // Pass 1: the tridiagonal T_j and its extreme Ritz value.
   LanczosResult res;
-  std::vector<double> alphas, betas, s;
+  std::vector<double> alphas, betas, s, c;
   const double eps23 = std::pow(std::numeric_limits<double>::epsilon(), 2.0 / 3.0);
   double theta = 0.0;
   start();
   for (std::int64_t j = 0; j < max_steps; ++j) {
-    a.apply(v.data(), w.data(), threads, stop);
+    a.apply(cur, w.data(), threads, stop);
     ++res.matvecs;
-    const double alpha = dot(n, v.data(), w.data(), threads, stop);
-    const double beta = step(alpha, betas.empty() ? 0.0 : betas.back());
+    const double alpha = dot(n, cur, w.data(), threads, stop);
+    const double beta = update(alpha, betas.empty() ? 0.0 : betas.back(), c);
     alphas.push_back(alpha);
     const double hi = extreme_eigenvalue(alphas, betas, true), lo = extreme_eigenvalue(alphas, betas, false);
     theta = opt.which == Which::kLargest    ? hi
@@ -362,20 +425,37 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
       break;
     }
     betas.push_back(beta);
-    advance(beta);
+    double* next = next_buffer();
+    finish(c, beta, next);
+    rotate(next);
   }
 
-  // Pass 2: replay the recurrence to form the Ritz vector x = V s, then its true residual.
+  // The Ritz vector x = V s: from the kept vectors, or (pass 2) by replaying the recurrence.
   std::vector<double> x(un, 0.0);
-  start();
-  for (Size j = 0; j < alphas.size(); ++j) {
-    const double sj = s[j];
-    for (Size i = 0; i < un; ++i) x[i] += sj * v[i];
-    if (j + 1 == alphas.size()) break;
-    a.apply(v.data(), w.data(), threads, stop);
-    ++res.matvecs;
-    step(alphas[j], j ? betas[j - 1] : 0.0);
-    advance(betas[j]);
+  auto accumulate = [&](double sj, const double* vj) {
+    parallel_for(
+        n, kVectorTask, threads,
+        [&](std::int64_t i0, std::int64_t i1) {
+          for (std::int64_t i = i0; i < i1; ++i) x[static_cast<Size>(i)] += sj * vj[i];
+        },
+        stop);
+  };
+  if (keeping) {
+    for (Size j = 0; j < alphas.size(); ++j) accumulate(s[j], kept[j].data());
+  } else {
+    cur = ring[0].data();
+    prev = ring[1].data();
+    start();
+    for (Size j = 0; j < alphas.size(); ++j) {
+      accumulate(s[j], cur);
+      if (j + 1 == alphas.size()) break;
+      a.apply(cur, w.data(), threads, stop);
+      ++res.matvecs;
+      update(alphas[j], j ? betas[j - 1] : 0.0, c);
+      double* next = next_buffer();
+      finish(c, betas[j], next);
+      rotate(next);
+    }
   }
   const double nx = norm2(n, x.data(), threads, stop);
   for (auto& e : x) e /= nx;

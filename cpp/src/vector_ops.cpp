@@ -20,7 +20,7 @@ std::uint64_t splitmix64(std::uint64_t z) {
 double dot(std::int64_t n, const double* x, const double* y, int threads, const StopFn& stop) {
   std::vector<double> partial(static_cast<std::size_t>(blocks(n)), 0.0);
   parallel_for(
-      blocks(n), 4, threads,
+      blocks(n), kBlocksPerTask, threads,
       [&](std::int64_t b0, std::int64_t b1) {
         for (std::int64_t b = b0; b < b1; ++b) {
           double s = 0.0;
@@ -45,7 +45,7 @@ Projection project_out(std::int64_t n, std::int64_t j, const double* v, double* 
   const auto nb = static_cast<std::size_t>(blocks(n));
   std::vector<double> partial(nb * width, 0.0);
   parallel_for(
-      blocks(n), 4, threads,
+      blocks(n), kBlocksPerTask, threads,
       [&](std::int64_t b0, std::int64_t b1) {
         for (std::int64_t b = b0; b < b1; ++b) {
           double* acc = partial.data() + static_cast<std::size_t>(b) * width;
@@ -72,7 +72,7 @@ Projection project_out(std::int64_t n, std::int64_t j, const double* v, double* 
   }
   std::vector<double> squares(nb, 0.0);
   parallel_for(
-      blocks(n), 4, threads,
+      blocks(n), kBlocksPerTask, threads,
       [&](std::int64_t b0, std::int64_t b1) {
         for (std::int64_t b = b0; b < b1; ++b) {
           const std::int64_t i0 = b * kBlock, i1 = std::min(n, (b + 1) * kBlock);
@@ -96,7 +96,7 @@ Projection project_out(std::int64_t n, std::int64_t j, const double* v, double* 
 void random_vector(std::int64_t n, std::uint64_t seed, double* x, int threads, const StopFn& stop) {
   const std::uint64_t base = splitmix64(seed);
   parallel_for(
-      n, kBlock, threads,
+      n, kVectorTask, threads,
       [&](std::int64_t i0, std::int64_t i1) {
         for (std::int64_t i = i0; i < i1; ++i) {
           const std::uint64_t r = splitmix64(base ^ static_cast<std::uint64_t>(i));

@@ -61,6 +61,7 @@ def eigsh_csr(
     threads: int,
     vectors: bool,
     two_pass: bool = False,
+    keep_bytes: int = 0,
 ) -> dict[str, Any]: ...
 def svds_csr(
     indptr: npt.NDArray[Any],
@@ -78,6 +79,7 @@ def svds_csr(
     threads: int,
     vectors: bool,
     two_pass: bool = False,
+    keep_bytes: int = 0,
 ) -> dict[str, Any]: ...
 def eigsh_cayley(
     p: int,
@@ -92,6 +94,7 @@ def eigsh_cayley(
     threads: int,
     vectors: bool,
     two_pass: bool = False,
+    keep_bytes: int = 0,
 ) -> dict[str, Any]: ...
 def cayley_matvec(
     p: int, q: int, x: npt.NDArray[np.float64], threads: int = 0

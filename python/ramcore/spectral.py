@@ -23,7 +23,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from . import _core
-from ._validate import as_int, check_memory
+from ._validate import as_int, available_memory, check_memory
 from ._validate import threads as _threads
 from .graphs import BiregularGraph, LPSGenerators, LPSGraph, _check_pq, lps_generators
 
@@ -209,11 +209,13 @@ def _solver_args(
         "seed": seed,
         "threads": _threads(threads),
         "two_pass": method == "two-pass",
+        # two-pass keeps its Lanczos vectors while they fit in this budget (else it replays them)
+        "keep_bytes": min(2**30, available_memory() // 4) if method == "two-pass" else 0,
     }
 
 
-def _basis_memory(n: int, k: int, ncv: int) -> None:
-    m = ncv or max(2 * k + 1, 20)
+def _basis_memory(n: int, k: int, ncv: int, two_pass: bool = False) -> None:
+    m = 4 if two_pass else ncv or max(2 * k + 1, 20)
     check_memory(8 * n * (m + 6), f"the Lanczos basis ({n:,} x {m + 1})", "use a smaller ncv or graph")
 
 
@@ -294,7 +296,7 @@ def eigs(
         trivial = _constant_vectors(n, _sides(n) if a.bipartite else None) if nontrivial else None
         y = _stack(trivial, _deflation(deflate, n))
         _check_k(args["k"], n, y)
-        _basis_memory(n, args["k"], args["ncv"])
+        _basis_memory(n, args["k"], args["ncv"], args["two_pass"])
         raw = _core.eigsh_cayley(a.p, a.q, y, which=which, vectors=return_vectors, **args)
         return _eigen_result(raw, args["tol"], start)
 
@@ -317,9 +319,15 @@ def eigs(
             trivial = np.ascontiguousarray(top["vectors"])
     y = _stack(trivial, _deflation(deflate, n))
     _check_k(args["k"], n, y)
-    _basis_memory(n, args["k"], args["ncv"])
+    _basis_memory(n, args["k"], args["ncv"], args["two_pass"])
     raw = _core.eigsh_csr(indptr, indices, data, n, operator, y, which=which, vectors=return_vectors, **args)
     return _eigen_result(raw, args["tol"], start)
+
+
+def _norm(x: FloatArray) -> float:
+    """Euclidean norm without BLAS: an OpenBLAS call leaves its threads spinning for ~0.1 s,
+    stealing the cores the solver is about to use."""
+    return float(np.sqrt(np.sum(x * x)))
 
 
 def _sides(n: int) -> npt.NDArray[np.int8]:
@@ -380,12 +388,12 @@ def _trivial_vectors(
         return _constant_vectors(n)
     if operator == "normalized_laplacian":
         v = np.sqrt(np.maximum(degrees, 0.0))
-        return None if not v.any() else (v / np.linalg.norm(v))[:, None]
+        return None if not v.any() else (v / _norm(v))[:, None]
     if isinstance(a, BiregularGraph):
         rows, cols = a.num_rows, a.num_cols
         u = np.concatenate([np.full(rows, math.sqrt(a.l)), np.full(cols, math.sqrt(a.q))])
         flip = np.concatenate([np.full(rows, math.sqrt(a.l)), np.full(cols, -math.sqrt(a.q))])
-        return np.ascontiguousarray(np.stack([u / np.linalg.norm(u), flip / np.linalg.norm(flip)], axis=1))
+        return np.ascontiguousarray(np.stack([u / _norm(u), flip / _norm(flip)], axis=1))
     if n and np.allclose(degrees, degrees[0]):
         return _constant_vectors(n)
     return None
@@ -462,7 +470,7 @@ def svds(
             trivial = np.ascontiguousarray(top["vectors"])
     y = _stack(trivial, _deflation(deflate, n))
     _check_k(args["k"], n, y)
-    _basis_memory(n, args["k"], args["ncv"])
+    _basis_memory(n, args["k"], args["ncv"], args["two_pass"])
     raw = _core.svds_csr(m.indptr, m.indices, data, rows, cols, columns, y, vectors=return_vectors, **args)
     theta = np.maximum(raw["values"], 0.0)
     sigma = np.sqrt(theta)
@@ -566,8 +574,8 @@ def certify(
     n, d = graph.num_vertices, graph.degree
     ones = np.full(n, 1.0 / math.sqrt(n))
     a1 = graph.matvec(ones, threads) if isinstance(graph, LPSOperator) else graph.adjacency @ ones
-    lam1 = float(ones @ a1)
-    lam1_res = float(np.linalg.norm(a1 - lam1 * ones))
+    lam1 = float(np.sum(ones * a1))
+    lam1_res = _norm(a1 - lam1 * ones)
     res = eigs(graph, 1, which="LM", nontrivial=True, **opts)
     value, resid = float(abs(res.values[0])), float(res.residuals[0])
     bound = 2.0 * math.sqrt(d - 1)
@@ -598,9 +606,9 @@ def _certify_biregular(g: BiregularGraph, start: float, opts: dict[str, Any]) ->
     b = g.biadjacency
     v = np.full(g.num_cols, 1.0 / math.sqrt(g.num_cols))
     bv = b @ v
-    sigma1 = float(np.linalg.norm(bv))
+    sigma1 = _norm(bv)
     u = bv / sigma1
-    sigma1_res = float(np.linalg.norm(b.T @ u - sigma1 * v))
+    sigma1_res = _norm(b.T @ u - sigma1 * v)
     if g.num_cols - 1 < 1:
         raise ValueError("a bi-regular graph with a single column has no second singular value")
     res = svds(g, 1, nontrivial=True, **opts)

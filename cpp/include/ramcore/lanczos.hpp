@@ -37,6 +37,9 @@ struct LanczosOptions {
   // k = 1 only: the plain recurrence without re-orthogonalisation or restarts, in two passes
   // (see lanczos_two_pass). Memory O(n) instead of O(n ncv), and no Gram-Schmidt sweeps.
   bool two_pass = false;
+  // two_pass only: keep the Lanczos vectors while they fit in this many bytes, so the Ritz vector
+  // is formed from them instead of replaying the recurrence (half the matrix-vector products).
+  std::int64_t keep_vectors_bytes = 0;
 };
 
 struct LanczosResult {

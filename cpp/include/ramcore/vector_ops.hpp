@@ -12,6 +12,10 @@
 namespace ramcore {
 
 constexpr std::int64_t kBlock = 8192;
+// Vector work per parallel task: a smaller vector is swept by the calling thread alone, which is
+// faster than waking workers for a sweep that fits in cache (~0.1 ms).
+constexpr std::int64_t kBlocksPerTask = 16;
+constexpr std::int64_t kVectorTask = kBlock * kBlocksPerTask;
 
 double dot(std::int64_t n, const double* x, const double* y, int threads, const StopFn& stop);
 double norm2(std::int64_t n, const double* x, int threads, const StopFn& stop);
