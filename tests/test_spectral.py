@@ -262,3 +262,105 @@ def test_two_pass_needs_k_one():
         ramcore.eigs(ramcore.lps_graph(5, 13), 2, method="two-pass")
     with pytest.raises(ValueError, match="method must be one of"):
         ramcore.eigs(ramcore.lps_graph(5, 13), 1, method="arnoldi")
+
+
+def test_invalid_csr_structures_are_refused():
+    bad_cols = sp.csr_array((np.ones(2), [0, 7], [0, 1, 2]), shape=(2, 3))
+    with pytest.raises(ValueError, match="column index 7 out of range"):
+        ramcore.svds(bad_cols, 1)
+    bad_sym = sp.csr_array((np.ones(2), [1, 7], [0, 1, 2]), shape=(2, 2))
+    with pytest.raises(ValueError, match="out of range"):
+        ramcore._core.eigsh_csr(
+            bad_sym.indptr,
+            bad_sym.indices,
+            bad_sym.data,
+            2,
+            "adjacency",
+            None,
+            k=1,
+            which="LA",
+            ncv=0,
+            tol=1e-10,
+            max_restarts=10,
+            seed=0,
+            threads=1,
+            vectors=False,
+        )
+    ip, ix = np.array([0, 5, 2], dtype=np.int64), np.array([0, 1], dtype=np.int64)
+    with pytest.raises(ValueError, match="indptr"):
+        ramcore._core.eigsh_csr(
+            ip,
+            ix,
+            None,
+            2,
+            "adjacency",
+            None,
+            k=1,
+            which="LA",
+            ncv=0,
+            tol=1e-10,
+            max_restarts=10,
+            seed=0,
+            threads=1,
+            vectors=False,
+        )
+    ip = np.array([0, 1, 2], dtype=np.int64)
+    with pytest.raises(ValueError, match="data must have one value"):
+        ramcore._core.eigsh_csr(
+            ip,
+            ix,
+            np.ones(1),
+            2,
+            "adjacency",
+            None,
+            k=1,
+            which="LA",
+            ncv=0,
+            tol=1e-10,
+            max_restarts=10,
+            seed=0,
+            threads=1,
+            vectors=False,
+        )
+
+
+def test_isolated_last_vertices_with_nontrivial():
+    a = np.zeros((4, 4))
+    a[0, 1] = a[1, 0] = a[1, 2] = a[2, 1] = 1.0  # a path on 3 vertices and an isolated vertex last
+    ev = np.linalg.eigvalsh(a)
+    res = ramcore.eigs(a, 1, nontrivial=True)
+    assert np.isclose(res.values[0], ev[-2]) or np.isclose(res.values[0], ev[0])
+    res = ramcore.eigs(a, 1, operator="normalized_laplacian", nontrivial=True, which="SA")
+    assert res.converged and abs(res.values[0]) < 1e-8  # the isolated vertex's zero remains
+
+
+def test_normalized_laplacian_needs_positive_degrees():
+    b = np.array([[0, -1, 2], [-1, 0, 1], [2, 1, 0.0]])  # vertex 1: -1 + 1 = 0
+    with pytest.raises(ValueError, match="positive weighted degrees: vertex 1"):
+        ramcore.eigs(b, 1, operator="normalized_laplacian")
+    lap = np.diag(b.sum(1)) - b
+    np.testing.assert_allclose(
+        ramcore.eigs(b, 3, operator="laplacian").values, np.linalg.eigvalsh(lap)[::-1], rtol=RTOL, atol=1e-9
+    )
+
+
+def test_converged_requires_true_residual():
+    # A deflation block that is not orthonormal (private API): the answer is wrong, and says so.
+    res = ramcore._core.eigsh_csr(
+        np.array([0, 1, 2]),
+        np.array([1, 0]),
+        None,
+        2,
+        "adjacency",
+        np.zeros((2, 1)),
+        k=1,
+        which="LA",
+        ncv=0,
+        tol=1e-10,
+        max_restarts=10,
+        seed=0,
+        threads=1,
+        vectors=False,
+        two_pass=True,
+    )
+    assert not res["converged"] or abs(res["values"][0] - 1.0) < 1e-8

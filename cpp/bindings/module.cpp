@@ -303,10 +303,11 @@ py::dict eigsh_csr_impl(const py::array& indptr, const py::array& indices, const
                         const LanczosOptions& o) {
   using Arr = py::array_t<Index, py::array::c_style>;
   const auto ip = Arr::ensure(indptr), ix = Arr::ensure(indices);
-  enforce(ip && ix && ip.ndim() == 1 && ip.shape(0) == n + 1, "indptr must have n + 1 entries");
+  enforce(ip && ix && ip.ndim() == 1 && ix.ndim() == 1, "indptr and indices must be 1-d integer arrays");
   Doubles d;
   if (!data.is_none()) d = Doubles::ensure(data);
   const double* dp = data.is_none() ? nullptr : d.data();
+  check_csr(n, n, ip.data(), ip.shape(0), ix.data(), ix.shape(0), data.is_none() ? -1 : d.shape(0));
   int r = 0;
   Doubles keep;
   const double* y = deflation(deflate, n, r, keep);
@@ -328,10 +329,11 @@ py::dict svds_csr_impl(const py::array& indptr, const py::array& indices, const 
                        const LanczosOptions& o) {
   using Arr = py::array_t<Index, py::array::c_style>;
   const auto ip = Arr::ensure(indptr), ix = Arr::ensure(indices);
-  enforce(ip && ix && ip.ndim() == 1 && ip.shape(0) == rows + 1, "indptr must have rows + 1 entries");
+  enforce(ip && ix && ip.ndim() == 1 && ix.ndim() == 1, "indptr and indices must be 1-d integer arrays");
   Doubles d;
   if (!data.is_none()) d = Doubles::ensure(data);
   const double* dp = data.is_none() ? nullptr : d.data();
+  check_csr(rows, cols, ip.data(), ip.shape(0), ix.data(), ix.shape(0), data.is_none() ? -1 : d.shape(0));
   const std::int64_t n = columns ? cols : rows;
   int r = 0;
   Doubles keep;

@@ -17,6 +17,12 @@ namespace {
 
 using Size = std::size_t;
 
+// The residual a Ritz pair (theta, y) may have to count as converged: relative to |theta|, with an
+// absolute floor of 100 eps ||A|| for eigenvalues near zero, which no method resolves further.
+double accepted(double theta, double anorm, double tol) {
+  return std::max(tol * std::abs(theta), 100.0 * std::numeric_limits<double>::epsilon() * anorm);
+}
+
 bool preferred(double x, double y, Which which) {  // x strictly preferred to y
   switch (which) {
     case Which::kLargest: return x > y;
@@ -129,7 +135,7 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
   };
   enforce(fresh_vector(0), "lanczos: could not find a start vector outside the deflated space");
 
-  const double eps23 = std::pow(std::numeric_limits<double>::epsilon(), 2.0 / 3.0);
+  double anorm = 0.0;
   int kk = 0;  // Ritz vectors kept at the start of this cycle
   std::vector<double> theta, s;
   std::vector<int> order;
@@ -162,13 +168,14 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
 
     symmetric_eigen(t, m, theta, s);
     order = preferred_order(theta, opt.which);
-    double anorm = 0.0;
+    anorm = 0.0;
     for (double th : theta) anorm = std::max(anorm, std::abs(th));
     bool all = true;
     for (int i = 0; i < opt.k; ++i) {
       const auto c = static_cast<Size>(order[static_cast<Size>(i)]);
       const double est = std::abs(beta * s[static_cast<Size>(m - 1) * static_cast<Size>(m) + c]);
-      all = all && est <= opt.tol * std::max(std::abs(theta[c]), eps23 * anorm);
+      // Half the tolerance on the estimate, so the true residual checked below has a margin.
+      all = all && est <= accepted(theta[c], anorm, 0.5 * opt.tol);
     }
     if (all || res.restarts >= opt.max_restarts) {
       res.converged = all;
@@ -209,6 +216,8 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
     for (Size i = 0; i < un; ++i) w[i] -= th * yc[i];
     res.values.push_back(th);
     res.residuals.push_back(norm2(n, w.data(), threads, stop));
+    // Converged means the true residual, not just the Ritz estimate, meets the tolerance.
+    res.converged = res.converged && res.residuals.back() <= accepted(th, anorm, opt.tol);
     if (opt.vectors)
       for (Size i = 0; i < un; ++i) y[i * static_cast<Size>(k) + static_cast<Size>(c)] = yc[i];
   }
@@ -404,8 +413,7 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
   // Pass 1: the tridiagonal T_j and its extreme Ritz value.
   LanczosResult res;
   std::vector<double> alphas, betas, s, c;
-  const double eps23 = std::pow(std::numeric_limits<double>::epsilon(), 2.0 / 3.0);
-  double theta = 0.0;
+  double theta = 0.0, anorm = 0.0;
   start();
   for (std::int64_t j = 0; j < max_steps; ++j) {
     a.apply(cur, w.data(), threads, stop);
@@ -418,10 +426,10 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
             : opt.which == Which::kSmallest ? lo
                                             : (std::abs(lo) > std::abs(hi) ? lo : hi);
     s = eigenvector(alphas, betas, theta);
-    const double anorm = std::max(std::abs(lo), std::abs(hi));
+    anorm = std::max(std::abs(lo), std::abs(hi));
     const bool breakdown = beta <= 1e-12 * (std::abs(alpha) + beta) || static_cast<std::int64_t>(alphas.size()) >= n - r;
-    if (breakdown || std::abs(beta * s.back()) <= opt.tol * std::max(std::abs(theta), eps23 * anorm)) {
-      res.converged = true;
+    if (breakdown || std::abs(beta * s.back()) <= accepted(theta, anorm, 0.5 * opt.tol)) {
+      res.converged = true;  // confirmed below by the true residual
       break;
     }
     betas.push_back(beta);
@@ -465,6 +473,7 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
   for (Size i = 0; i < un; ++i) w[i] -= theta * x[i];
   res.values = {theta};
   res.residuals = {norm2(n, w.data(), threads, stop)};
+  res.converged = res.converged && res.residuals[0] <= accepted(theta, anorm, opt.tol);
   if (opt.vectors) res.vectors = std::move(x);
   return res;
 }

@@ -49,8 +49,8 @@ class DeviceWarning(UserWarning):
 @dataclass(frozen=True, eq=False)
 class EigenResult:
     """Eigenvalues (best first in the `which` order) with their true residual norms
-    ||A y - lambda y|| for unit Ritz vectors y; `converged` says whether every residual met
-    tol * max(|lambda|, eps^(2/3) ||A||)."""
+    ||A y - lambda y|| for unit Ritz vectors y; `converged` says whether every true residual met
+    max(tol |lambda|, 100 eps ||A||) (relative, with a floor for eigenvalues near zero)."""
 
     values: FloatArray
     residuals: FloatArray
@@ -301,6 +301,14 @@ def eigs(
         return _eigen_result(raw, args["tol"], start)
 
     indptr, indices, data, n = _symmetric_csr(a)
+    if operator == "normalized_laplacian" and data is not None:
+        deg = _degrees(indptr, data, n)
+        bad = np.flatnonzero((deg <= 0) & (np.diff(indptr) > 0))
+        if bad.size:
+            raise ValueError(
+                f"operator='normalized_laplacian' needs positive weighted degrees: vertex {bad[0]} has "
+                f"degree {deg[bad[0]]:.6g}; use operator='laplacian' for signed weights"
+            )
     trivial = None
     if nontrivial:
         trivial = _trivial_vectors(a, indptr, indices, data, n, operator)
@@ -375,15 +383,7 @@ def _trivial_vectors(
     """Known trivial eigenvectors, or None when they must be computed."""
     if isinstance(a, LPSGraph):
         return _constant_vectors(n, a.side if a.bipartite and operator == "adjacency" else None)
-    degrees = (
-        np.diff(indptr).astype(np.float64)
-        if data is None
-        else np.add.reduceat(np.asarray(data), indptr[:-1])
-        if len(data)
-        else np.zeros(n)
-    )
-    if data is not None and len(data):
-        degrees[np.diff(indptr) == 0] = 0.0
+    degrees = _degrees(indptr, data, n)
     if operator == "laplacian":
         return _constant_vectors(n)
     if operator == "normalized_laplacian":
@@ -397,6 +397,15 @@ def _trivial_vectors(
     if n and np.allclose(degrees, degrees[0]):
         return _constant_vectors(n)
     return None
+
+
+def _degrees(indptr: Any, data: Any, n: int) -> FloatArray:
+    """Row sums of a CSR matrix (number of entries when unweighted); empty rows give 0."""
+    counts = np.diff(indptr)
+    if data is None:
+        return counts.astype(np.float64)
+    out: FloatArray = np.bincount(np.repeat(np.arange(n), counts), weights=data, minlength=n)
+    return out
 
 
 def _eigen_result(raw: dict[str, Any], tol: float, start: float) -> EigenResult:

@@ -50,6 +50,27 @@ void allocate(Buffer<T>& buffer, std::int64_t n, const char* what) {
 // graph with few, very long rows is spread over all threads.
 constexpr std::int64_t kEntriesPerTask = std::int64_t{1} << 16;
 
+// Throw std::invalid_argument unless (indptr, indices) is a valid CSR structure for a rows x cols
+// matrix with nnz stored entries: indptr starts at 0, never decreases and ends at nnz, and every
+// column index lies in [0, cols). Arrays from Python are checked before any kernel reads them.
+template <class Index>
+void check_csr(std::int64_t rows, std::int64_t cols, const Index* indptr, std::int64_t indptr_size,
+               const Index* indices, std::int64_t nnz, std::int64_t data_size) {
+  enforce(rows >= 0 && cols >= 0, "CSR shape must be non-negative");
+  enforce(indptr_size == rows + 1, "indptr must have rows + 1 = " + std::to_string(rows + 1) +
+                                       " entries, got " + std::to_string(indptr_size));
+  enforce(indptr[0] == 0, "indptr[0] must be 0");
+  for (std::int64_t r = 0; r < rows; ++r)
+    enforce(indptr[r + 1] >= indptr[r], "indptr must not decrease (row " + std::to_string(r) + ")");
+  enforce(static_cast<std::int64_t>(indptr[rows]) == nnz,
+          "indptr[-1] must equal the number of stored entries " + std::to_string(nnz));
+  enforce(data_size < 0 || data_size == nnz, "data must have one value per stored entry");
+  for (std::int64_t k = 0; k < nnz; ++k)
+    enforce(indices[k] >= 0 && static_cast<std::int64_t>(indices[k]) < cols,
+            "column index " + std::to_string(static_cast<std::int64_t>(indices[k])) +
+                " out of range [0, " + std::to_string(cols) + ")");
+}
+
 template <class Index>
 struct Csr {
   std::int64_t rows = 0;

@@ -29,7 +29,7 @@ struct LanczosOptions {
   int k = 1;
   Which which = Which::kLargest;
   int ncv = 0;              // basis size m; 0 chooses max(2 k + 1, 20), capped by the dimension
-  double tol = 1e-10;       // ||A y - theta y|| <= tol * max(|theta|, eps^(2/3) ||A||)
+  double tol = 1e-10;       // ||A y - theta y|| <= max(tol |theta|, 100 eps ||A||), true residual
   int max_restarts = 1000;
   std::uint64_t seed = 0;   // start vector: deterministic pseudo-random from this seed
   int threads = 0;
