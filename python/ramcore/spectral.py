@@ -403,9 +403,10 @@ def _degrees(indptr: Any, data: Any, n: int) -> FloatArray:
     """Row sums of a CSR matrix (number of entries when unweighted); empty rows give 0."""
     counts = np.diff(indptr)
     if data is None:
-        return counts.astype(np.float64)
-    out: FloatArray = np.bincount(np.repeat(np.arange(n), counts), weights=data, minlength=n)
-    return out
+        unweighted: FloatArray = counts.astype(np.float64)
+        return unweighted
+    weighted: FloatArray = np.bincount(np.repeat(np.arange(n), counts), weights=data, minlength=n)
+    return weighted
 
 
 def _eigen_result(raw: dict[str, Any], tol: float, start: float) -> EigenResult:
