@@ -405,7 +405,9 @@ def _degrees(indptr: Any, data: Any, n: int) -> FloatArray:
     if data is None:
         unweighted: FloatArray = counts.astype(np.float64)
         return unweighted
-    weighted: FloatArray = np.bincount(np.repeat(np.arange(n), counts), weights=data, minlength=n)
+    weighted: FloatArray = np.asarray(
+        np.bincount(np.repeat(np.arange(n), counts), weights=data, minlength=n), dtype=np.float64
+    )
     return weighted
 
 
