@@ -264,64 +264,37 @@ def test_two_pass_needs_k_one():
         ramcore.eigs(ramcore.lps_graph(5, 13), 1, method="arnoldi")
 
 
+def raw_eigsh(indptr, indices, data, n, deflate=None, two_pass=False):
+    """The private entry point, bypassing the Python front door's own checks."""
+    return ramcore._core.eigsh_csr(
+        np.asarray(indptr),
+        np.asarray(indices),
+        data,
+        n,
+        "adjacency",
+        deflate,
+        k=1,
+        which="LA",
+        ncv=0,
+        tol=1e-10,
+        max_restarts=10,
+        seed=0,
+        threads=1,
+        vectors=False,
+        two_pass=two_pass,
+    )
+
+
 def test_invalid_csr_structures_are_refused():
     bad_cols = sp.csr_array((np.ones(2), [0, 7], [0, 1, 2]), shape=(2, 3))
     with pytest.raises(ValueError, match="column index 7 out of range"):
         ramcore.svds(bad_cols, 1)
-    bad_sym = sp.csr_array((np.ones(2), [1, 7], [0, 1, 2]), shape=(2, 2))
     with pytest.raises(ValueError, match="out of range"):
-        ramcore._core.eigsh_csr(
-            bad_sym.indptr,
-            bad_sym.indices,
-            bad_sym.data,
-            2,
-            "adjacency",
-            None,
-            k=1,
-            which="LA",
-            ncv=0,
-            tol=1e-10,
-            max_restarts=10,
-            seed=0,
-            threads=1,
-            vectors=False,
-        )
-    ip, ix = np.array([0, 5, 2], dtype=np.int64), np.array([0, 1], dtype=np.int64)
+        raw_eigsh(np.array([0, 1, 2]), np.array([1, 7]), np.ones(2), 2)
     with pytest.raises(ValueError, match="indptr"):
-        ramcore._core.eigsh_csr(
-            ip,
-            ix,
-            None,
-            2,
-            "adjacency",
-            None,
-            k=1,
-            which="LA",
-            ncv=0,
-            tol=1e-10,
-            max_restarts=10,
-            seed=0,
-            threads=1,
-            vectors=False,
-        )
-    ip = np.array([0, 1, 2], dtype=np.int64)
+        raw_eigsh(np.array([0, 5, 2]), np.array([0, 1]), None, 2)
     with pytest.raises(ValueError, match="data must have one value"):
-        ramcore._core.eigsh_csr(
-            ip,
-            ix,
-            np.ones(1),
-            2,
-            "adjacency",
-            None,
-            k=1,
-            which="LA",
-            ncv=0,
-            tol=1e-10,
-            max_restarts=10,
-            seed=0,
-            threads=1,
-            vectors=False,
-        )
+        raw_eigsh(np.array([0, 1, 2]), np.array([0, 1]), np.ones(1), 2)
 
 
 def test_isolated_last_vertices_with_nontrivial():
@@ -346,21 +319,5 @@ def test_normalized_laplacian_needs_positive_degrees():
 
 def test_converged_requires_true_residual():
     # A deflation block that is not orthonormal (private API): the answer is wrong, and says so.
-    res = ramcore._core.eigsh_csr(
-        np.array([0, 1, 2]),
-        np.array([1, 0]),
-        None,
-        2,
-        "adjacency",
-        np.zeros((2, 1)),
-        k=1,
-        which="LA",
-        ncv=0,
-        tol=1e-10,
-        max_restarts=10,
-        seed=0,
-        threads=1,
-        vectors=False,
-        two_pass=True,
-    )
+    res = raw_eigsh(np.array([0, 1, 2]), np.array([1, 0]), None, 2, np.zeros((2, 1)), two_pass=True)
     assert not res["converged"] or abs(res["values"][0] - 1.0) < 1e-8

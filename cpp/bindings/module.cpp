@@ -7,6 +7,7 @@
 #include <array>
 #include <climits>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -296,22 +297,37 @@ py::dict result_dict(LanczosResult&& res, std::int64_t n, int k) {
   return out;
 }
 
+// A validated CSR matrix from Python arrays; holds the (possibly converted) arrays alive.
+template <class Index>
+struct CsrArgs {
+  py::array_t<Index, py::array::c_style> indptr, indices;
+  Doubles data;  // empty when every stored entry is 1
+
+  CsrArgs(const py::array& ip, const py::array& ix, const py::object& values, std::int64_t rows,
+          std::int64_t cols)
+      : indptr(py::array_t<Index, py::array::c_style>::ensure(ip)),
+        indices(py::array_t<Index, py::array::c_style>::ensure(ix)) {
+    enforce(indptr && indices && indptr.ndim() == 1 && indices.ndim() == 1,
+            "indptr and indices must be 1-d integer arrays");
+    if (!values.is_none()) data = Doubles::ensure(values);
+    check_csr(rows, cols, indptr.data(), indptr.shape(0), indices.data(), indices.shape(0),
+              values.is_none() ? -1 : data.shape(0));
+    op = std::make_unique<CsrOperator<Index>>(rows, cols, indptr.data(), indices.data(),
+                                              values.is_none() ? nullptr : data.data());
+  }
+  std::unique_ptr<CsrOperator<Index>> op;
+};
+
 // Symmetric problem on a CSR matrix: adjacency, Laplacian or normalised Laplacian.
 template <class Index>
 py::dict eigsh_csr_impl(const py::array& indptr, const py::array& indices, const py::object& data,
                         std::int64_t n, const std::string& op, const py::object& deflate,
                         const LanczosOptions& o) {
-  using Arr = py::array_t<Index, py::array::c_style>;
-  const auto ip = Arr::ensure(indptr), ix = Arr::ensure(indices);
-  enforce(ip && ix && ip.ndim() == 1 && ix.ndim() == 1, "indptr and indices must be 1-d integer arrays");
-  Doubles d;
-  if (!data.is_none()) d = Doubles::ensure(data);
-  const double* dp = data.is_none() ? nullptr : d.data();
-  check_csr(n, n, ip.data(), ip.shape(0), ix.data(), ix.shape(0), data.is_none() ? -1 : d.shape(0));
+  const CsrArgs<Index> csr(indptr, indices, data, n, n);
   int r = 0;
   Doubles keep;
   const double* y = deflation(deflate, n, r, keep);
-  const CsrOperator<Index> a(n, n, ip.data(), ix.data(), dp);
+  const CsrOperator<Index>& a = *csr.op;
   LanczosResult res = interruptible([&](const StopFn& stop) {
     if (op == "adjacency") return lanczos(a, y, r, o, stop);
     enforce(op == "laplacian" || op == "normalized_laplacian",
@@ -327,19 +343,12 @@ template <class Index>
 py::dict svds_csr_impl(const py::array& indptr, const py::array& indices, const py::object& data,
                        std::int64_t rows, std::int64_t cols, bool columns, const py::object& deflate,
                        const LanczosOptions& o) {
-  using Arr = py::array_t<Index, py::array::c_style>;
-  const auto ip = Arr::ensure(indptr), ix = Arr::ensure(indices);
-  enforce(ip && ix && ip.ndim() == 1 && ix.ndim() == 1, "indptr and indices must be 1-d integer arrays");
-  Doubles d;
-  if (!data.is_none()) d = Doubles::ensure(data);
-  const double* dp = data.is_none() ? nullptr : d.data();
-  check_csr(rows, cols, ip.data(), ip.shape(0), ix.data(), ix.shape(0), data.is_none() ? -1 : d.shape(0));
+  const CsrArgs<Index> csr(indptr, indices, data, rows, cols);
   const std::int64_t n = columns ? cols : rows;
   int r = 0;
   Doubles keep;
   const double* y = deflation(deflate, n, r, keep);
-  const CsrOperator<Index> b(rows, cols, ip.data(), ix.data(), dp);
-  const NormalOperator<Index> normal(b, columns);
+  const NormalOperator<Index> normal(*csr.op, columns);
   LanczosResult res = interruptible([&](const StopFn& stop) { return lanczos(normal, y, r, o, stop); });
   return result_dict(std::move(res), n, o.k);
 }
