@@ -28,8 +28,8 @@ using bindings::to_numpy;
 
 namespace {
 
+// (k, 4) matrices and 1-d rank arrays alike: contiguous int64, converted when needed.
 using Matrices = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
-using Ranks = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
 
 // Polled by parallel_for from the calling (Python) thread while the GIL is released.
 bool python_signal_pending() {
@@ -139,7 +139,7 @@ void register_groups(py::module_& m) {
           py::arg("matrices"), py::arg("threads") = 0)
       .def(
           "unrank",
-          [](const PGL2& g, const Ranks& ranks, int threads) {
+          [](const PGL2& g, const Matrices& ranks, int threads) {
             enforce(ranks.ndim() == 1, "ranks must be a 1-d array");
             const std::int64_t k = ranks.shape(0);
             const std::int64_t* r = ranks.data();

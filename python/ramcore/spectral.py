@@ -311,7 +311,7 @@ def eigs(
             )
     trivial = None
     if nontrivial:
-        trivial = _trivial_vectors(a, indptr, indices, data, n, operator)
+        trivial = _trivial_vectors(a, indptr, data, n, operator)
         if trivial is None:  # unknown structure: compute the top eigenvector and exclude it
             top = _core.eigsh_csr(
                 indptr,
@@ -377,9 +377,7 @@ def _symmetric_csr(a: Any) -> tuple[Any, Any, Any, int]:
     return m.indptr, m.indices, m.data, m.shape[0]
 
 
-def _trivial_vectors(
-    a: Any, indptr: Any, indices: Any, data: Any, n: int, operator: str
-) -> FloatArray | None:
+def _trivial_vectors(a: Any, indptr: Any, data: Any, n: int, operator: str) -> FloatArray | None:
     """Known trivial eigenvectors, or None when they must be computed."""
     if isinstance(a, LPSGraph):
         return _constant_vectors(n, a.side if a.bipartite and operator == "adjacency" else None)
