@@ -1,0 +1,488 @@
+"""Apply sparsity masks to a PyTorch model and keep them applied through training.
+
+A mask is a ``torch.bool`` tensor per parameter, keyed by the parameter's name in
+``model.named_parameters()`` (``"features.0.weight"``, ``"lstm.weight_hh_l0"``); ``True`` keeps a weight.
+Masking alone never makes a model faster: what it must be is correct, invisible and robust.
+``apply_masks(model, masks, mode=...)`` offers two ways to do it.
+
+``mode="inplace"`` (default)
+    The masked weights are set to zero once, the gradients of masked entries are zeroed as they are
+    accumulated, and the masked weights are zeroed again after every optimizer step. Momentum and weight
+    decay therefore cannot bring a pruned weight back, with any ``torch.optim.Optimizer``, created before
+    or after ``apply_masks``. The model stays a plain model: ``state_dict()`` keys do not change, the
+    forward pass does no extra work and has no hooks (nothing for ``torch.compile`` to trace), and the
+    weights of ``nn.LSTM``/``nn.GRU``/``nn.RNN`` are modified in place, so cuDNN's flattened weight buffer
+    stays valid. Costs: one multiply per masked parameter after each optimizer step, and a copy of each
+    mask in the parameter's dtype (the multiply is ~10x faster than with a bool mask on the CPU).
+    Weights changed outside an optimizer step (a hand-written update, ``param.copy_``) are masked again
+    by ``masks_of(model).reapply()``; ``model.load_state_dict`` does this by itself.
+
+``mode="prune"``
+    PyTorch's own re-parametrisation, ``torch.nn.utils.prune.custom_from_mask``: each masked ``weight``
+    becomes a trainable ``weight_orig``, a ``weight_mask`` buffer and a forward pre-hook computing
+    ``weight = weight_orig * weight_mask``. Use it for code that relies on ``prune.is_pruned`` or
+    ``prune.remove``. Trade-offs: an extra multiply (and its backward) per masked parameter in every
+    forward pass; ``state_dict()`` keys change (``weight`` becomes ``weight_orig`` + ``weight_mask``);
+    ``weight_orig`` keeps training its masked entries (only their product with the mask is zero); the
+    re-parametrised weights of a recurrent layer are not in cuDNN's flattened buffer, so on the GPU cuDNN
+    copies them at every call (a warning says so; prefer ``"inplace"`` for RNNs there); and
+    ``copy.deepcopy`` fails between a forward pass with gradients and the next optimizer step, as for any
+    PyTorch re-parametrisation (a non-leaf ``weight``): ramcore recomputes ``weight`` without a graph
+    after every optimizer step and in ``reapply()``, so call that first.
+
+Mask state lives in a ``MaskState`` (``masks_of(model)``) with its own ``state_dict()`` and
+``load_state_dict()``. ``apply_masks(..., persistent=True)`` also registers each mask as a persistent bool
+buffer ``<param>_ramcore_mask`` on the owning module, so one ``torch.save(model.state_dict())`` holds
+weights and masks; ``attach_saved_masks(dense_model, checkpoint)`` re-attaches the masks of either kind of
+checkpoint (and of a ``mode="prune"`` state_dict) before ``dense_model.load_state_dict(checkpoint)``.
+``copy.deepcopy`` and pickling of a masked model give a masked copy. Masks may be made on the CPU; each is
+moved to its parameter's device, and follows the parameter through ``model.to(...)``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import warnings
+import weakref
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import prune
+from torch.optim import Optimizer
+from torch.optim.optimizer import register_optimizer_step_post_hook
+from torch.utils.hooks import RemovableHandle
+
+__all__ = ["MODES", "MaskState", "apply_masks", "attach_saved_masks", "masks_of", "remove_masks"]
+
+MODES = ("inplace", "prune")
+_STATE_ATTR = "_ramcore_mask_state"
+_BUFFER_SUFFIX = "_ramcore_mask"
+
+# Every MaskState attached to a model. The global optimizer step hook walks it; weak, so that a model
+# that is dropped is not kept alive by its masks.
+_LIVE: weakref.WeakSet[MaskState] = weakref.WeakSet()
+_STEP_HOOK: RemovableHandle | None = None
+
+
+class _Entry:
+    """One masked parameter: the module owning it, its attribute name there, and where its mask is."""
+
+    def __init__(self, name: str, module: nn.Module, attr: str, param: nn.Parameter, keep: Tensor | None):
+        self.name = name
+        self.module = module
+        self.attr = attr
+        self.param = param  # the Parameter whose gradient is hooked (mode "prune": `<attr>_orig`)
+        self.keep = keep  # the bool mask, or None where it is a module buffer (persistent, prune)
+        self.handle: RemovableHandle | None = None
+        self._factor: Tensor | None = None
+        self._factor_of: tuple[Tensor, int, torch.device, torch.dtype] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Hook handles point into the old parameter's hook table, and Parameter copies carry no hooks:
+        # MaskState.__setstate__ registers fresh ones.
+        return {**self.__dict__, "handle": None, "_factor": None, "_factor_of": None}
+
+    def factor(self, keep: Tensor, like: Tensor) -> Tensor:
+        """`keep` as 0/1 in `like`'s dtype and device; redone when the mask, its values or `like` change."""
+        key = (keep, keep._version, like.device, like.dtype)
+        cached = self._factor_of
+        if self._factor is None or cached is None or cached[0] is not keep or cached[1:] != key[1:]:
+            self._factor = keep.to(device=like.device, dtype=like.dtype)
+            self._factor_of = key
+        return self._factor
+
+    def mask_grad(self, param: Tensor) -> None:
+        """Post-accumulate-grad hook: zero the gradient of masked entries."""
+        if param.grad is not None:
+            param.grad.mul_(self.factor(self.keep_on(param.device), param.grad))
+
+    def keep_on(self, device: torch.device) -> Tensor:
+        """The bool mask on `device` (moved once, after `model.to(device)`), mode "inplace"."""
+        if self.keep is None:
+            buffer = self.module._buffers[self.attr + _BUFFER_SUFFIX]
+            assert buffer is not None
+            return buffer if buffer.device == device else buffer.to(device)
+        if self.keep.device != device:
+            self.keep = self.keep.to(device)
+        return self.keep
+
+
+class MaskState:
+    """The masks applied to one model; `masks_of(model)` returns it, `remove_masks(model)` ends it."""
+
+    mode: str
+    persistent: bool
+
+    def __init__(self, root: nn.Module, entries: list[_Entry], mode: str, persistent: bool) -> None:
+        self.mode = mode
+        self.persistent = persistent
+        self._root = root
+        self._entries = entries
+        # Parameter order of each module before prune mode re-registered `weight` as `weight_orig`.
+        self._param_order: list[tuple[nn.Module, list[str]]] = []
+        self._load_hook: RemovableHandle | None = None
+
+    def __repr__(self) -> str:
+        return f"MaskState(mode={self.mode!r}, persistent={self.persistent}, parameters={len(self._entries)})"
+
+    # --- public API ---------------------------------------------------------------------------------
+    def masks(self) -> dict[str, Tensor]:
+        """A copy of each bool mask, on its parameter's device, by parameter name."""
+        return {e.name: self._keep(e).clone() for e in self._entries}
+
+    def density(self) -> dict[str, float]:
+        """Achieved density per parameter: the fraction of its entries kept."""
+        return {e.name: int(self._keep(e).count_nonzero()) / e.param.numel() for e in self._entries}
+
+    def state_dict(self) -> dict[str, Any]:
+        """`{"mode", "persistent", "masks"}`, masks as bool CPU tensors; `torch.save`-able."""
+        masks = {e.name: self._keep(e).cpu() for e in self._entries}
+        return {"mode": self.mode, "persistent": self.persistent, "masks": masks}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Replace the masks by those of `state` (same parameter names) and zero the newly masked weights.
+
+        The mode stays this state's; `state` may come from either mode."""
+        masks = _masks_in_state(state, "state")
+        names = {e.name for e in self._entries}
+        if set(masks) != names:
+            missing, unexpected = sorted(names - set(masks)), sorted(set(masks) - names)
+            raise ValueError(
+                f"state: masks are for other parameters (missing {missing}, unexpected {unexpected}); "
+                "load a state saved from this model, or call remove_masks and apply_masks instead"
+            )
+        for e in self._entries:
+            new = _as_bool_mask(masks[e.name], f"state['masks'][{e.name!r}]", tuple(e.param.shape))
+            self._set_keep(e, new)
+        self.reapply()
+
+    def reapply(self) -> None:
+        """Zero the masked weights now (after changing weights outside an optimizer step).
+
+        Also re-hooks parameters replaced since (`load_state_dict(assign=True)`, a new `nn.Parameter`)."""
+        self._sync()
+        with torch.no_grad():
+            for e in self._entries:
+                self._zero(e)
+
+    # --- machinery ----------------------------------------------------------------------------------
+    def _keep(self, e: _Entry) -> Tensor:
+        if self.mode == "prune":
+            buffer = e.module._buffers[e.attr + "_mask"]
+            assert buffer is not None
+            return buffer.bool()
+        return e.keep_on(e.param.device)
+
+    def _set_keep(self, e: _Entry, new: Tensor) -> None:
+        if self.mode == "prune" or e.keep is None:
+            suffix = "_mask" if self.mode == "prune" else _BUFFER_SUFFIX
+            buffer = e.module._buffers[e.attr + suffix]
+            assert buffer is not None
+            buffer.copy_(new)  # in place: the buffer stays the one the module (and prune's hook) holds
+        else:
+            e.keep = new.to(e.param.device)
+
+    def _zero(self, e: _Entry) -> None:
+        """Mask `e`'s weight; call under `torch.no_grad()`."""
+        if self.mode == "prune":
+            # Recompute the re-parametrised weight without a graph: current after a step, and a leaf,
+            # so that copy.deepcopy works (it refuses non-leaf tensors).
+            orig, mask = getattr(e.module, e.attr + "_orig"), getattr(e.module, e.attr + "_mask")
+            setattr(e.module, e.attr, orig * mask)
+        else:
+            e.param.mul_(e.factor(e.keep_on(e.param.device), e.param))
+
+    def _current_param(self, e: _Entry) -> nn.Parameter:
+        name = e.attr + "_orig" if self.mode == "prune" else e.attr
+        param = e.module._parameters.get(name)
+        assert param is not None, f"parameter {e.name!r} was removed from its module while masked"
+        return param
+
+    def _hook(self, e: _Entry) -> None:
+        # Mode "prune" needs no gradient hook: weight = weight_orig * mask already has zero gradients
+        # there. Frozen parameters cannot take a hook; the step hook and reapply() re-check.
+        if self.mode == "inplace" and e.param.requires_grad and e.handle is None:
+            e.handle = e.param.register_post_accumulate_grad_hook(e.mask_grad)  # type: ignore[no-untyped-call]
+
+    def _unhook(self, e: _Entry) -> None:
+        if e.handle is not None:
+            e.handle.remove()
+            e.handle = None
+
+    def _sync(self) -> None:
+        """Follow parameters that were replaced, or unfrozen, since they were hooked."""
+        for e in self._entries:
+            param = self._current_param(e)
+            if param is not e.param:
+                self._unhook(e)
+                e.param = param
+            self._hook(e)
+
+    def _after_step(self, stepped: set[int]) -> None:
+        self._sync()
+        with torch.no_grad():
+            for e in self._entries:
+                if id(e.param) in stepped:
+                    self._zero(e)
+
+    def _start(self) -> None:
+        for e in self._entries:
+            self._hook(e)
+        _LIVE.add(self)
+        _ensure_step_hook()
+
+    def _stop(self) -> None:
+        _LIVE.discard(self)
+        for e in self._entries:
+            self._unhook(e)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Called by copy.deepcopy and pickle while the copied model may still be half-built: hook the
+        # copied Parameter objects held by the entries, touch no module.
+        self.__dict__.update(state)
+        self._start()
+
+
+def _ensure_step_hook() -> None:
+    """Register `_after_optimizer_step` once per process.
+
+    A global hook rather than per-optimizer hooks: apply_masks is not given the optimizers, and those
+    created before it cannot be found; torch calls global hooks from the `step` of every
+    `torch.optim.Optimizer` subclass, whenever it was created. Non-Optimizer updates need `reapply()`."""
+    global _STEP_HOOK
+    if _STEP_HOOK is None:
+        _STEP_HOOK = register_optimizer_step_post_hook(_after_optimizer_step)
+
+
+def _after_optimizer_step(optimizer: Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Zero again the masked weights that `optimizer` just updated, in every live MaskState."""
+    states = list(_LIVE)
+    if not states:
+        return
+    stepped = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    for state in states:
+        state._after_step(stepped)
+
+
+def _reapply_after_load(module: nn.Module, incompatible_keys: Any) -> None:
+    """`load_state_dict` post-hook of the masked model: the loaded weights may be dense."""
+    state = masks_of(module)
+    if state is not None:
+        state.reapply()
+
+
+# --- validation -------------------------------------------------------------------------------------
+def _as_bool_mask(mask: object, what: str, shape: tuple[int, ...]) -> Tensor:
+    """`mask` as a bool tensor of `shape`; 0/1 integer or float masks (prune's `weight_mask`) convert."""
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"{what}: expected a torch.Tensor, got {type(mask).__name__}")
+    if tuple(mask.shape) != shape:
+        raise ValueError(f"{what}: mask shape {tuple(mask.shape)} differs from the parameter's shape {shape}")
+    if mask.dtype == torch.bool:
+        return mask
+    if mask.is_complex():
+        raise TypeError(f"{what}: mask dtype {mask.dtype} is complex; use a torch.bool mask")
+    if not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError(
+            f"{what}: a {mask.dtype} mask must hold only 0 and 1; use a torch.bool mask (True keeps a weight)"
+        )
+    return mask != 0
+
+
+def _entries_for(model: nn.Module, masks: Mapping[str, Tensor]) -> list[_Entry]:
+    params = dict(model.named_parameters())
+    entries = []
+    for name, mask in masks.items():
+        if name not in params:
+            close = difflib.get_close_matches(str(name), list(params), n=3)
+            hint = f"; did you mean {close}?" if close else "; keys are names from model.named_parameters()"
+            raise ValueError(f"masks: {name!r} is not a parameter of the model{hint}")
+        param = params[name]
+        keep = _as_bool_mask(mask, f"masks[{name!r}]", tuple(param.shape)).to(param.device)
+        prefix, _, attr = name.rpartition(".")
+        entries.append(_Entry(name, model.get_submodule(prefix), attr, param, keep))
+    return entries
+
+
+def _check_not_masked(model: nn.Module, entries: list[_Entry]) -> None:
+    state = masks_of(model)
+    if state is not None:
+        raise RuntimeError(
+            f"model already has masks (mode={state.mode!r}); call ramcore.torch.remove_masks(model) first"
+        )
+    if prune.is_pruned(model):
+        raise RuntimeError("model is already pruned with torch.nn.utils.prune; call prune.remove on it first")
+    ours = {id(e.param) for e in entries}
+    for other in list(_LIVE):
+        for e in other._entries:
+            if id(e.param) in ours:
+                raise RuntimeError(
+                    f"parameter {e.name!r} is already masked through another module (a parent or a "
+                    "submodule); call remove_masks on that module first"
+                )
+
+
+# --- public functions -------------------------------------------------------------------------------
+def masks_of(model: nn.Module) -> MaskState | None:
+    """The MaskState of `model` (also through a `torch.compile` wrapper), or None if it is not masked."""
+    state = getattr(model, _STATE_ATTR, None)
+    return state if isinstance(state, MaskState) else None
+
+
+def apply_masks(
+    model: nn.Module, masks: Mapping[str, Tensor], mode: str = "inplace", persistent: bool = False
+) -> MaskState:
+    """Mask `model`'s parameters with `masks` (parameter name -> bool tensor of its shape, True = keep).
+
+    `mode`: "inplace" (default) or "prune", see the module docstring. `persistent=True` (mode "inplace")
+    stores each mask as a persistent buffer `<param>_ramcore_mask`, so `model.state_dict()` holds them.
+    Masks may also be integer or float tensors of exact 0/1 values. Returns the model's MaskState."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(masks, Mapping):
+        raise TypeError(
+            f"masks: expected a mapping of parameter name to bool tensor, got {type(masks).__name__}"
+        )
+    if mode not in MODES:
+        raise ValueError(f"mode: got {mode!r}, expected one of {MODES}")
+    if not isinstance(persistent, bool):
+        raise TypeError(f"persistent: expected a bool, got {type(persistent).__name__}")
+    if persistent and mode == "prune":
+        raise ValueError(
+            "persistent=True is for mode='inplace': mode='prune' already keeps each mask in the "
+            "state_dict as prune's `<param>_mask` buffer"
+        )
+    if len(masks) == 0:
+        raise ValueError("masks: empty mapping, nothing to apply")
+    entries = _entries_for(model, masks)
+    _check_not_masked(model, entries)
+    state = MaskState(model, entries, mode, persistent)
+    if mode == "prune":
+        _start_prune(state)
+    else:
+        _start_inplace(state)
+    setattr(model, _STATE_ATTR, state)
+    state._load_hook = model.register_load_state_dict_post_hook(_reapply_after_load)  # type: ignore[no-untyped-call]
+    state._start()
+    return state
+
+
+def _start_inplace(state: MaskState) -> None:
+    with torch.no_grad():
+        for e in state._entries:
+            if state.persistent:
+                assert e.keep is not None
+                e.module.register_buffer(e.attr + _BUFFER_SUFFIX, e.keep, persistent=True)
+                e.keep = None
+            state._zero(e)
+    # In-place zeroing kept the weights inside cuDNN's flat buffer; re-flatten in case they were not.
+    for module in _modules_of(state):
+        if isinstance(module, nn.RNNBase):
+            module.flatten_parameters()
+
+
+def _start_prune(state: MaskState) -> None:
+    for module in _modules_of(state):
+        state._param_order.append((module, list(module._parameters)))
+    for e in state._entries:
+        if isinstance(e.module, nn.RNNBase) and e.param.is_cuda:
+            _warn_cudnn(e)
+        assert e.keep is not None
+        prune.custom_from_mask(e.module, e.attr, e.keep)  # type: ignore[no-untyped-call]
+        e.keep = None  # prune's `<attr>_mask` buffer holds it now
+        e.param = state._current_param(e)
+    with torch.no_grad():
+        for e in state._entries:
+            state._zero(e)
+
+
+def _warn_cudnn(e: _Entry) -> None:
+    warnings.warn(
+        f"mode='prune' on recurrent layer {e.name!r}: its re-parametrised weights are not in cuDNN's "
+        "flattened buffer, so every forward call copies them; use mode='inplace' for RNNs on the GPU",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
+def _modules_of(state: MaskState) -> Iterator[nn.Module]:
+    """The distinct modules owning masked parameters, in order."""
+    seen: set[int] = set()
+    for e in state._entries:
+        if id(e.module) not in seen:
+            seen.add(id(e.module))
+            yield e.module
+
+
+def remove_masks(model: nn.Module) -> None:
+    """Detach `model`'s masks: hooks removed, prune re-parametrisation undone with `prune.remove`, mask
+    buffers deleted. The weights keep their values, masked entries zero."""
+    state = masks_of(model)
+    if state is None:
+        raise ValueError("model: has no masks applied by ramcore.torch.apply_masks")
+    state.reapply()  # the weights left behind are masked, whatever happened since the last step
+    state._stop()
+    if state._load_hook is not None:
+        state._load_hook.remove()
+    for e in state._entries:
+        if state.mode == "prune":
+            prune.remove(e.module, e.attr)  # type: ignore[no-untyped-call]
+        elif state.persistent:
+            del e.module._buffers[e.attr + _BUFFER_SUFFIX]
+    for module, order in state._param_order:
+        # prune.remove re-registers `weight` last; restore the order of named_parameters()/state_dict().
+        for name in order:
+            module._parameters[name] = module._parameters.pop(name)
+    for module in _modules_of(state):
+        if isinstance(module, nn.RNNBase):
+            module.flatten_parameters()
+    delattr(state._root, _STATE_ATTR)
+
+
+def _masks_in_state(state: object, what: str) -> Mapping[str, Any]:
+    if not isinstance(state, Mapping) or not isinstance(state.get("masks"), Mapping):
+        raise ValueError(f"{what}: expected MaskState.state_dict() output, a mapping with a 'masks' mapping")
+    masks: Mapping[str, Any] = state["masks"]
+    return masks
+
+
+def _find_saved_masks(saved: Mapping[str, Any]) -> tuple[dict[str, Any], str, bool]:
+    """(masks, mode, persistent) from a MaskState state_dict or a model state_dict."""
+    if isinstance(saved.get("masks"), Mapping):
+        mode = saved.get("mode", "inplace")
+        return dict(saved["masks"]), mode, bool(saved.get("persistent", False))
+    buffers = {k[: -len(_BUFFER_SUFFIX)]: v for k, v in saved.items() if k.endswith(_BUFFER_SUFFIX)}
+    if buffers:
+        return buffers, "inplace", True
+    pruned = {
+        k[: -len("_mask")]: v for k, v in saved.items() if k.endswith("_mask") and k[:-5] + "_orig" in saved
+    }
+    if pruned:
+        return pruned, "prune", False
+    raise ValueError(
+        "state_dict_or_path: no masks found; expected MaskState.state_dict() output, or a model state_dict "
+        "with '<param>_ramcore_mask' buffers (persistent=True) or prune's '<param>_orig'/'<param>_mask'"
+    )
+
+
+def attach_saved_masks(
+    model: nn.Module, state_dict_or_path: Mapping[str, Any] | str | os.PathLike[str]
+) -> MaskState:
+    """Apply saved masks to a dense `model`, in the mode they were saved with.
+
+    Accepts `MaskState.state_dict()` output, or a model state_dict holding the masks (persistent=True
+    buffers, or mode "prune"'s `weight_orig`/`weight_mask`), or a path to either saved by `torch.save`.
+    Only masks are read: load the weights afterwards with `model.load_state_dict(...)`, whose keys then
+    match the checkpoint's."""
+    saved: object = state_dict_or_path
+    if isinstance(saved, (str, os.PathLike)):
+        saved = torch.load(saved, map_location="cpu", weights_only=True)
+    if not isinstance(saved, Mapping):
+        raise TypeError(
+            f"state_dict_or_path: expected a mapping or a path, got {type(state_dict_or_path).__name__}"
+        )
+    masks, mode, persistent = _find_saved_masks(saved)
+    return apply_masks(model, masks, mode=mode, persistent=persistent)

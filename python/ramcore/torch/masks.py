@@ -1,0 +1,254 @@
+"""One entry point for every mask method: `make_masks(model, method=..., density=...)`.
+
+`density` is always the fraction of weights kept. Every method keeps exact per-layer counts
+(round(density * numel), ties broken by index), is deterministic given `seed`, builds its masks on
+the CPU, and returns a `MaskSet`: a mapping parameter name -> bool tensor of the parameter's shape,
+with the achieved density and (for `ramanujan`) the construction of every layer recorded.
+
+Density allocation across layers (`allocation`): "uniform" (every layer at `density`), "er"
+(Erdos-Renyi, Mocanu et al. 2018: density_l proportional to (n_in + n_out) / (n_in n_out)), "erk"
+(Evci et al. 2020: proportional to sum(shape) / prod(shape), kernel dimensions included), or a dict
+name -> density. ER/ERK read PyTorch's (out, in, *kernel) layout, cap layers at density 1 and
+re-solve the scale so the whole model keeps `density` overall. The score methods (magnitude, snip,
+grasp, synflow) rank globally across layers by default, as their papers do; give an allocation to
+rank within each layer instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..masks import MaskInfo, ramanujan_mask, random_regular_mask
+from . import scores as _scores
+from .layers import KINDS, MaskTarget, mask_targets, pieces_to_weight
+
+__all__ = ["METHODS", "MaskSet", "allocate_density", "make_masks"]
+
+METHODS = ("ramanujan", "random", "er", "erk", "random_regular", "magnitude", "snip", "grasp", "synflow")
+_SCORED = ("magnitude", "snip", "grasp", "synflow")
+_DATA = ("snip", "grasp")
+
+
+@dataclass(frozen=True)
+class LayerMask:
+    """What was built for one parameter: achieved density and per-piece constructions."""
+
+    name: str
+    shape: tuple[int, ...]
+    target_density: float
+    density: float
+    kept: int
+    pieces: tuple[MaskInfo, ...] = ()
+
+
+class MaskSet(Mapping[str, torch.Tensor]):
+    """Masks by parameter name (bool CPU tensors) plus per-layer records (`layers`)."""
+
+    def __init__(self, method: str, masks: dict[str, torch.Tensor], layers: dict[str, LayerMask]) -> None:
+        self.method = method
+        self._masks = masks
+        self.layers = layers
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self._masks[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._masks)
+
+    def __len__(self) -> int:
+        return len(self._masks)
+
+    @property
+    def density(self) -> float:
+        """Overall fraction kept across the masked parameters."""
+        kept = sum(layer.kept for layer in self.layers.values())
+        return kept / max(1, sum(math.prod(layer.shape) for layer in self.layers.values()))
+
+    def table(self) -> str:
+        lines = [f"{'parameter':40s} {'shape':>22s} {'target':>8s} {'density':>8s}  construction"]
+        for layer in self.layers.values():
+            how = "; ".join(sorted({f"{p.construction} {p.params}" for p in layer.pieces}))
+            lines.append(
+                f"{layer.name:40s} {str(layer.shape):>22s} {layer.target_density:8.4f} "
+                f"{layer.density:8.4f}  {how}"
+            )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"MaskSet(method={self.method!r}, layers={len(self)}, density={self.density:.4f})"
+
+
+# --- density allocation -------------------------------------------------------------------------
+
+
+def _raw_er(t: MaskTarget, kernel: bool) -> float:
+    shape = t.shape if kernel else t.shape[:2]
+    return sum(shape) / math.prod(shape)
+
+
+def allocate_density(
+    targets: Sequence[MaskTarget], density: float, allocation: str | Mapping[str, float] = "uniform"
+) -> dict[str, float]:
+    """Per-parameter densities keeping `density` of all target weights overall."""
+    if isinstance(allocation, Mapping):
+        missing = [t.name for t in targets if t.name not in allocation]
+        if missing:
+            raise ValueError(f"allocation has no density for {missing}")
+        out = {t.name: float(allocation[t.name]) for t in targets}
+        for name, d in out.items():
+            _check_density(d, f"allocation[{name!r}]")
+        return out
+    if allocation == "uniform":
+        return {t.name: density for t in targets}
+    if allocation not in ("er", "erk"):
+        raise ValueError(
+            f"allocation must be 'uniform', 'er', 'erk' or a dict name -> density, got {allocation!r}"
+        )
+    raw = {t.name: _raw_er(t, allocation == "erk") for t in targets}
+    numel = {t.name: t.numel for t in targets}
+    budget = density * sum(numel.values())
+    dense: set[str] = set()
+    while True:  # Evci et al.: layers whose density would exceed 1 are kept dense, then re-solve
+        rest = [n for n in raw if n not in dense]
+        scale = (budget - sum(numel[n] for n in dense)) / sum(raw[n] * numel[n] for n in rest)
+        over = [n for n in rest if scale * raw[n] > 1.0]
+        if not over:
+            break
+        dense.update(over)
+    return {n: 1.0 if n in dense else scale * raw[n] for n in raw}
+
+
+def _check_density(d: Any, name: str) -> float:
+    value = float(d)
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1] (the fraction of weights kept), got {d!r}")
+    return value
+
+
+# --- per-layer structural masks -----------------------------------------------------------------
+
+
+def _structured(
+    t: MaskTarget, density: float, build: Callable[[int, int, float], tuple[Any, MaskInfo]]
+) -> tuple[torch.Tensor, tuple[MaskInfo, ...]]:
+    rows, cols = t.piece_shape
+    built = [build(rows, cols, density) for _ in range(t.pieces)]
+    weight = pieces_to_weight([m for m, _ in built], t.shape)
+    return torch.from_numpy(np.ascontiguousarray(weight)), tuple(i for _, i in built)
+
+
+# --- the entry point ----------------------------------------------------------------------------
+
+
+def make_masks(
+    model: nn.Module,
+    method: str = "ramanujan",
+    density: float = 0.05,
+    *,
+    allocation: str | Mapping[str, float] | None = None,
+    data: Any = None,
+    loss_fn: Callable[..., torch.Tensor] | None = None,
+    rounds: int = 100,
+    input_shape: Sequence[int] | None = None,
+    seed: int = 0,
+    kinds: Sequence[str] = KINDS,
+    include: str | Sequence[str] | None = None,
+    exclude: str | Sequence[str] | None = None,
+    exclude_first: bool = False,
+    exclude_last: bool = False,
+) -> MaskSet:
+    """Masks for the linear/conv/RNN/attention weights of `model` keeping `density` of them.
+
+    method: "ramanujan" (deterministic, data-free fit of a Ramanujan construction per bipartite
+    piece, see `ramcore.masks`), "random" (uniform per layer), "er"/"erk" (random masks with that
+    allocation), "random_regular" (random bi-regular expander per piece), "magnitude", "snip",
+    "grasp" (need `data`: a batch (inputs, labels) or a DataLoader), "synflow" (data-free,
+    `rounds` iterations on an all-ones input of `input_shape`, one sample without the batch axis;
+    needed unless the first layer is Linear). allocation: "uniform" (default for structural
+    methods), "er", "erk" or a
+    dict; None lets the score methods rank globally. seed: every random choice.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    density = _check_density(density, "density")
+    targets = mask_targets(model, kinds, include, exclude, exclude_first, exclude_last)
+    if not targets:
+        raise ValueError(
+            "no parameter to mask: check kinds/include/exclude (found no Linear/Conv/RNN/attention)"
+        )
+    if method in ("er", "erk"):
+        if allocation not in (None, method):
+            raise ValueError(f"method={method!r} fixes the allocation; got allocation={allocation!r}")
+        allocation = method
+    per_layer = (
+        None
+        if allocation is None and method in _SCORED
+        else allocate_density(targets, density, allocation or "uniform")
+    )
+    if method in _SCORED:
+        masks = _score_masks(model, method, targets, density, per_layer, data, loss_fn, rounds, input_shape)
+        infos: dict[str, tuple[MaskInfo, ...]] = {t.name: () for t in targets}
+    elif method in ("random", "er", "erk"):
+        assert per_layer is not None
+        params = dict(model.named_parameters())
+        masks = _scores.random_masks({t.name: params[t.name] for t in targets}, per_layer, seed)
+        infos = {t.name: () for t in targets}
+    else:
+        assert per_layer is not None
+        masks, infos = {}, {}
+        for i, t in enumerate(targets):
+            masks[t.name], infos[t.name] = _structural(method, t, per_layer[t.name], seed, i)
+    layers = {}
+    for t in targets:
+        kept = int(masks[t.name].sum())
+        target = per_layer[t.name] if per_layer is not None else density
+        layers[t.name] = LayerMask(t.name, t.shape, target, kept / t.numel, kept, infos[t.name])
+    return MaskSet(method, masks, layers)
+
+
+def _structural(
+    method: str, t: MaskTarget, d: float, seed: int, index: int
+) -> tuple[torch.Tensor, tuple[MaskInfo, ...]]:
+    if method == "ramanujan":
+        return _structured(t, d, ramanujan_mask)
+    rng = np.random.default_rng([seed, index])  # one independent stream per layer
+    return _structured(t, d, lambda r, c, dd: random_regular_mask(r, c, dd, rng))
+
+
+def _score_masks(
+    model: nn.Module,
+    method: str,
+    targets: Sequence[MaskTarget],
+    density: float,
+    per_layer: dict[str, float] | None,
+    data: Any,
+    loss_fn: Callable[..., torch.Tensor] | None,
+    rounds: int,
+    input_shape: Sequence[int] | None,
+) -> dict[str, torch.Tensor]:
+    params = dict(model.named_parameters())
+    chosen = {t.name: params[t.name] for t in targets}
+    if method in _DATA and data is None:
+        raise ValueError(f"method={method!r} needs data: a batch (inputs, labels) or a DataLoader")
+    extra: dict[str, Any] = {} if loss_fn is None else {"loss_fn": loss_fn}
+    if method == "synflow":  # global by construction (Tanaka et al. 2020)
+        if per_layer is not None:
+            raise ValueError("method='synflow' ranks all layers together: leave allocation=None")
+        return _scores.synflow_masks(model, chosen, density, rounds=rounds, input_shape=input_shape)
+    if method == "magnitude":
+        scores = _scores.magnitude_scores(chosen)
+    elif method == "snip":
+        scores = _scores.snip_scores(model, chosen, data, **extra)
+    else:
+        scores = _scores.grasp_scores(model, chosen, data, **extra)
+    largest = method != "grasp"  # GraSP removes its top scores (Wang et al. 2020, eq. 8)
+    if per_layer is None:
+        return _scores.topk_masks(scores, density, scope="global", largest=largest)
+    return _scores.topk_masks(scores, per_layer, scope="layer", largest=largest)

@@ -1,0 +1,588 @@
+"""Pruning-at-initialisation baselines as score functions, and exact top-k masks.
+
+Every score function takes `targets`, the parameters to be masked keyed by their qualified name in
+`model.named_parameters()`, and returns one score tensor per target: float64, on the CPU, with the
+parameter's shape (float64 so that SynFlow's scores, which span hundreds of orders of magnitude in deep
+networks, and float32 scores alike rank without loss). `topk_masks` turns scores into boolean masks with
+exact counts; a higher score means "keep", except for GraSP, whose paper score removes the top.
+
+Methods (theta are the target weights, L the loss on a batch, ⊙ the elementwise product):
+
+- `magnitude_scores` -- magnitude pruning at initialisation (Frankle et al., "Pruning neural networks
+  at initialization: why are we missing the mark?", ICLR 2021, the baseline of Han et al. 2015):
+  S = |theta|.
+- `snip_scores` -- SNIP (Lee, Ajanthan & Torr, "SNIP: single-shot network pruning based on connection
+  sensitivity", ICLR 2019, eq. 6): with gates c on every connection, g_j = dL(c ⊙ theta)/dc_j at c = 1,
+  which equals (theta ⊙ dL/dtheta)_j, and S_j = |g_j| / sum_k |g_k| over all targets. Keep the top.
+- `grasp_scores` -- GraSP (Wang, Zhang & Grosse, "Picking winning tickets before training by preserving
+  gradient flow", ICLR 2020, eq. 8): S(-theta) = -theta ⊙ Hg with g = dL/dtheta, H = d2L/dtheta2, the
+  loss taken on logits / T (T = 200), normalised by |sum S| + 1e-10 as in the authors' code
+  (github.com/alecwangcq/GraSP). The weights with the LARGEST scores are removed: build the mask with
+  `topk_masks(scores, density, largest=False)`, or call `grasp_masks`.
+- `synflow_scores` / `synflow_masks` -- SynFlow (Tanaka, Kunin, Yamins & Ganguli, "Pruning neural
+  networks without any data by iteratively conserving synaptic flow", NeurIPS 2020, eq. 2 and
+  Algorithm 1): R = 1^T (prod_l |theta^l|) 1, evaluated as the sum of the outputs of the network with
+  every parameter and buffer replaced by its absolute value on an all-ones input; S = |theta ⊙ dR/dtheta|.
+  Iterative, data-free, global: 100 rounds with the exponential schedule density**(k/rounds), the
+  scores recomputed on the masked network each round.
+- `random_masks` -- uniform random masks with exact per-layer counts from a seeded CPU generator (the
+  "random" baseline of Liu et al., "The unreasonable effectiveness of random pruning", ICLR 2022).
+
+Scoring leaves the model as it was: parameter values (same storage, bit for bit), dtypes,
+requires_grad, .grad, buffers (BatchNorm running statistics) and each module's train/eval mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+import numbers
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal, Union
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = [
+    "grasp_masks",
+    "grasp_scores",
+    "magnitude_scores",
+    "random_masks",
+    "snip_scores",
+    "synflow_masks",
+    "synflow_scores",
+    "topk_masks",
+]
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+#: One `(inputs, labels)` pair, or an iterable (e.g. a DataLoader) of such pairs.
+BatchSource = Union[Sequence[Any], Iterable[Any]]
+Density = Union[float, Mapping[str, float]]
+
+_GRASP_EPS = 1e-10  # the authors' code: norm_factor = |sum(scores)| + eps
+
+
+# ---------------------------------------------------------------------------------------------------
+# Top-k masks
+# ---------------------------------------------------------------------------------------------------
+
+
+def topk_masks(
+    scores: Mapping[str, Tensor],
+    density: Density,
+    *,
+    scope: Literal["global", "layer"] = "global",
+    largest: bool = True,
+) -> dict[str, Tensor]:
+    """Boolean masks keeping exactly the highest-scoring entries.
+
+    scope="layer": each tensor keeps exactly round(density * numel) entries (`density` a float or a
+    mapping name -> density covering every name of `scores`). scope="global": exactly
+    round(density * total) entries are kept over all tensors together (`density` a float).
+    `round` is Python's (halves to even). Ties are broken by index: by flattened position, and globally
+    by the order of the names in `scores`, then position, so the result equals a stable sort of the
+    scores and is bit-identical on every run and machine. NaN scores rank last. `largest=False` keeps
+    the lowest scores instead (GraSP). Returns bool masks on the CPU with each score's shape.
+    """
+    _check_scores(scores)
+    if scope not in ("global", "layer"):
+        raise ValueError(f"scope must be 'global' or 'layer', got {scope!r}")
+    if not isinstance(largest, bool):
+        raise TypeError(f"largest must be a bool, got {largest!r}")
+    keys = {name: _keep_key(score, largest) for name, score in scores.items()}
+    if scope == "layer":
+        densities = _per_name_densities(list(scores), density)
+        return {
+            name: torch.from_numpy(_select(key, _keep_count(densities[name], key.size))).reshape(
+                scores[name].shape
+            )
+            for name, key in keys.items()
+        }
+    if isinstance(density, Mapping):
+        raise TypeError("density must be a single float when scope='global' (a mapping needs scope='layer')")
+    flat = np.concatenate([key for key in keys.values()])
+    keep = _select(flat, _keep_count(_check_density(density), flat.size))
+    masks: dict[str, Tensor] = {}
+    start = 0
+    for name, key in keys.items():
+        masks[name] = torch.from_numpy(keep[start : start + key.size].copy()).reshape(scores[name].shape)
+        start += key.size
+    return masks
+
+
+def _keep_key(score: Tensor, largest: bool) -> npt.NDArray[np.float64]:
+    """Flattened float64 copy of `score` in which higher means keep."""
+    key = score.detach().to(device="cpu", dtype=torch.float64).reshape(-1).numpy()
+    return key if largest else -key  # read only: `_select` never writes into it
+
+
+def _select(key: npt.NDArray[np.float64], k: int) -> npt.NDArray[np.bool_]:
+    """Keep the k largest entries of `key`, ties to the lowest index, NaN last.
+
+    Equal to taking the first k of a stable ascending sort of -key (NaN sorted to the end), but O(n):
+    a partition finds the k-th largest value t, everything above t is kept and the remaining slots go
+    to the entries equal to t in index order. SynFlow calls this once per round.
+    """
+    n = key.size
+    keep = np.zeros(n, dtype=bool)
+    if k <= 0:
+        return keep
+    is_nan = np.isnan(key)
+    valid = key[~is_nan] if is_nan.any() else key
+    m = valid.size
+    if k >= m:
+        keep[~is_nan] = True
+        keep[np.flatnonzero(is_nan)[: k - m]] = True
+        return keep
+    threshold = np.partition(valid, m - k)[m - k]
+    np.greater(key, threshold, out=keep)
+    remaining = k - int(np.count_nonzero(keep))
+    keep[np.flatnonzero(key == threshold)[:remaining]] = True
+    return keep
+
+
+def _keep_count(density: float, numel: int) -> int:
+    return int(round(density * numel))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data-free scores and masks
+# ---------------------------------------------------------------------------------------------------
+
+
+def magnitude_scores(targets: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """S = |theta| for each target (float64, CPU). Keep the top."""
+    _check_tensor_mapping(targets, "targets")
+    return {name: _to_cpu64(p.detach().abs()) for name, p in targets.items()}
+
+
+def random_masks(targets: Mapping[str, Tensor], density: Density, seed: int) -> dict[str, Tensor]:
+    """Uniform random masks keeping exactly round(density * numel) entries of each target.
+
+    `density` is a float or a mapping name -> density covering every target. One `torch.Generator` on
+    the CPU seeded with `seed` draws `torch.randperm(numel)` for each target in the order of `targets`,
+    so the masks are identical on every run and machine for a given torch version.
+    """
+    _check_tensor_mapping(targets, "targets")
+    densities = _per_name_densities(list(targets), density)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be an integer in [0, 2**64), got {seed!r}")
+    generator = torch.Generator(device="cpu")
+    generator.manual_seed(int(seed))
+    masks: dict[str, Tensor] = {}
+    for name, target in targets.items():
+        numel = target.numel()
+        flat = torch.zeros(numel, dtype=torch.bool)
+        flat[torch.randperm(numel, generator=generator)[: _keep_count(densities[name], numel)]] = True
+        masks[name] = flat.reshape(target.shape)
+    return masks
+
+
+def synflow_scores(
+    model: nn.Module,
+    targets: Mapping[str, nn.Parameter],
+    input_shape: Sequence[int] | None = None,
+    *,
+    masks: Mapping[str, Tensor] | None = None,
+    dtype: torch.dtype | None = torch.float64,
+) -> dict[str, Tensor]:
+    """One-shot SynFlow scores S = |theta ⊙ dR/dtheta|, R = 1^T (prod_l |theta^l|) 1 (Tanaka et al., eq. 2).
+
+    R is the sum of the outputs of `model` in eval mode (as the authors' code, so BatchNorm applies the
+    absolute values of its running statistics and affine parameters) on one all-ones input of shape
+    `(1, *input_shape)`, with every floating parameter and buffer replaced by its absolute value and the
+    targets multiplied by `masks` (bool, default all kept; masked entries score 0). `input_shape` is the
+    per-sample input shape; it may be omitted only when the model's first layer is nn.Linear.
+    `dtype=float64` (default) evaluates R in double precision, which keeps R finite in deep networks
+    where float32 overflows (the authors' code has this as a commented-out `model.double()`); None keeps
+    the model's dtypes. Keep the top.
+    """
+    names, params = _check_targets(model, targets)
+    shape = _input_shape(model, input_shape)
+    keep = _device_masks(names, params, masks)
+    with _untouched(model, params):
+        weights = _linearise(model, params, dtype)
+        ones = torch.ones((1, *shape), dtype=weights[0].dtype, device=weights[0].device)
+        scores = _synflow_pass(model, params, weights, keep, ones)
+    return {name: _to_cpu64(score) for name, score in zip(names, scores)}
+
+
+def synflow_masks(
+    model: nn.Module,
+    targets: Mapping[str, nn.Parameter],
+    density: float,
+    rounds: int = 100,
+    input_shape: Sequence[int] | None = None,
+    *,
+    dtype: torch.dtype | None = torch.float64,
+) -> dict[str, Tensor]:
+    """SynFlow masks (Tanaka et al. 2020, Algorithm 1): iterative, data-free, global.
+
+    Round k = 1..rounds recomputes the scores of `synflow_scores` on the network masked so far and keeps
+    exactly round(density**(k/rounds) * total) weights globally (the exponential schedule). A weight
+    pruned in one round never returns: in the authors' code its score is 0 <= threshold; here pruned
+    weights rank below every kept one, so ties at zero score cannot revive them. Returns bool masks on
+    the CPU keeping exactly round(density * total) weights.
+    """
+    names, params = _check_targets(model, targets)
+    final = _check_density(density)
+    if isinstance(rounds, bool) or not isinstance(rounds, numbers.Integral) or rounds < 1:
+        raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
+    shape = _input_shape(model, input_shape)
+    keep = _device_masks(names, params, None)
+    with _untouched(model, params):
+        weights = _linearise(model, params, dtype)
+        ones = torch.ones((1, *shape), dtype=weights[0].dtype, device=weights[0].device)
+        for k in range(1, int(rounds) + 1):
+            scores = _synflow_pass(model, params, weights, keep, ones)
+            ranked = {
+                name: score.masked_fill(~mask, -math.inf) for name, score, mask in zip(names, scores, keep)
+            }
+            chosen = topk_masks(ranked, final ** (k / rounds), scope="global")
+            keep = [chosen[name].to(p.device) for name, p in zip(names, params)]
+    return {name: mask.cpu() for name, mask in zip(names, keep)}
+
+
+def _linearise(model: nn.Module, params: Sequence[nn.Parameter], dtype: torch.dtype | None) -> list[Tensor]:
+    """theta -> |theta| (in `dtype`) for every floating parameter and buffer: Synaptic-Flow's `linearize`.
+
+    Swaps `.data` (restored by `_untouched`), so the original storage is never written. Returns the
+    absolute target weights.
+    """
+    model.eval()
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        if tensor.is_floating_point():
+            tensor.data = tensor.data.abs().to(dtype or tensor.dtype)
+    return [p.data for p in params]
+
+
+def _synflow_pass(
+    model: nn.Module,
+    params: Sequence[nn.Parameter],
+    weights: Sequence[Tensor],
+    keep: Sequence[Tensor],
+    ones: Tensor,
+) -> list[Tensor]:
+    """|theta ⊙ dR/dtheta| of the linearised network with targets |theta| ⊙ mask."""
+    for p, weight, mask in zip(params, weights, keep):
+        p.data = weight * mask
+    output = model(ones)
+    if not isinstance(output, Tensor):
+        raise TypeError(f"synflow: model must return a Tensor, got {type(output).__name__}")
+    flow = output.sum()
+    if not torch.isfinite(flow):
+        raise FloatingPointError(
+            f"synflow: R = {flow.item()} is not finite; use dtype=torch.float64 (or check the model)"
+        )
+    grads = torch.autograd.grad(flow, list(params), allow_unused=True)
+    return [_or_zeros(g, p).mul(p.detach()).abs() for g, p in zip(grads, params)]
+
+
+def _input_shape(model: nn.Module, input_shape: Sequence[int] | None) -> tuple[int, ...]:
+    if input_shape is None:
+        first = next((m for m in model.modules() if any(True for _ in m.parameters(recurse=False))), None)
+        if isinstance(first, nn.Linear):
+            return (first.in_features,)
+        raise ValueError(
+            "input_shape is required (the per-sample input shape without the batch dimension, e.g. "
+            "(3, 32, 32)); it can only be inferred when the model's first layer is nn.Linear"
+        )
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence):
+        raise TypeError(f"input_shape must be a sequence of positive ints, got {input_shape!r}")
+    shape = tuple(input_shape)
+    if not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0 for d in shape):
+        raise ValueError(f"input_shape must be a sequence of positive ints, got {input_shape!r}")
+    return tuple(int(d) for d in shape)
+
+
+def _device_masks(
+    names: Sequence[str], params: Sequence[nn.Parameter], masks: Mapping[str, Tensor] | None
+) -> list[Tensor]:
+    if masks is None:
+        return [torch.ones(p.shape, dtype=torch.bool, device=p.device) for p in params]
+    _check_tensor_mapping(masks, "masks")
+    if set(masks) != set(names):
+        raise ValueError(
+            f"masks must have exactly the names of targets; got {sorted(masks)}, want {list(names)}"
+        )
+    out = []
+    for name, p in zip(names, params):
+        mask = masks[name]
+        if mask.dtype != torch.bool or mask.shape != p.shape:
+            raise ValueError(
+                f"masks[{name!r}] must be a bool tensor of shape {tuple(p.shape)}, "
+                f"got {mask.dtype} of shape {tuple(mask.shape)}"
+            )
+        out.append(mask.to(p.device))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data-dependent scores
+# ---------------------------------------------------------------------------------------------------
+
+
+def snip_scores(
+    model: nn.Module,
+    targets: Mapping[str, nn.Parameter],
+    batch: BatchSource,
+    loss_fn: LossFn = F.cross_entropy,
+    *,
+    batches: int | None = 1,
+    train_mode: bool = True,
+) -> dict[str, Tensor]:
+    """SNIP connection sensitivity S = |theta ⊙ g| / sum |theta ⊙ g| (Lee et al. 2019, eq. 6). Keep the top.
+
+    `batch` is an `(inputs, labels)` pair or an iterable of them (a DataLoader); the first `batches` of
+    them are used (None: all) and g is the sum of their gradients dL_b/dtheta (as Synaptic-Flow's SNIP
+    accumulates `.backward()` over its prune loader; the normalisation makes sum and mean equivalent).
+    Batches are moved to the device of the first target. `train_mode=True` (default) scores the model in
+    training mode, as the authors' code scores a freshly built network (BatchNorm uses batch statistics);
+    running statistics and modes are restored afterwards.
+    """
+    names, params = _check_targets(model, targets)
+    data = _collect_batches(batch, batches, params[0].device)
+    with _untouched(model, params):
+        model.train(train_mode)
+        grads = _summed_gradients(model, params, data, loss_fn, 1.0)
+        # dL/dc at c = 1 for L(c ⊙ theta) is theta ⊙ dL/dtheta (chain rule), the paper's g_j.
+        scores = [_to_cpu64((g * p.detach()).abs()) for g, p in zip(grads, params)]
+    total = float(sum(float(s.sum()) for s in scores))
+    if total > 0.0:
+        scores = [s / total for s in scores]
+    return dict(zip(names, scores))
+
+
+def grasp_scores(
+    model: nn.Module,
+    targets: Mapping[str, nn.Parameter],
+    batch: BatchSource,
+    loss_fn: LossFn = F.cross_entropy,
+    temperature: float = 200.0,
+    *,
+    batches: int | None = 1,
+    train_mode: bool = True,
+) -> dict[str, Tensor]:
+    """GraSP scores S = -theta ⊙ Hg / (|sum S| + 1e-10) (Wang et al. 2020, eq. 8). REMOVE the top.
+
+    Follows the authors' code: the loss is taken on `model(inputs) / temperature`; g = sum_b dL_b/dtheta
+    over the first `batches` batches (None: all), computed without a graph; then
+    Hg = sum_b d(g^T dL_b/dtheta)/dtheta by double backward on the same batches. Keep the lowest scores:
+    `topk_masks(scores, density, largest=False)` or `grasp_masks`. Batches, device and `train_mode` as
+    in `snip_scores` (the authors' code scores the network in training mode).
+    """
+    names, params = _check_targets(model, targets)
+    data = _collect_batches(batch, batches, params[0].device)
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
+        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    with _untouched(model, params):
+        model.train(train_mode)
+        grad = _summed_gradients(model, params, data, loss_fn, float(temperature))
+        hessian_grad = _hessian_gradient_product(model, params, data, loss_fn, float(temperature), grad)
+        scores = [_to_cpu64(-(p.detach() * hg)) for p, hg in zip(params, hessian_grad)]
+    norm = abs(float(sum(float(s.sum()) for s in scores))) + _GRASP_EPS
+    return {name: s / norm for name, s in zip(names, scores)}
+
+
+def grasp_masks(
+    model: nn.Module,
+    targets: Mapping[str, nn.Parameter],
+    batch: BatchSource,
+    density: float,
+    loss_fn: LossFn = F.cross_entropy,
+    temperature: float = 200.0,
+    *,
+    batches: int | None = 1,
+    train_mode: bool = True,
+) -> dict[str, Tensor]:
+    """GraSP masks: the global round(density * total) lowest `grasp_scores` are kept (the top removed)."""
+    scores = grasp_scores(model, targets, batch, loss_fn, temperature, batches=batches, train_mode=train_mode)
+    return topk_masks(scores, density, scope="global", largest=False)
+
+
+def _summed_gradients(
+    model: nn.Module,
+    params: Sequence[nn.Parameter],
+    data: Sequence[tuple[Any, Any]],
+    loss_fn: LossFn,
+    temperature: float,
+) -> list[Tensor]:
+    """sum over batches of dL(model(x) / temperature, y)/dtheta, without a graph (unused: zeros)."""
+    total = [torch.zeros_like(p) for p in params]
+    for inputs, labels in data:
+        loss = loss_fn(model(inputs) / temperature, labels)
+        grads = torch.autograd.grad(loss, list(params), allow_unused=True)
+        for acc, g in zip(total, grads):
+            if g is not None:
+                acc.add_(g.detach())
+    return total
+
+
+def _hessian_gradient_product(
+    model: nn.Module,
+    params: Sequence[nn.Parameter],
+    data: Sequence[tuple[Any, Any]],
+    loss_fn: LossFn,
+    temperature: float,
+    grad: Sequence[Tensor],
+) -> list[Tensor]:
+    """sum over batches of H_b g = d(g^T dL_b/dtheta)/dtheta with g held constant (GraSP's `z.backward()`)."""
+    total = [torch.zeros_like(p) for p in params]
+    for inputs, labels in data:
+        loss = loss_fn(model(inputs) / temperature, labels)
+        grads = torch.autograd.grad(loss, list(params), create_graph=True, allow_unused=True)
+        terms = [(g_const * g).sum() for g_const, g in zip(grad, grads) if g is not None and g.requires_grad]
+        if not terms:
+            continue
+        products = torch.autograd.grad(torch.stack(terms).sum(), list(params), allow_unused=True)
+        for acc, hg in zip(total, products):
+            if hg is not None:
+                acc.add_(hg.detach())
+    return total
+
+
+# ---------------------------------------------------------------------------------------------------
+# Leaving the model untouched, argument checks
+# ---------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _untouched(model: nn.Module, targets: Sequence[nn.Parameter]) -> Iterator[None]:
+    """Score inside; afterwards the model is exactly as before.
+
+    Buffers get private copies (train-mode BatchNorm updates those); parameters may have their `.data`
+    swapped (SynFlow), and the original tensors are put back, so values, storage and dtypes are
+    unchanged. requires_grad (targets are switched on), .grad and every module's mode are restored.
+    Gradients are taken with `torch.autograd.grad`, so `.grad` is never written in the first place.
+    """
+    modes = [(m, m.training) for m in model.modules()]
+    saved = [(p, p.data, p.requires_grad, p.grad) for p in model.parameters()]
+    buffers = [(b, b.data) for b in model.buffers()]
+    try:
+        for b, data in buffers:
+            b.data = data.clone()
+        for p in targets:
+            p.requires_grad_(True)
+        with torch.enable_grad():
+            yield
+    finally:
+        for b, data in buffers:
+            b.data = data
+        for p, data, requires_grad, grad in saved:
+            p.data = data
+            p.requires_grad_(requires_grad)
+            p.grad = grad
+        for m, training in modes:
+            m.training = training
+
+
+def _check_targets(
+    model: nn.Module, targets: Mapping[str, nn.Parameter]
+) -> tuple[list[str], list[nn.Parameter]]:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _check_tensor_mapping(targets, "targets")
+    named = dict(model.named_parameters())
+    for name, p in targets.items():
+        if name not in named:
+            raise ValueError(
+                f"targets: {name!r} is not a parameter of model; model.named_parameters() has {list(named)}"
+            )
+        if named[name] is not p:
+            raise ValueError(f"targets[{name!r}] is not the parameter model.{name} itself")
+        if not p.is_floating_point():
+            raise TypeError(f"targets[{name!r}] must be a floating-point parameter, got {p.dtype}")
+    return list(targets), list(targets.values())
+
+
+def _check_tensor_mapping(tensors: object, argument: str) -> None:
+    if not isinstance(tensors, Mapping) or not tensors:
+        raise ValueError(f"{argument} must be a non-empty mapping name -> tensor, got {tensors!r}")
+    for name, tensor in tensors.items():
+        if not isinstance(name, str):
+            raise TypeError(f"{argument}: names must be str, got {name!r}")
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{argument}[{name!r}] must be a torch.Tensor, got {type(tensor).__name__}")
+
+
+def _check_scores(scores: object) -> None:
+    _check_tensor_mapping(scores, "scores")
+    assert isinstance(scores, Mapping)
+    for name, score in scores.items():
+        if score.is_complex() or score.dtype == torch.bool:
+            raise TypeError(f"scores[{name!r}] must be a real-valued tensor, got {score.dtype}")
+
+
+def _check_density(density: object, argument: str = "density") -> float:
+    if isinstance(density, bool) or not isinstance(density, numbers.Real):
+        raise TypeError(f"{argument} must be a number in (0, 1], got {density!r}")
+    value = float(density)
+    if not 0.0 < value <= 1.0:  # NaN fails too
+        raise ValueError(f"{argument} must be in (0, 1] (the fraction of weights kept), got {density!r}")
+    return value
+
+
+def _per_name_densities(names: Sequence[str], density: Density) -> dict[str, float]:
+    if not isinstance(density, Mapping):
+        value = _check_density(density)
+        return {name: value for name in names}
+    missing = [name for name in names if name not in density]
+    unknown = [name for name in density if name not in names]
+    if missing or unknown:
+        raise ValueError(
+            f"density: the mapping must cover exactly the names; missing {missing}, unknown {unknown}"
+        )
+    return {name: _check_density(density[name], f"density[{name!r}]") for name in names}
+
+
+def _collect_batches(source: BatchSource, batches: int | None, device: torch.device) -> list[tuple[Any, Any]]:
+    """The first `batches` (inputs, labels) pairs of `source` (a pair or an iterable of pairs), on `device`.
+
+    Collected once, so GraSP's two passes see the same data even from a shuffling DataLoader.
+    """
+    if batches is not None and (isinstance(batches, bool) or not isinstance(batches, int) or batches < 1):
+        raise ValueError(f"batches must be a positive int or None (all), got {batches!r}")
+    if _is_pair(source):
+        items: Iterable[Any] = [source]
+    elif isinstance(source, Iterable) and not isinstance(source, (Tensor, str, bytes)):
+        items = source
+    else:
+        raise TypeError(
+            f"batch must be an (inputs, labels) pair or an iterable of them, got {type(source).__name__}"
+        )
+    data = []
+    for item in itertools.islice(items, batches):
+        if not _is_pair(item):
+            raise TypeError(
+                f"batch: each item must be an (inputs, labels) pair of tensors, got {type(item).__name__}"
+            )
+        data.append((_to_device(item[0], device), _to_device(item[1], device)))
+    if not data:
+        raise ValueError("batch: the iterable yielded no (inputs, labels) pairs")
+    return data
+
+
+def _is_pair(item: object) -> bool:
+    return isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], Tensor)
+
+
+def _to_device(value: Any, device: torch.device) -> Any:
+    if isinstance(value, Tensor):
+        return value.to(device)
+    if isinstance(value, (tuple, list)):
+        return type(value)(_to_device(v, device) for v in value)
+    if isinstance(value, Mapping):
+        return {k: _to_device(v, device) for k, v in value.items()}
+    return value
+
+
+def _or_zeros(grad: Tensor | None, like: Tensor) -> Tensor:
+    return torch.zeros_like(like) if grad is None else grad
+
+
+def _to_cpu64(tensor: Tensor) -> Tensor:
+    return tensor.detach().to(device="cpu", dtype=torch.float64)

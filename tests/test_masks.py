@@ -1,0 +1,140 @@
+"""Layer masks of any shape (ramcore.masks): exact counts, the Ramanujan fit's spectra, baselines."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ramcore
+from ramcore.masks import affine_edges, exact_count, ramanujan_mask, random_mask, random_regular_mask
+
+SHAPES = [
+    (4608, 512),
+    (512, 4608),
+    (1152, 128),
+    (576, 512),
+    (784, 300),
+    (300, 100),
+    (27, 64),
+    (100, 10),
+    (7, 3),
+]
+DENSITIES = [0.01, 0.05, 0.1, 0.2, 0.35, 0.7]
+
+
+def _edges(rows: int, cols: int, q: int) -> np.ndarray:
+    r, c, _ = affine_edges(rows, cols, q, rows * cols)
+    m = np.zeros((rows, cols))
+    m[r, c] = 1
+    return m
+
+
+@pytest.mark.parametrize("q,s", [(3, 1), (3, 2), (5, 1), (5, 2), (7, 1), (2, 3)])
+def test_affine_geometry_graph_is_ramanujan(q: int, s: int) -> None:
+    # AG(s+1, q) incidence: q^s-regular, nontrivial singular values sqrt(q^s) and 0 (module docstring)
+    n = q ** (s + 1)
+    m = _edges(n, n, q)
+    assert (m.sum(0) == q**s).all() and (m.sum(1) == q**s).all()
+    sv = np.linalg.svd(m, compute_uv=False)
+    assert sv[0] == pytest.approx(q**s)
+    nontrivial = sv[1:]
+    assert np.all(np.isclose(nontrivial, math.sqrt(q**s)) | np.isclose(nontrivial, 0, atol=1e-8))
+    assert sv[1] <= 2 * math.sqrt(q**s - 1) + 1e-9
+
+
+@pytest.mark.parametrize("q,l", [(7, 3), (7, 7), (11, 5), (13, 13)])
+def test_affine_s1_has_burnwal_spectrum(q: int, l: int) -> None:
+    ours = np.linalg.svd(_edges(q * q, l * q, q), compute_uv=False)
+    burnwal = np.linalg.svd(ramcore.biregular_graph(q, l).biadjacency.toarray(), compute_uv=False)
+    np.testing.assert_allclose(ours, burnwal, atol=1e-9)
+
+
+@pytest.mark.parametrize("rows,cols,q", [(100, 40, 7), (60, 130, 5), (300, 90, 11), (49, 20, 7)])
+def test_truncation_keeps_the_interlacing_bound(rows: int, cols: int, q: int) -> None:
+    s = 0
+    while q ** (s + 1) < max(rows, cols):
+        s += 1
+    sv = np.linalg.svd(_edges(rows, cols, q), compute_uv=False)
+    assert sv[1] <= math.sqrt(q**s) + 1e-9
+
+
+@pytest.mark.parametrize("rows,cols", SHAPES)
+@pytest.mark.parametrize("density", DENSITIES)
+def test_ramanujan_mask_exact_count_and_no_isolated_vertices(rows: int, cols: int, density: float) -> None:
+    mask, info = ramanujan_mask(rows, cols, density)
+    count = exact_count(rows, cols, density)
+    assert mask.dtype == bool and mask.shape == (rows, cols)
+    assert mask.sum() == count == info.edges
+    # within 2% of the target, or the nearest achievable count
+    assert abs(count - density * rows * cols) <= max(0.5, 0.02 * density * rows * cols) or count == 1
+    if count >= max(rows, cols):
+        assert mask.any(axis=0).all() and mask.any(axis=1).all()
+    assert info.construction in ("affine", "lps", "complement", "dense")
+
+
+def test_ramanujan_mask_is_deterministic_across_processes() -> None:
+    def digest(mask: np.ndarray) -> str:
+        return hashlib.sha256(np.packbits(mask).tobytes()).hexdigest()
+
+    local = digest(ramanujan_mask(576, 512, 0.05)[0])
+    code = (
+        "import hashlib, numpy as np; from ramcore.masks import ramanujan_mask; "
+        "print(hashlib.sha256(np.packbits(ramanujan_mask(576, 512, 0.05)[0]).tobytes()).hexdigest())"
+    )
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other.stdout.split()[-1] == local
+    assert digest(ramanujan_mask(576, 512, 0.05)[0]) == local
+
+
+@pytest.mark.parametrize("rows,cols", [(1152, 128), (576, 512), (784, 300), (2304, 256)])
+@pytest.mark.parametrize("density", [0.01, 0.05, 0.1, 0.2])
+def test_ramanujan_mask_beats_a_random_mask(rows: int, cols: int, density: float) -> None:
+    mask, info = ramanujan_mask(rows, cols, density)
+    gap = ramcore.ramanujan_gap(mask, layout="biadjacency")
+    assert info.delta_r == pytest.approx(gap.delta_r)
+    rand = random_mask(rows, cols, density, np.random.default_rng(1))[0]
+    assert gap.delta_r > ramcore.ramanujan_gap(rand, layout="biadjacency").delta_r
+
+
+def test_dense_and_complement() -> None:
+    mask, info = ramanujan_mask(30, 20, 1.0)
+    assert mask.all() and info.construction == "dense"
+    mask, info = ramanujan_mask(60, 40, 0.8)
+    assert mask.sum() == exact_count(60, 40, 0.8) and info.construction == "complement"
+
+
+@pytest.mark.parametrize("rows,cols", SHAPES)
+@pytest.mark.parametrize("density", [0.02, 0.1, 0.6])
+def test_random_regular_mask_is_biregular(rows: int, cols: int, density: float) -> None:
+    mask, info = random_regular_mask(rows, cols, density, np.random.default_rng(3))
+    assert mask.sum() == exact_count(rows, cols, density) == info.edges
+    for degrees in (mask.sum(axis=0), mask.sum(axis=1)):
+        assert degrees.max() - degrees.min() <= 1
+    again = random_regular_mask(rows, cols, density, np.random.default_rng(3))[0]
+    assert (again == mask).all()
+
+
+def test_random_mask_exact_and_seeded() -> None:
+    a = random_mask(50, 40, 0.1, np.random.default_rng(0))[0]
+    b = random_mask(50, 40, 0.1, np.random.default_rng(0))[0]
+    assert a.sum() == 200 and (a == b).all()
+
+
+@pytest.mark.parametrize(
+    "args,error",
+    [
+        ((0, 5, 0.1), ValueError),
+        ((5, 5, 0.0), ValueError),
+        ((5, 5, 1.5), ValueError),
+        ((5.0, 5, 0.1), TypeError),
+        ((10**7, 10**7, 0.1), MemoryError),
+    ],
+)
+def test_bad_arguments(args: tuple, error: type) -> None:
+    with pytest.raises(error):
+        ramanujan_mask(*args)
