@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import scipy.sparse as sp
 
@@ -108,7 +109,34 @@ def _parser() -> argparse.ArgumentParser:
         help="sort by distance to this vertex count",
     )
     par.add_argument("--limit", type=_positive_int, default=20, help="rows to print (default 20)")
+    demo = sub.add_parser("demo", help="train sparse MLP/CNN on the bundled digits data (needs torch)")
+    demo.add_argument("--out", default="ramcore-demo", help="folder for demo.csv and demo.png")
+    demo.add_argument("--densities", type=float, nargs="+", default=[0.05, 0.1])
+    demo.add_argument("--seeds", type=_positive_int, default=3)
+    demo.add_argument("--epochs", type=_positive_int, default=10)
+    demo.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     return parser
+
+
+def _demo(args: argparse.Namespace) -> int:
+    for d in args.densities:
+        if not 0 < d <= 1:
+            raise ValueError(f"--densities must be in (0, 1] (fraction kept), got {d}")
+    try:
+        import torch
+
+        from .torch.demo import HEADER, run_demo, write_outputs
+    except ImportError as err:
+        raise ImportError(f"{err}; the demo needs: pip install 'ramcore[demo]'") from err
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {args.device}: no CUDA device is available here (use --device cpu)")
+    torch.set_num_threads(1)  # tiny models: extra threads only wait (and stall badly on a busy machine)
+    start = time.perf_counter()
+    print(HEADER)
+    rows = run_demo(args.densities, args.seeds, args.epochs, args.device)
+    csv_path, png = write_outputs(rows, Path(args.out))
+    print(f"wrote {csv_path}" + (f" and {png}" if png else "") + f" in {time.perf_counter() - start:.0f} s")
+    return 0
 
 
 def _save(matrix: sp.csr_array, path: str) -> None:
@@ -173,6 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "certify":
             return _certify(args)
+        if args.command == "demo":
+            return _demo(args)
         start = time.perf_counter()
         graph: LPSGraph | BiregularGraph
         if args.command == "lps":

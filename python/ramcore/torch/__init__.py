@@ -18,9 +18,11 @@ from . import zoo
 from .apply import MaskState, apply_masks, attach_saved_masks, masks_of, remove_masks
 from .layers import MaskTarget, mask_targets
 from .masks import METHODS, MaskSet, allocate_density, make_masks
+from .report import LayerReport, ramanujan_prune, report  # the function shadows the submodule name
 
 __all__ = [
     "METHODS",
+    "LayerReport",
     "MaskSet",
     "MaskState",
     "MaskTarget",
@@ -30,6 +32,8 @@ __all__ = [
     "make_masks",
     "mask_targets",
     "masks_of",
+    "ramanujan_prune",
     "remove_masks",
+    "report",
     "zoo",
 ]

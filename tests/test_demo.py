@@ -1,0 +1,41 @@
+"""`ramcore demo` end to end on a tiny setting, and its command-line errors."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+from ramcore.cli import main  # noqa: E402
+from ramcore.torch.demo import run_demo, write_outputs  # noqa: E402
+
+
+def test_demo_trains_and_writes_csv(tmp_path: Path) -> None:
+    rows = run_demo(
+        (0.1,), seeds=2, epochs=2, models=("mlp",), methods=("dense", "ramanujan", "random"), progress=False
+    )
+    assert [(r.method, r.target_density) for r in rows] == [
+        ("dense", 1.0),
+        ("ramanujan", 0.1),
+        ("random", 0.1),
+    ]
+    for r in rows:
+        assert 0.0 <= r.accuracy_mean <= 1.0 and r.seeds == 2
+    assert rows[0].accuracy_mean > 0.5  # dense learns the digits even in 2 epochs
+    assert rows[1].density == pytest.approx(0.1, rel=0.02)
+    csv_path, png = write_outputs(rows, tmp_path)
+    with csv_path.open() as f:
+        assert len(list(csv.DictReader(f))) == 3
+    assert png is not None and png.stat().st_size > 0
+
+
+@pytest.mark.parametrize("argv", [["demo", "--densities", "0"], ["demo", "--device", "cuda:7"]])
+def test_demo_bad_arguments(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    if argv[-1].startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has that device")
+    assert main(argv) == 2
+    assert "ramcore: error:" in capsys.readouterr().err
