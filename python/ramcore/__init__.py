@@ -27,6 +27,7 @@ from .graphs import (
     lps_parameters,
 )
 from .groups import PGL2, PSL2
+from .resistance import Resistances, effective_resistance, graph_resistance, sketch_size
 from .spectral import (
     Certificate,
     EigenResult,
@@ -66,4 +67,8 @@ __all__ = [
     "lps_parameters",
     "sqrt_mod",
     "two_squares_minus_one",
+    "Resistances",
+    "effective_resistance",
+    "graph_resistance",
+    "sketch_size",
 ]
