@@ -28,6 +28,7 @@ from .graphs import (
 )
 from .groups import PGL2, PSL2
 from .resistance import Resistances, effective_resistance, graph_resistance, sketch_size
+from .sparsify import LayerReport, SparsifyResult, SpecSparResult, magnitude, sparsify, spec_spar
 from .spectral import (
     Certificate,
     EigenResult,
@@ -71,4 +72,10 @@ __all__ = [
     "effective_resistance",
     "graph_resistance",
     "sketch_size",
+    "LayerReport",
+    "SparsifyResult",
+    "SpecSparResult",
+    "magnitude",
+    "sparsify",
+    "spec_spar",
 ]
