@@ -159,6 +159,22 @@ def test_torch_cpu_tensor():
     np.testing.assert_allclose(got.numpy(), ramcore.effective_resistance(w.astype(np.float32)), rtol=0)
 
 
+@pytest.mark.parametrize("density,zero_rows", [(1.0, ()), (0.15, ()), (0.5, (0, 3))])
+def test_torch_formula_matches_numpy(density, zero_rows):
+    """The torch implementation GPU tensors take, run here on the CPU."""
+    torch = pytest.importorskip("torch")
+    from ramcore.resistance import _torch_dense
+
+    w = random_layer(20, 14, density, seed=10, zero_rows=zero_rows)
+    got = _torch_dense(torch.from_numpy(w))
+    assert got.dtype == torch.float64 and got.shape == w.shape
+    assert_resistances(got.numpy(), ramcore.effective_resistance(w))
+    conv = np.abs(np.random.default_rng(2).standard_normal((6, 2, 3, 3)))
+    assert_resistances(_torch_dense(torch.from_numpy(conv)).numpy(), ramcore.effective_resistance(conv))
+    with pytest.raises(ValueError, match="non-negative"):
+        _torch_dense(-torch.from_numpy(w))
+
+
 def test_torch_cuda_tensor_stays_on_the_gpu():
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
@@ -341,3 +357,36 @@ def test_core_refuses_bad_weights_directly():
         _core.sketch_resistance(indptr, indices, None, 2, 0, 1e-8, 100, 0, 1)
     with pytest.raises(ValueError, match="column index"):
         _core.sketch_resistance(indptr, np.array([1, 5], dtype=np.int32), None, 2, 4, 1e-8, 100, 0, 1)
+
+
+def test_inputs_are_not_modified():
+    """Zeros and unsorted indices are cleaned on a copy, never in the caller's arrays."""
+    a = sp.csr_array(
+        (np.array([1.0, 0.0, 1.0, 0.0]), np.array([1, 2, 0, 0]), np.array([0, 2, 3, 4])), shape=(3, 3)
+    )
+    data, indices = a.data.copy(), a.indices.copy()
+    np.testing.assert_array_equal(ramcore.graph_resistance(a).values, [1.0, 1.0])
+    np.testing.assert_array_equal(a.data, data)
+    np.testing.assert_array_equal(a.indices, indices)
+    w = sp.csr_array((np.array([2.0, 1.0]), np.array([1, 0]), np.array([0, 2])), shape=(1, 2))
+    w.has_sorted_indices = False
+    r = ramcore.effective_resistance(w)
+    np.testing.assert_array_equal(w.indices, [1, 0])
+    np.testing.assert_allclose(r.toarray(), [[1.0, 0.5]])
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0), (0, 3, 2, 2)])
+def test_empty_layers(shape):
+    assert ramcore.effective_resistance(np.zeros(shape)).shape == shape
+
+
+@pytest.mark.parametrize("method", ["exact", "sketch"])
+def test_graphs_without_edges_and_a_single_edge(method):
+    for a, expect, comps in [
+        (np.zeros((0, 0)), [], 0),
+        (np.zeros((3, 3)), [], 3),
+        ([[0, 2.0], [2.0, 0]], [0.5, 0.5], 1),
+    ]:
+        res = ramcore.graph_resistance(np.asarray(a), method=method, sketch_rows=5)
+        np.testing.assert_allclose(res.values, expect, rtol=1e-12)
+        assert res.components == comps and res.converged

@@ -313,3 +313,20 @@ def test_multipartite_adjacency_layout():
     # layer 0: inputs 0, 1 -> output 2; layer 1: input 2 -> outputs 3, 4
     assert a[0, 2] == 1.0 and a[1, 2] == 2.0 and a[2, 3] == 3.0 and a[2, 4] == 4.0
     assert (a != a.T).nnz == 0
+
+
+def test_works_without_torch():
+    """torch is optional: with it unimportable, ramcore imports and prunes numpy scores."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import numpy as np, ramcore\n"
+        "w = {'a': np.abs(np.random.default_rng(0).standard_normal((6, 4, 3, 3)))}\n"
+        "r = ramcore.sparsify(w, density=0.2)\n"
+        "assert r.masks['a'].sum() == 43 and 'torch' not in sys.modules or sys.modules['torch'] is None\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr

@@ -65,6 +65,8 @@ class BlockSolver {
     for (std::int64_t u = 0; u < n; ++u)
       for (auto k = begin(u); k < end(u); ++k)
         if (col(k) != u) degree_[static_cast<std::size_t>(u)] += weight(k);
+    inv_degree_.resize(degree_.size());
+    for (std::size_t u = 0; u < degree_.size(); ++u) inv_degree_[u] = degree_[u] > 0 ? 1.0 / degree_[u] : 1.0;
     const std::int64_t per_row = std::max<std::int64_t>(1, n ? end(n - 1) / n : 1) + 1;
     chunk_ = std::max<std::int64_t>(1, kEntriesPerTask / (kRowBlock * per_row * kCols));
     components_ = label_components(n, indptr, indices, label_);
@@ -145,10 +147,7 @@ class BlockSolver {
   static std::size_t idx(std::int64_t u, std::size_t c) {
     return static_cast<std::size_t>(u * kCols) + c;
   }
-  double inv_degree(std::int64_t u) const {
-    const double d = degree_[static_cast<std::size_t>(u)];
-    return d > 0 ? 1.0 / d : 1.0;
-  }
+  double inv_degree(std::int64_t u) const { return inv_degree_[static_cast<std::size_t>(u)]; }
   std::vector<double> norms(const std::vector<double>& v) {
     std::vector<double> sq(kCols, 0.0);
     sweep([&](std::int64_t u, std::size_t c, double* acc) { acc[c] += v[idx(u, c)] * v[idx(u, c)]; }, sq);
@@ -286,7 +285,7 @@ class BlockSolver {
   const SketchOptions& o_;
   const StopFn& stop_;
   std::int64_t blocks_, chunk_ = 1, components_ = 0;
-  std::vector<double> degree_, y_, x_, r_, p_, q_;
+  std::vector<double> degree_, inv_degree_, y_, x_, r_, p_, q_;  // inv_degree_: Jacobi, 1 if isolated
   std::vector<std::int64_t> label_;
 };
 

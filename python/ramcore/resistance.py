@@ -76,7 +76,7 @@ def _layer_matrix(arr: Any, name: str) -> FloatArray:
         )
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-    w = np.asarray(arr.reshape(arr.shape[0], -1), dtype=np.float64)
+    w = np.asarray(arr.reshape(arr.shape[0], math.prod(arr.shape[1:])), dtype=np.float64)
     _check_weights(w, name)
     return w
 
@@ -191,7 +191,7 @@ def _schur(w: FloatArray) -> FloatArray:
 
 
 def _sparse_layer(matrix: Any) -> sp.csr_array:
-    m = sp.csr_array(cast(Any, matrix), dtype=np.float64)
+    m = sp.csr_array(cast(Any, matrix), dtype=np.float64, copy=True)  # never sort the caller's arrays
     m.sum_duplicates()
     if m.ndim != 2:
         raise ValueError(f"weights must be 2-d, got shape {m.shape}")
@@ -232,9 +232,16 @@ def _torch_layer(t: Any) -> Any:
     if t.device.type == "cpu":
         arr = t.detach().numpy() if t.dtype != torch.bfloat16 else t.detach().float().numpy()
         return torch.from_numpy(effective_resistance(arr))
+    return _torch_dense(t)
+
+
+def _torch_dense(t: Any) -> Any:
+    """The layer path in torch, on the tensor's device (used for GPU tensors)."""
+    import torch
+
     if t.ndim < 2:
         raise ValueError(f"weights must have at least 2 dimensions, got shape {tuple(t.shape)}")
-    w = t.detach().reshape(t.shape[0], -1).to(torch.float64)
+    w = t.detach().reshape(t.shape[0], math.prod(t.shape[1:])).to(torch.float64)
     if not bool(torch.isfinite(w).all()):
         raise ValueError("weights contains NaN or infinite entries")
     if w.numel() and float(w.min()) < 0:
@@ -360,7 +367,7 @@ def graph_resistance(
 
     graph: an LPSGraph, a BiregularGraph (its bipartite adjacency), or a symmetric adjacency
       matrix with non-negative weights (scipy sparse, numpy, torch); zero entries are non-edges.
-    method: "exact" (dense Cholesky-free inverse of L + J/n per connected component, O(n_c^3)),
+    method: "exact" (a dense inverse of L_c + a J/n_c per connected component, O(n_c^3)),
       "sketch" (Johnson-Lindenstrauss + Jacobi-preconditioned CG in the C++ core, multithreaded,
       deterministic for any thread count, Ctrl-C interruptible), or "auto" (exact while every
       component has at most 4096 vertices).
@@ -449,8 +456,10 @@ def _adjacency(graph: Any) -> tuple[sp.csr_array, bool]:
             f"graph must be a square symmetric adjacency, got shape {a.shape}; "
             "for a layer's m x n weight matrix use effective_resistance"
         )
-    a.sum_duplicates()
-    a.eliminate_zeros()
+    if not a.has_canonical_format or not np.all(a.data != 0):
+        a = a.copy()  # the caller's arrays stay as they are
+        a.sum_duplicates()
+        a.eliminate_zeros()
     _check_weights(a.data, "graph")
     if a.nnz:
         asym = abs(a - a.T).max()
