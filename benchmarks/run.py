@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MODULES = {"graphs": "bench_graphs", "spectral": "bench_spectral"}
+MODULES = {"graphs": "bench_graphs", "spectral": "bench_spectral", "resistance": "bench_resistance"}
 
 CHILD = r"""
 import json, resource, sys, time

@@ -29,6 +29,8 @@ print("finished", flush=True)
         "biregular_graph(3, 200_000_000, threads=1)",  # 9 rows of 2e8 entries: split by entries
         "PGL2(661).elements(threads=1)",
         "certify(ramcore.lps_operator(5, 149), threads=1)",  # Lanczos, matrix-free
+        # JL sketch: thousands of CG solves on 113k vertices
+        "graph_resistance(ramcore.lps_graph(5, 61), method='sketch', epsilon=0.05, threads=1)",
     ],
 )
 def test_ctrl_c_raises_keyboard_interrupt_quickly(call):

@@ -27,6 +27,8 @@ from .graphs import (
     lps_parameters,
 )
 from .groups import PGL2, PSL2
+from .resistance import Resistances, effective_resistance, graph_resistance, sketch_size
+from .sparsify import LayerReport, SparsifyResult, SpecSparResult, magnitude, sparsify, spec_spar
 from .spectral import (
     Certificate,
     EigenResult,
@@ -66,4 +68,14 @@ __all__ = [
     "lps_parameters",
     "sqrt_mod",
     "two_squares_minus_one",
+    "Resistances",
+    "effective_resistance",
+    "graph_resistance",
+    "sketch_size",
+    "LayerReport",
+    "SparsifyResult",
+    "SpecSparResult",
+    "magnitude",
+    "sparsify",
+    "spec_spar",
 ]

@@ -99,3 +99,14 @@ def eigsh_cayley(
 def cayley_matvec(
     p: int, q: int, x: npt.NDArray[np.float64], threads: int = 0
 ) -> npt.NDArray[np.float64]: ...
+def sketch_resistance(
+    indptr: npt.NDArray[Any],
+    indices: npt.NDArray[Any],
+    data: npt.NDArray[np.float64] | None,
+    n: int,
+    sketch_rows: int,
+    tol: float,
+    max_iterations: int,
+    seed: int,
+    threads: int,
+) -> dict[str, Any]: ...
