@@ -3,6 +3,7 @@ the value received and what is allowed."""
 
 from __future__ import annotations
 
+import numbers
 import operator
 import os
 from typing import Any
@@ -92,3 +93,13 @@ def format_bytes(n: float) -> str:
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
         n /= 1024
     raise AssertionError("unreachable")
+
+
+def density(value: Any, name: str = "density") -> float:
+    """A fraction of weights kept: a real number in (0, 1]; bools and NaN are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in (0, 1], got {value!r}")
+    d = float(value)
+    if not 0.0 < d <= 1.0:  # NaN fails too
+        raise ValueError(f"{name} must be in (0, 1] (the fraction of weights kept), got {value!r}")
+    return d

@@ -44,6 +44,7 @@ import numpy.typing as npt
 
 from . import _core
 from ._validate import as_int, check_memory
+from ._validate import density as fraction_kept
 
 __all__ = ["MaskInfo", "exact_count", "ramanujan_mask", "random_mask", "random_regular_mask"]
 
@@ -73,9 +74,7 @@ def _check(rows: Any, cols: Any, density: Any) -> tuple[int, int, float]:
     rows, cols = as_int(rows, "rows"), as_int(cols, "cols")
     if rows < 1 or cols < 1:
         raise ValueError(f"rows and cols must be >= 1, got {rows} x {cols}")
-    d = float(density)
-    if not 0.0 < d <= 1.0:
-        raise ValueError(f"density must be in (0, 1] (the fraction of weights kept), got {density!r}")
+    d = fraction_kept(density)
     check_memory(rows * cols, f"a {rows} x {cols} boolean mask", "mask a smaller layer")
     return rows, cols, d
 

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._validate import density as _density
 from ..masks import MaskInfo, ramanujan_mask, random_regular_mask
 from . import scores as _scores
 from .layers import KINDS, MaskTarget, mask_targets, pieces_to_weight
@@ -103,7 +104,7 @@ def allocate_density(
             raise ValueError(f"allocation has no density for {missing}")
         out = {t.name: float(allocation[t.name]) for t in targets}
         for name, d in out.items():
-            _check_density(d, f"allocation[{name!r}]")
+            _density(d, f"allocation[{name!r}]")
         return out
     if allocation == "uniform":
         return {t.name: density for t in targets}
@@ -123,13 +124,6 @@ def allocate_density(
             break
         dense.update(over)
     return {n: 1.0 if n in dense else scale * raw[n] for n in raw}
-
-
-def _check_density(d: Any, name: str) -> float:
-    value = float(d)
-    if not 0.0 < value <= 1.0:
-        raise ValueError(f"{name} must be in (0, 1] (the fraction of weights kept), got {d!r}")
-    return value
 
 
 # --- per-layer structural masks -----------------------------------------------------------------
@@ -177,7 +171,7 @@ def make_masks(
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    density = _check_density(density, "density")
+    density = _density(density, "density")
     targets = mask_targets(model, kinds, include, exclude, exclude_first, exclude_last)
     if not targets:
         raise ValueError(

@@ -47,6 +47,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._validate import density as _density
+
 __all__ = [
     "grasp_masks",
     "grasp_scores",
@@ -105,7 +107,7 @@ def topk_masks(
     if isinstance(density, Mapping):
         raise TypeError("density must be a single float when scope='global' (a mapping needs scope='layer')")
     flat = np.concatenate([key for key in keys.values()])
-    keep = _select(flat, _keep_count(_check_density(density), flat.size))
+    keep = _select(flat, _keep_count(_density(density), flat.size))
     masks: dict[str, Tensor] = {}
     start = 0
     for name, key in keys.items():
@@ -229,7 +231,7 @@ def synflow_masks(
     the CPU keeping exactly round(density * total) weights.
     """
     names, params = _check_targets(model, targets)
-    final = _check_density(density)
+    final = _density(density)
     if isinstance(rounds, bool) or not isinstance(rounds, numbers.Integral) or rounds < 1:
         raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
     shape = _input_shape(model, input_shape)
@@ -517,18 +519,9 @@ def _check_scores(scores: object) -> None:
             raise TypeError(f"scores[{name!r}] must be a real-valued tensor, got {score.dtype}")
 
 
-def _check_density(density: object, argument: str = "density") -> float:
-    if isinstance(density, bool) or not isinstance(density, numbers.Real):
-        raise TypeError(f"{argument} must be a number in (0, 1], got {density!r}")
-    value = float(density)
-    if not 0.0 < value <= 1.0:  # NaN fails too
-        raise ValueError(f"{argument} must be in (0, 1] (the fraction of weights kept), got {density!r}")
-    return value
-
-
 def _per_name_densities(names: Sequence[str], density: Density) -> dict[str, float]:
     if not isinstance(density, Mapping):
-        value = _check_density(density)
+        value = _density(density)
         return {name: value for name in names}
     missing = [name for name in names if name not in density]
     unknown = [name for name in density if name not in names]
@@ -536,7 +529,7 @@ def _per_name_densities(names: Sequence[str], density: Density) -> dict[str, flo
         raise ValueError(
             f"density: the mapping must cover exactly the names; missing {missing}, unknown {unknown}"
         )
-    return {name: _check_density(density[name], f"density[{name!r}]") for name in names}
+    return {name: _density(density[name], f"density[{name!r}]") for name in names}
 
 
 def _collect_batches(source: BatchSource, batches: int | None, device: torch.device) -> list[tuple[Any, Any]]:
