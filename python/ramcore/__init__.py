@@ -27,6 +27,7 @@ from .graphs import (
     lps_parameters,
 )
 from .groups import PGL2, PSL2
+from .multipartite import MultipartiteGraph
 from .resistance import Resistances, effective_resistance, graph_resistance, sketch_size
 from .sparsify import LayerReport, SparsifyResult, SpecSparResult, magnitude, sparsify, spec_spar
 from .spectral import (
@@ -45,6 +46,7 @@ __version__ = "0.1.0"
 __all__ = [
     "PGL2",
     "PSL2",
+    "MultipartiteGraph",
     "RamanujanGap",
     "ramanujan_gap",
     "BiregularGraph",
