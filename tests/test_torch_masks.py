@@ -135,8 +135,52 @@ def test_user_allocation_and_selection() -> None:
         (dict(allocation="xyz"), ValueError),
         (dict(kinds=["rnn"]), ValueError),  # nothing to mask
         (dict(allocation={"fc.weight": 0.1}), ValueError),  # densities missing
+        (dict(method="sparsify", score="grasp"), ValueError),  # not one of seed 002's scores
+        (dict(method="sparsify", score="snip"), ValueError),  # needs data
     ],
 )
 def test_bad_arguments(kwargs: dict, error: type) -> None:
     with pytest.raises(error):
         make_masks(Net(), **kwargs)
+
+
+def test_sparsify_method_is_seed_002_on_every_piece() -> None:
+    from ramcore.sparsify import magnitude, sparsify
+
+    torch.manual_seed(0)
+    model = Net()
+    masks = make_masks(model, "sparsify", 0.1, seed=3)
+    # a plain layer: exactly ramcore.sparsify on its magnitude scores with the same seed
+    direct = sparsify({"fc.weight[0]": magnitude(model.fc.weight.detach().double().numpy())}, density=0.1, seed=3)
+    assert torch.equal(masks["fc.weight"], torch.from_numpy(direct.masks["fc.weight[0]"]))
+    # a grouped conv: each group is its own layer graph, so each keeps its exact share
+    per_group = masks["grouped.weight"].reshape(4, -1).sum(dim=1)
+    assert (per_group == round(0.1 * 4 * 4 * 9)).all()
+    # SynFlow scores (data-free) and SNIP scores (need a batch) are accepted
+    synflow = make_masks(model, "sparsify", 0.1, score="synflow", input_shape=(4, 8, 8))
+    snip = make_masks(model, "sparsify", 0.1, score="snip", data=_batch())
+    for other in (synflow, snip):
+        assert all(other.layers[n].kept == masks.layers[n].kept for n in masks)
+        assert any(not torch.equal(other[n], masks[n]) for n in masks)
+
+
+def test_sparsify_method_splits_rnn_gate_blocks() -> None:
+    masks = make_masks(Seq(), "sparsify", 0.3, kinds=["rnn"])
+    blocks = masks["lstm.weight_hh_l0"].reshape(4, 20 * 20).sum(dim=1)
+    assert (blocks == round(0.3 * 400)).all()
+
+
+@pytest.mark.parametrize("conv", [nn.Conv1d(6, 8, 5, groups=2), nn.Conv3d(4, 6, 3)])
+@pytest.mark.parametrize("method", ["ramanujan", "random_regular", "erk", "magnitude", "sparsify"])
+def test_conv1d_and_conv3d_layers(conv: nn.Module, method: str) -> None:
+    model = nn.Sequential(conv)
+    masks = make_masks(model, method, 0.25)
+    mask = masks["0.weight"]
+    assert mask.shape == conv.weight.shape and mask.dtype == torch.bool
+    groups = conv.groups
+    per_group = mask.reshape(groups, -1).sum(dim=1)
+    assert int(mask.sum()) == round(0.25 * mask.numel())
+    if method in ("ramanujan", "random_regular", "sparsify"):  # one graph per group
+        assert (per_group == round(0.25 * mask.numel() / groups)).all()
+    if method in ("ramanujan", "random_regular"):  # every output channel keeps an input
+        assert mask.reshape(mask.shape[0], -1).any(dim=1).all()

@@ -32,7 +32,10 @@ from .layers import KINDS, MaskTarget, mask_targets, pieces_to_weight
 
 __all__ = ["METHODS", "MaskSet", "allocate_density", "make_masks"]
 
-METHODS = ("ramanujan", "random", "er", "erk", "random_regular", "magnitude", "snip", "grasp", "synflow")
+METHODS = (
+    "ramanujan", "random", "er", "erk", "random_regular", "magnitude", "snip", "grasp", "synflow", "sparsify",
+)
+SPARSIFY_SCORES = ("magnitude", "snip", "synflow")
 _SCORED = ("magnitude", "snip", "grasp", "synflow")
 _DATA = ("snip", "grasp")
 
@@ -152,6 +155,7 @@ def make_masks(
     rounds: int = 100,
     input_shape: Sequence[int] | None = None,
     seed: int = 0,
+    score: str = "magnitude",
     kinds: Sequence[str] = KINDS,
     include: str | Sequence[str] | None = None,
     exclude: str | Sequence[str] | None = None,
@@ -165,8 +169,10 @@ def make_masks(
     allocation), "random_regular" (random bi-regular expander per piece), "magnitude", "snip",
     "grasp" (need `data`: a batch (inputs, labels) or a DataLoader), "synflow" (data-free,
     `rounds` iterations on an all-ones input of `input_shape`, one sample without the batch axis;
-    needed unless the first layer is Linear). allocation: "uniform" (default for structural
-    methods), "er", "erk" or a
+    needed unless the first layer is Linear), "sparsify" (spectral sparsification of every
+    bipartite piece by effective resistances of `score`: "magnitude", "snip" (needs `data`) or
+    "synflow" (one-shot scores); seed 002 Algorithm 2 at an exact density, `ramcore.sparsify`).
+    allocation: "uniform" (default for the structural methods and sparsify), "er", "erk" or a
     dict; None lets the score methods rank globally. seed: every random choice.
     """
     if method not in METHODS:
@@ -177,6 +183,8 @@ def make_masks(
         raise ValueError(
             "no parameter to mask: check kinds/include/exclude (found no Linear/Conv/RNN/attention)"
         )
+    if method == "sparsify" and score not in SPARSIFY_SCORES:
+        raise ValueError(f"score must be one of {SPARSIFY_SCORES} for method='sparsify', got {score!r}")
     if method in ("er", "erk"):
         if allocation not in (None, method):
             raise ValueError(f"method={method!r} fixes the allocation; got allocation={allocation!r}")
@@ -193,6 +201,10 @@ def make_masks(
         assert per_layer is not None
         params = dict(model.named_parameters())
         masks = _scores.random_masks({t.name: params[t.name] for t in targets}, per_layer, seed)
+        infos = {t.name: () for t in targets}
+    elif method == "sparsify":
+        assert per_layer is not None
+        masks = _sparsify_masks(model, targets, per_layer, score, data, loss_fn, input_shape, seed)
         infos = {t.name: () for t in targets}
     else:
         assert per_layer is not None
@@ -214,6 +226,44 @@ def _structural(
         return _structured(t, d, ramanujan_mask)
     rng = np.random.default_rng([seed, index])  # one independent stream per layer
     return _structured(t, d, lambda r, c, dd: random_regular_mask(r, c, dd, rng))
+
+
+def _sparsify_masks(
+    model: nn.Module,
+    targets: Sequence[MaskTarget],
+    per_layer: dict[str, float],
+    score: str,
+    data: Any,
+    loss_fn: Callable[..., torch.Tensor] | None,
+    input_shape: Sequence[int] | None,
+    seed: int,
+) -> dict[str, torch.Tensor]:
+    """Seed 002's Sparsify on every bipartite piece (gate block, attention projection, conv group)."""
+    from ..sparsify import sparsify
+
+    params = dict(model.named_parameters())
+    chosen = {t.name: params[t.name] for t in targets}
+    if score == "magnitude":
+        scores = _scores.magnitude_scores(chosen)
+    elif score == "snip":
+        if data is None:
+            raise ValueError("score='snip' needs data: a batch (inputs, labels) or a DataLoader")
+        scores = _scores.snip_scores(model, chosen, data, **({} if loss_fn is None else {"loss_fn": loss_fn}))
+    else:
+        scores = _scores.synflow_scores(model, chosen, input_shape)
+    pieces = {  # (out, in, *k) split along `out`: each block is one layer graph in weight layout
+        f"{t.name}[{i}]": block.numpy()
+        for t in targets
+        for i, block in enumerate(torch.chunk(scores[t.name], t.pieces, dim=0))
+    }
+    density = {f"{t.name}[{i}]": per_layer[t.name] for t in targets for i in range(t.pieces)}
+    result = sparsify(pieces, density=density, seed=seed, report=False)
+    return {
+        t.name: torch.from_numpy(
+            np.concatenate([np.asarray(result.masks[f"{t.name}[{i}]"]) for i in range(t.pieces)], axis=0)
+        )
+        for t in targets
+    }
 
 
 def _score_masks(
