@@ -151,7 +151,8 @@ def test_sparsify_method_is_seed_002_on_every_piece() -> None:
     model = Net()
     masks = make_masks(model, "sparsify", 0.1, seed=3)
     # a plain layer: exactly ramcore.sparsify on its magnitude scores with the same seed
-    direct = sparsify({"fc.weight[0]": magnitude(model.fc.weight.detach().double().numpy())}, density=0.1, seed=3)
+    fc = magnitude(model.fc.weight.detach().double().numpy())
+    direct = sparsify({"fc.weight[0]": fc}, density=0.1, seed=3)
     assert torch.equal(masks["fc.weight"], torch.from_numpy(direct.masks["fc.weight[0]"]))
     # a grouped conv: each group is its own layer graph, so each keeps its exact share
     per_group = masks["grouped.weight"].reshape(4, -1).sum(dim=1)
