@@ -248,7 +248,8 @@ def _sparsify_masks(
     elif score == "snip":
         if data is None:
             raise ValueError("score='snip' needs data: a batch (inputs, labels) or a DataLoader")
-        scores = _scores.snip_scores(model, chosen, data, **({} if loss_fn is None else {"loss_fn": loss_fn}))
+        extra: dict[str, Any] = {} if loss_fn is None else {"loss_fn": loss_fn}
+        scores = _scores.snip_scores(model, chosen, data, **extra)
     else:
         scores = _scores.synflow_scores(model, chosen, input_shape)
     pieces = {  # (out, in, *k) split along `out`: each block is one layer graph in weight layout
