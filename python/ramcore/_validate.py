@@ -6,6 +6,7 @@ from __future__ import annotations
 import numbers
 import operator
 import os
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import _core
@@ -103,3 +104,23 @@ def density(value: Any, name: str = "density") -> float:
     if not 0.0 < d <= 1.0:  # NaN fails too
         raise ValueError(f"{name} must be in (0, 1] (the fraction of weights kept), got {value!r}")
     return d
+
+
+def per_name(
+    value: Any, names: Sequence[str], argument: str, check: Callable[[Any, str], float]
+) -> dict[str, float]:
+    """One number for every name: `value` itself, or a mapping that covers exactly `names`.
+
+    Each number goes through `check(number, label)`; a mapping with missing or unknown names is
+    refused (a misspelt layer name must not be silently ignored).
+    """
+    if not isinstance(value, Mapping):
+        one = check(value, argument)
+        return {n: one for n in names}
+    missing = [n for n in names if n not in value]
+    unknown = [n for n in value if n not in names]
+    if missing or unknown:
+        raise ValueError(
+            f"{argument}: the mapping must have one entry per layer; missing {missing}, unknown {unknown}"
+        )
+    return {n: check(value[n], f"{argument}[{n!r}]") for n in names}

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from .._validate import density as _density
+from .._validate import per_name
 from ..masks import MaskInfo, ramanujan_mask, random_regular_mask
 from . import scores as _scores
 from .layers import KINDS, MaskTarget, mask_targets, pieces_to_weight
@@ -102,13 +103,7 @@ def allocate_density(
 ) -> dict[str, float]:
     """Per-parameter densities keeping `density` of all target weights overall."""
     if isinstance(allocation, Mapping):
-        missing = [t.name for t in targets if t.name not in allocation]
-        if missing:
-            raise ValueError(f"allocation has no density for {missing}")
-        out = {t.name: float(allocation[t.name]) for t in targets}
-        for name, d in out.items():
-            _density(d, f"allocation[{name!r}]")
-        return out
+        return per_name(allocation, [t.name for t in targets], "allocation", _density)
     if allocation == "uniform":
         return {t.name: density for t in targets}
     if allocation not in ("er", "erk"):

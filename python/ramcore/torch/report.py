@@ -66,6 +66,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
+from .._validate import per_name
 from ..gap import _biadjacency as _gap_biadjacency
 from ..gap import _top_two, ramanujan_gap
 from .apply import masks_of
@@ -628,17 +629,7 @@ def _check_score_mapping(
 
 
 def _percentiles(targets: Sequence[MaskTarget], percentile: float | Mapping[str, float]) -> dict[str, float]:
-    names = [t.name for t in targets]
-    if isinstance(percentile, Mapping):
-        missing = [n for n in names if n not in percentile]
-        unknown = [n for n in percentile if n not in names]
-        if missing or unknown:
-            raise ValueError(
-                f"percentile: the mapping must cover the layers; missing {missing}, unknown {unknown}"
-            )
-        return {n: _check_fraction(percentile[n], f"percentile[{n!r}]") for n in names}
-    value = _check_fraction(percentile, "percentile")
-    return {n: value for n in names}
+    return per_name(percentile, [t.name for t in targets], "percentile", _check_fraction)
 
 
 def _check_fraction(value: object, what: str) -> float:

@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .._validate import density as _density
+from .._validate import per_name
 
 __all__ = [
     "grasp_masks",
@@ -520,16 +521,7 @@ def _check_scores(scores: object) -> None:
 
 
 def _per_name_densities(names: Sequence[str], density: Density) -> dict[str, float]:
-    if not isinstance(density, Mapping):
-        value = _density(density)
-        return {name: value for name in names}
-    missing = [name for name in names if name not in density]
-    unknown = [name for name in density if name not in names]
-    if missing or unknown:
-        raise ValueError(
-            f"density: the mapping must cover exactly the names; missing {missing}, unknown {unknown}"
-        )
-    return {name: _density(density[name], f"density[{name!r}]") for name in names}
+    return per_name(density, names, "density", _density)
 
 
 def _collect_batches(source: BatchSource, batches: int | None, device: torch.device) -> list[tuple[Any, Any]]:
