@@ -136,7 +136,7 @@ def test_user_allocation_and_selection() -> None:
         (dict(kinds=["rnn"]), ValueError),  # nothing to mask
         (dict(allocation={"fc.weight": 0.1}), ValueError),  # densities missing
         (  # a misspelt layer name is refused, not ignored
-            dict(allocation={n: 0.1 for n in ("conv.weight", "grouped.weight", "fc.weight", "out.weight", "oops")}),
+            dict(allocation=dict.fromkeys(("conv.weight", "grouped.weight", "fc.weight", "out.weight", "x"), 0.1)),
             ValueError,
         ),
         (dict(method="sparsify", score="grasp"), ValueError),  # not one of seed 002's scores
