@@ -40,6 +40,9 @@ class Seq(nn.Module):
         return self.attn(h, h, h)[0]
 
 
+LAYERS = ("conv.weight", "grouped.weight", "fc.weight", "out.weight")
+
+
 def _batch() -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
     return torch.randn(8, 4, 8, 8, generator=g), torch.randint(0, 10, (8,), generator=g)
@@ -136,7 +139,7 @@ def test_user_allocation_and_selection() -> None:
         (dict(kinds=["rnn"]), ValueError),  # nothing to mask
         (dict(allocation={"fc.weight": 0.1}), ValueError),  # densities missing
         (  # a misspelt layer name is refused, not ignored
-            dict(allocation=dict.fromkeys(("conv.weight", "grouped.weight", "fc.weight", "out.weight", "x"), 0.1)),
+            dict(allocation=dict.fromkeys([*LAYERS, "misspelt.weight"], 0.1)),
             ValueError,
         ),
         (dict(method="sparsify", score="grasp"), ValueError),  # not one of seed 002's scores
