@@ -151,7 +151,7 @@ def cases(quick: bool = False) -> list[dict]:
                 {"graph": model, "impl": f"make_masks {method} 5 %", "fn": "generate",
                  "args": (model, method), "repeat": 1}
             )
-    for model, batch in (("lenet-300-100", 256), ("resnet20", 64), ("vgg16", 32)):
+    for model, batch in (("lenet-300-100", 256), ("resnet20", 64), ("vgg16", 16)):
         if quick and model == "vgg16":
             continue
         for mode in ("inplace", "prune"):

@@ -43,8 +43,8 @@ class DemoRow:
 
 def _digits(seed: int) -> tuple[torch.Tensor, ...]:
     try:
-        from sklearn.datasets import load_digits  # type: ignore[import-untyped]
-        from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
     except ImportError as err:  # pragma: no cover - the demo extra installs it
         raise ImportError("the demo needs scikit-learn: pip install 'ramcore[demo]'") from err
     x, y = load_digits(return_X_y=True)
