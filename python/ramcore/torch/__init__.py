@@ -16,6 +16,7 @@ except ImportError as err:  # pragma: no cover - only without torch
 
 from . import zoo
 from .apply import MaskState, apply_masks, attach_saved_masks, masks_of, remove_masks
+from .baselines import network_baselines, ramanujan_baselines
 from .layers import MaskTarget, mask_targets
 from .masks import METHODS, MaskSet, allocate_density, make_masks
 from .report import LayerReport, ramanujan_prune, report  # the function shadows the submodule name
@@ -32,6 +33,8 @@ __all__ = [
     "make_masks",
     "mask_targets",
     "masks_of",
+    "network_baselines",
+    "ramanujan_baselines",
     "ramanujan_prune",
     "remove_masks",
     "report",
