@@ -366,6 +366,7 @@ SCORERS: dict[str, Callable[[nn.Module, dict[str, Any]], dict[str, Any]]] = {
     "snip": lambda m, t: S.snip_scores(m, t, cnn_batch()),
     "snip-eval": lambda m, t: S.snip_scores(m, t, cnn_batch(), train_mode=False),
     "grasp": lambda m, t: S.grasp_scores(m, t, cnn_batch()),
+    "prospr": lambda m, t: S.prospr_scores(m, t, [cnn_batch(seed=s) for s in range(4)]),
     "synflow-scores": lambda m, t: S.synflow_scores(m, t, (3, 8, 8)),
     "synflow": lambda m, t: S.synflow_masks(m, t, 0.1, rounds=5, input_shape=(3, 8, 8)),
 }
@@ -396,13 +397,50 @@ def test_scoring_leaves_model_unchanged(method: str) -> None:
         assert (p.grad is None) if grads[name] is None else torch.equal(p.grad, grads[name])
 
 
-@pytest.mark.parametrize("method", ["snip", "grasp", "synflow"])
+@pytest.mark.parametrize("method", ["snip", "grasp", "synflow", "prospr"])
 def test_two_calls_identical(method: str) -> None:
     model = cnn()
     first = SCORERS[method](model, weights(model))
     other = cnn()
     second = SCORERS[method](other, weights(other))
     assert all(torch.equal(first[n], second[n]) for n in first)
+
+
+def test_prospr_is_the_meta_gradient_through_sgd_steps() -> None:
+    """Central finite differences of c -> L(theta_K(c)), unrolled by hand, match the scores."""
+    model = mlp(dtype=torch.float64)
+    targets = weights(model)
+    batches = [mlp_batch(seed=s, dtype=torch.float64) for s in range(3)]
+    lr, momentum, decay = 0.05, 0.9, 1e-3
+    scores = S.prospr_scores(model, targets, batches, steps=2, lr=lr, momentum=momentum, weight_decay=decay)
+    assert set(scores) == set(targets) and all(s.dtype == torch.float64 for s in scores.values())
+    params = dict(model.named_parameters())
+
+    def final_loss(name: str, index: int, delta: float) -> float:
+        theta = {n: p.detach().clone() for n, p in params.items()}
+        for n in targets:
+            gate = torch.ones_like(theta[n])
+            if n == name:
+                gate.view(-1)[index] += delta
+            theta[n] = theta[n] * gate
+        velocity: dict[str, Any] = {}
+        for k in range(2):
+            t = {n: v.clone().requires_grad_(True) for n, v in theta.items()}
+            x, y = batches[k]
+            loss = F.cross_entropy(torch.func.functional_call(model, t, (x,)), y)
+            grads = torch.autograd.grad(loss, list(t.values()))
+            for (n, v), g in zip(t.items(), grads):
+                d = g + decay * v.detach()
+                velocity[n] = d if n not in velocity else momentum * velocity[n] + d
+                theta[n] = v.detach() - lr * velocity[n]
+        x, y = batches[2]
+        return float(F.cross_entropy(torch.func.functional_call(model, theta, (x,)), y))
+
+    h = 1e-6
+    for name in targets:
+        for index in (0, 7, targets[name].numel() - 1):
+            fd = (final_loss(name, index, h) - final_loss(name, index, -h)) / (2 * h)
+            assert float(scores[name].view(-1)[index]) == pytest.approx(abs(fd), rel=1e-5, abs=1e-9)
 
 
 def test_score_functions_bad_inputs() -> None:
@@ -427,6 +465,10 @@ def test_score_functions_bad_inputs() -> None:
         S.snip_scores(model, targets, [])
     with pytest.raises(ValueError, match="temperature"):
         S.grasp_scores(model, targets, batch, temperature=0.0)
+    with pytest.raises(ValueError, match="steps"):
+        S.prospr_scores(model, targets, batch, steps=0)
+    with pytest.raises(ValueError, match="lr"):
+        S.prospr_scores(model, targets, batch, lr=-1.0)
     with pytest.raises(ValueError, match="rounds"):
         S.synflow_masks(model, targets, 0.1, rounds=0)
     with pytest.raises(ValueError, match="density"):

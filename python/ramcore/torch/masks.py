@@ -34,11 +34,12 @@ from .layers import KINDS, MaskTarget, mask_targets, pieces_to_weight
 __all__ = ["METHODS", "MaskSet", "allocate_density", "make_masks"]
 
 METHODS = (
-    "ramanujan", "random", "er", "erk", "random_regular", "magnitude", "snip", "grasp", "synflow", "sparsify",
+    "ramanujan", "random", "er", "erk", "random_regular", "magnitude", "snip", "grasp", "synflow", "prospr",
+    "sparsify",
 )
 SPARSIFY_SCORES = ("magnitude", "snip", "synflow")
-_SCORED = ("magnitude", "snip", "grasp", "synflow")
-_DATA = ("snip", "grasp")
+_SCORED = ("magnitude", "snip", "grasp", "synflow", "prospr")
+_DATA = ("snip", "grasp", "prospr")
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,8 @@ def make_masks(
     method: "ramanujan" (deterministic, data-free fit of a Ramanujan construction per bipartite
     piece, see `ramcore.masks`), "random" (uniform per layer), "er"/"erk" (random masks with that
     allocation), "random_regular" (random bi-regular expander per piece), "magnitude", "snip",
-    "grasp" (need `data`: a batch (inputs, labels) or a DataLoader), "synflow" (data-free,
+    "grasp", "prospr" (need `data`: a batch (inputs, labels) or a DataLoader; prospr takes up to
+    4 batches, one per meta step), "synflow" (data-free,
     `rounds` iterations on an all-ones input of `input_shape`, one sample without the batch axis;
     needed unless the first layer is Linear), "sparsify" (spectral sparsification of every
     bipartite piece by effective resistances of `score`: "magnitude", "snip" (needs `data`) or
@@ -286,6 +288,8 @@ def _score_masks(
         scores = _scores.magnitude_scores(chosen)
     elif method == "snip":
         scores = _scores.snip_scores(model, chosen, data, **extra)
+    elif method == "prospr":
+        scores = _scores.prospr_scores(model, chosen, data, **extra)
     else:
         scores = _scores.grasp_scores(model, chosen, data, **extra)
     largest = method != "grasp"  # GraSP removes its top scores (Wang et al. 2020, eq. 8)

@@ -25,6 +25,11 @@ Methods (theta are the target weights, L the loss on a batch, ⊙ the elementwis
   every parameter and buffer replaced by its absolute value on an all-ones input; S = |theta ⊙ dR/dtheta|.
   Iterative, data-free, global: 100 rounds with the exponential schedule density**(k/rounds), the
   scores recomputed on the masked network each round.
+- `prospr_scores` -- ProsPr (Alizadeh, Tailor, Zintgraf, van Amersfoort, Farquhar, Lane & Gal,
+  "Prospect pruning: finding trainable weights at initialization using meta-gradients", ICLR 2022):
+  gates c on the targets, theta_0 = c ⊙ theta; `steps` differentiable SGD steps (momentum, weight
+  decay) theta_{k+1} = theta_k - lr (dL_k/dtheta_k + ...) on successive batches; S = |dL(theta_K)/dc|
+  at c = 1, back-propagated through the steps (the meta-gradient). Keep the top (global).
 - `random_masks` -- uniform random masks with exact per-layer counts from a seeded CPU generator (the
   "random" baseline of Liu et al., "The unreasonable effectiveness of random pruning", ICLR 2022).
 
@@ -54,6 +59,7 @@ __all__ = [
     "grasp_masks",
     "grasp_scores",
     "magnitude_scores",
+    "prospr_scores",
     "random_masks",
     "snip_scores",
     "synflow_masks",
@@ -389,6 +395,56 @@ def grasp_scores(
         scores = [_to_cpu64(-(p.detach() * hg)) for p, hg in zip(params, hessian_grad)]
     norm = abs(float(sum(float(s.sum()) for s in scores))) + _GRASP_EPS
     return {name: s / norm for name, s in zip(names, scores)}
+
+
+def prospr_scores(
+    model: nn.Module,
+    targets: Mapping[str, nn.Parameter],
+    batch: BatchSource,
+    loss_fn: LossFn = F.cross_entropy,
+    *,
+    steps: int = 3,
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    train_mode: bool = True,
+) -> dict[str, Tensor]:
+    """ProsPr meta-gradient scores |dL(theta_K)/dc| at c = 1 (Alizadeh et al. 2022). Keep the top.
+
+    `batch`: one `(inputs, labels)` pair or an iterable of them; step k uses batch k (cycling when
+    there are fewer than steps + 1), the last one scores theta_K. Every floating parameter takes the
+    SGD steps (only the targets are gated), as the authors' functional SGD does; BatchNorm statistics
+    and the model itself are left untouched. steps=3 follows the paper.
+    """
+    from torch.func import functional_call
+
+    names, params = _check_targets(model, targets)
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    for what, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+            raise ValueError(f"{what} must be a non-negative number, got {value!r}")
+    data = _collect_batches(batch, int(steps) + 1, params[0].device)
+    with _untouched(model, params):
+        model.train(train_mode)
+        named = {n: p for n, p in model.named_parameters() if p.is_floating_point()}
+        buffers = dict(model.named_buffers())
+        gates = {n: torch.ones_like(named[n], requires_grad=True) for n in names}
+        theta = {n: p.detach().requires_grad_(True) for n, p in named.items()}
+        theta.update({n: named[n].detach() * gates[n] for n in names})  # theta_0 = c ⊙ theta
+        velocity: dict[str, Tensor] = {}
+        for k in range(int(steps)):
+            inputs, labels = data[k % len(data)]
+            loss = loss_fn(functional_call(model, (theta, buffers), (inputs,)), labels)
+            grads = torch.autograd.grad(loss, list(theta.values()), create_graph=True, allow_unused=True)
+            for (n, t), g in zip(list(theta.items()), grads):
+                d = (torch.zeros_like(t) if g is None else g) + weight_decay * t
+                velocity[n] = d if n not in velocity else momentum * velocity[n] + d
+                theta[n] = t - lr * velocity[n]
+        inputs, labels = data[int(steps) % len(data)]
+        loss = loss_fn(functional_call(model, (theta, buffers), (inputs,)), labels)
+        meta = torch.autograd.grad(loss, [gates[n] for n in names], allow_unused=True)
+    return {n: _to_cpu64(_or_zeros(g, gates[n]).abs()) for n, g in zip(names, meta)}
 
 
 def grasp_masks(
