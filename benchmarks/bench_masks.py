@@ -15,7 +15,8 @@ import numpy as np
 TITLE = "PyTorch masks"
 GEN_MODELS = ("resnet18", "vgg16")
 GEN_METHODS = (
-    "ramanujan", "random", "er", "erk", "random_regular", "magnitude", "snip", "grasp", "synflow", "sparsify",
+    "ramanujan", "random", "er", "erk", "random_regular", "magnitude", "snip", "grasp", "synflow", "prospr",
+    "sparsify",
 )
 DENSITIES = (0.01, 0.05, 0.1, 0.2)
 BATCH = 64  # the SNIP/GraSP batch: 64 random CIFAR-shaped inputs with random labels
@@ -47,7 +48,8 @@ def generate(model_name: str, method: str):
 
     def work():
         masks = rt.make_masks(model, method, 0.05, data=batch, input_shape=(3, 32, 32))
-        detail = {"synflow": "100 rounds, float64", "snip": f"batch {BATCH}", "grasp": f"batch {BATCH}"}
+        detail = {"synflow": "100 rounds, float64", "prospr": f"3 steps, batch {BATCH}"}
+        detail.update({m: f"batch {BATCH}" for m in ("snip", "grasp")})
         return _figures(density=masks.density, detail=detail.get(method, ""))
 
     return work
@@ -91,7 +93,8 @@ def train_step(model_name: str, batch: int, mode: str, steps: int = 10, rounds: 
             td += run(*dense)
             tm += run(*masked)
         d, m = statistics.median(td), statistics.median(tm)
-        return _figures(dense_ms=1e3 * d, masked_ms=1e3 * m, detail=f"batch {batch}, {rounds}x{steps} steps each")
+        detail = f"batch {batch}, {rounds}x{steps} steps each"
+        return _figures(dense_ms=1e3 * d, masked_ms=1e3 * m, detail=detail)
 
     return work
 
