@@ -131,7 +131,8 @@ def regress_accuracy_drop(
     features: a mapping name -> column, a list of rows (mappings), or a (samples, n) array.
     drop: the accuracy drop of every sample, 1 - acc_sparse / acc_dense.
     folds: k of the k-fold cross-validation (seed: 5); runs: shuffles of the folds (seed: 100).
-    Adjusted R^2 = 1 - (1 - R^2)(n - 1)/(n - p - 1) with n samples and p features needs n > p + 1.
+    Adjusted R^2 = 1 - (1 - R^2)(n - 1)/(n - p - 1) with n samples and p features; it is NaN when
+    n <= p + 1 (the importance and MAE are still computed).
     """
     from sklearn.model_selection import KFold, cross_val_predict
 
@@ -147,8 +148,6 @@ def regress_accuracy_drop(
         raise ValueError(f"folds must be an integer in [2, samples = {n}], got {folds!r}")
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise ValueError(f"runs must be an integer >= 1, got {runs!r}")
-    if n <= p + 1:
-        raise ValueError(f"adjusted R^2 needs more samples than features + 1: {n} samples, {p} features")
     figures: dict[str, dict[str, list[float]]] = {r: {"adj_r2": [], "mae": []} for r in regressors}
     corr_sum, corr_count = np.zeros(p), np.zeros(p)
     total = float(np.sum((y - y.mean()) ** 2))
@@ -157,7 +156,8 @@ def regress_accuracy_drop(
         for name in regressors:
             pred = cross_val_predict(_regressor(name), x, y, cv=split)
             r2 = 1.0 - float(np.sum((y - pred) ** 2)) / total if total > 0 else math.nan
-            figures[name]["adj_r2"].append(1.0 - (1.0 - r2) * (n - 1) / (n - p - 1))
+            adjusted = 1.0 - (1.0 - r2) * (n - 1) / (n - p - 1) if n > p + 1 else math.nan
+            figures[name]["adj_r2"].append(adjusted)
             figures[name]["mae"].append(float(np.mean(np.abs(y - pred))))
             r = _pearson_columns(x, pred)
             ok = np.isfinite(r)
