@@ -138,3 +138,24 @@ def test_random_mask_exact_and_seeded() -> None:
 def test_bad_arguments(args: tuple, error: type) -> None:
     with pytest.raises(error):
         ramanujan_mask(*args)
+
+
+@pytest.mark.parametrize("q,s,k", [(5, 1, 2), (7, 1, 3), (3, 2, 2)])
+def test_affine_translates_are_disjoint_and_regular(q: int, s: int, k: int) -> None:
+    n = q ** (s + 1)
+    r, c, _ = affine_edges(n, n, q, n * n, shifts=k)
+    assert len(set(zip(r.tolist(), c.tolist()))) == len(r) == k * n * q**s  # disjoint translates
+    m = np.zeros((n, n), dtype=int)
+    m[r, c] = 1
+    assert (m.sum(0) == k * q**s).all() and (m.sum(1) == k * q**s).all()
+
+
+def test_fit_takes_the_candidate_with_the_best_margins() -> None:
+    # 10 %: the trimmed q = 7 graph and the q = 11 graph with a second translate compete
+    mask, info = ramanujan_mask(363, 96, 0.1)
+    assert info.construction == "affine" and info.params == {"q": 11, "s": 2, "translates": 2}
+    ours = ramcore.ramanujan_gap(mask, layout="biadjacency")
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        rand = ramcore.ramanujan_gap(random_mask(363, 96, 0.1, rng)[0], layout="biadjacency")
+        assert ours.delta_s > rand.delta_s and ours.delta_r > rand.delta_r

@@ -22,12 +22,15 @@ Two algebraic families, truncated to the layer's shape, then cut to the exact ed
   or the bipartite double cover of a non-bipartite one, truncated to the layer's shape, with p the
   smallest prime whose density (p + 1)/n reaches the target.
 
-For the affine family q is the largest prime <= 1/density, s the smallest with q^{s+1} >= the larger
-side, and the density 1/q >= target is cut to the exact count by keeping whole q x q permutation
-blocks in a balanced "diagonal" order (every block row, then every block column, loses blocks at the
-same rate), the last block partially. For densities above 1/2 the mask is the complement of the fit
-at 1 - density. Each candidate the shape admits is built and the one whose certificate margin
-Delta_R (seed 001; computed by ramcore) is largest is returned, with its parameters recorded.
+For the affine family two candidates are built, s the smallest with q^{s+1} >= the larger side:
+q the largest prime <= 1/density, whose density 1/q >= target is cut to the exact count by keeping
+whole q x q permutation blocks in a balanced "diagonal" order (every block row, then every block
+column, loses blocks at the same rate), the last block partially; and q the smallest prime above
+1/density, whose graph (density 1/q < target) is joined by its disjoint translates
+c = r - <a, x> + t (t = 1, ..., k - 1; density k/q >= target) and cut the same way. For densities above 1/2 the mask is the complement of the fit at
+1 - density. Of the candidates the shape admits, the one with the largest min(Delta_S, Delta_R)
+(seed 001's two certificate margins, computed by ramcore; ties by Delta_R) is returned, with its
+parameters recorded.
 Vertices left without an edge are then reconnected (when the density allows one edge each) to the
 least-connected vertices of the other side, moving edges away from the best-connected ones, so the
 count stays exact.
@@ -144,9 +147,10 @@ def _block_rank(n_a: int, n_x: int) -> IntArray:
     return rank.reshape(n_a, n_x)
 
 
-def affine_edges(rows: int, cols: int, q: int, count: int) -> tuple[IntArray, IntArray, int]:
+def affine_edges(rows: int, cols: int, q: int, count: int, shifts: int = 1) -> tuple[IntArray, IntArray, int]:
     """The first `count` edges of the AG(s + 1, q) incidence graph truncated to rows x cols, taken
-    block by block in balanced order. Returns (row, col, s)."""
+    block by block in balanced order. With `shifts` = k > 1, the union of the k disjoint translates
+    c = r - <a, x> + t (mod q), t < k (density k/q), one translate after the other. Returns (row, col, s)."""
     s = 0
     while q ** (s + 1) < max(rows, cols):
         s += 1
@@ -154,13 +158,17 @@ def affine_edges(rows: int, cols: int, q: int, count: int) -> tuple[IntArray, In
     a, x = _block_labels(n_a, q, s), _block_labels(n_x, q, s)
     shift = (_digits(a, q, s) @ _digits(x, q, s).T) % q  # <a, x> mod q
     r = np.arange(q)
+    rank = _block_rank(n_a, n_x)[:, :, None] * q + r
     row = (np.arange(n_a)[:, None, None] * q + r).repeat(n_x, axis=1)  # (n_a, n_x, q)
-    col = np.arange(n_x)[None, :, None] * q + (r - shift[:, :, None]) % q
-    order = (_block_rank(n_a, n_x)[:, :, None] * q + r).ravel()
-    row, col = row.ravel(), col.ravel()
-    keep = (row < rows) & (col < cols)
+    rows_t, cols_t, order_t = [], [], []
+    for t in range(shifts):
+        rows_t.append(row.ravel())
+        cols_t.append((np.arange(n_x)[None, :, None] * q + (r - shift[:, :, None] + t) % q).ravel())
+        order_t.append((t * n_a * n_x * q + rank).ravel())
+    row_all, col_all, order = np.concatenate(rows_t), np.concatenate(cols_t), np.concatenate(order_t)
+    keep = (row_all < rows) & (col_all < cols)
     first = np.argsort(order[keep], kind="stable")[:count]
-    return row[keep][first], col[keep][first], s
+    return row_all[keep][first], col_all[keep][first], s
 
 
 # --- LPS graphs ---------------------------------------------------------------------------------
@@ -264,11 +272,14 @@ def _finish(
     return mask, info
 
 
-def _with_gap(mask: BoolArray, info: MaskInfo) -> MaskInfo:
+def _scored(mask: BoolArray, info: MaskInfo) -> tuple[tuple[float, float], BoolArray, MaskInfo]:
+    """(min(Delta_S, Delta_R), Delta_R) as the sort key (NaN ranks last), the mask, its info with Delta_R."""
     from .gap import ramanujan_gap
 
     gap = ramanujan_gap(mask, layout="biadjacency")
-    return MaskInfo(**{**info.__dict__, "delta_r": gap.delta_r})
+    both = min(gap.delta_s, gap.delta_r)
+    key = (-math.inf if math.isnan(both) else both, -math.inf if math.isnan(gap.delta_r) else gap.delta_r)
+    return key, mask, MaskInfo(**{**info.__dict__, "delta_r": gap.delta_r})
 
 
 def ramanujan_mask(rows: int, cols: int, density: float) -> tuple[BoolArray, MaskInfo]:
@@ -285,14 +296,18 @@ def ramanujan_mask(rows: int, cols: int, density: float) -> tuple[BoolArray, Mas
         params = {"of": info.construction, **info.params}
         return mask, MaskInfo("complement", params, (rows, cols), edges, edges / (rows * cols))
     candidates = []
-    q = _largest_prime_at_most(1.0 / density)
-    r, c, s = affine_edges(rows, cols, q, count)
-    candidates.append(_finish(rows, cols, r, c, count, "affine", {"q": q, "s": s}))
+    below = _largest_prime_at_most(1.0 / density)  # density 1/q >= target: trimmed
+    above = _next_prime(math.floor(1.0 / density) + 1)  # 1/q < target: k translates, k/q >= target
+    for q, k in ((below, 1), (above, math.ceil(density * above))):
+        r, c, s = affine_edges(rows, cols, q, count, k)
+        params = {"q": q, "s": s} if k == 1 else {"q": q, "s": s, "translates": k}
+        candidates.append(_finish(rows, cols, r, c, count, "affine", params))
     lps = _lps_candidate(rows, cols, density)
     if lps is not None and len(lps[0]) >= count:  # merged repeated generators can fall short
         candidates.append(_finish(rows, cols, lps[0], lps[1], count, "lps", lps[2]))
-    scored = [(m, _with_gap(m, i)) for m, i in candidates]
-    return max(scored, key=lambda mi: -math.inf if math.isnan(mi[1].delta_r) else mi[1].delta_r)
+    scored = [_scored(m, i) for m, i in candidates]
+    best = max(range(len(scored)), key=lambda k: scored[k][0])  # the first of equals
+    return scored[best][1], scored[best][2]
 
 
 def random_mask(rows: int, cols: int, density: float, rng: np.random.Generator) -> tuple[BoolArray, MaskInfo]:
