@@ -606,10 +606,13 @@ void register_topometrics(py::module_& m) {
              return out;
            })
       .def(
-          "largest_eigenvalues",
-          [](const PyTopology& t, int k, bool laplacian, double tol, int max_restarts) {
+          "spectrum",
+          [](const PyTopology& t, const std::string& which, double tol, int max_restarts, std::int64_t keep_bytes) {
+            enforce(which == "adjacency" || which == "laplacian",
+                    "which must be 'adjacency' or 'laplacian', got '" + which + "'");
             ExtremeEigenvalues e = t.call([&](const auto& g, const StopFn& stop) {
-              return g.largest_eigenvalues(k, laplacian, tol, max_restarts, stop);
+              return which == "adjacency" ? g.adjacency_top_two(tol, max_restarts, keep_bytes, stop)
+                                          : g.laplacian_top(tol, max_restarts, keep_bytes, stop);
             });
             py::dict out;
             out["values"] = to_numpy(std::move(e.values));
@@ -618,7 +621,9 @@ void register_topometrics(py::module_& m) {
             out["converged"] = e.converged;
             return out;
           },
-          py::arg("k"), py::arg("laplacian"), py::arg("tol"), py::arg("max_restarts"));
+          py::arg("which"), py::arg("tol"), py::arg("max_restarts"), py::arg("keep_bytes"),
+          "'adjacency': the two largest eigenvalues of |W| (with multiplicity); 'laplacian': the largest "
+          "of D - |W|.");
 }
 
 }  // namespace

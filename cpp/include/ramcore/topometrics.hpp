@@ -64,7 +64,7 @@ struct GlobalConnectivity {
 };
 
 struct ExtremeEigenvalues {
-  std::vector<double> values;     // best first (largest algebraic)
+  std::vector<double> values;     // largest first
   std::vector<double> residuals;  // true residual norms of the unit Ritz vectors
   std::int64_t matvecs = 0;
   bool converged = false;
@@ -99,10 +99,15 @@ class Topology {
   double weight_sum(const StopFn& stop) const;
   // Seed 004 (11), (13), (14): one iterative depth-first search (Tarjan 1974), no recursion.
   GlobalConnectivity connectivity(const StopFn& stop) const;
-  // The k largest eigenvalues of U's adjacency |W| (laplacian = false) or of its Laplacian
-  // D - |W|, by the thick-restart Lanczos solver (repeated eigenvalues keep their multiplicity).
-  ExtremeEigenvalues largest_eigenvalues(int k, bool laplacian, double tol, int max_restarts,
-                                         const StopFn& stop) const;
+  // Seed 004 (15): the two largest eigenvalues of U's adjacency |W|, counted with multiplicity:
+  // lambda_1 and its unit eigenvector y by the two-pass Lanczos (lanczos.hpp), then lambda_2 as the
+  // largest eigenvalue on the complement of y (a repeated lambda_1 is found again there).
+  // keep_bytes: memory for Lanczos vectors (see LanczosOptions::keep_vectors_bytes).
+  ExtremeEigenvalues adjacency_top_two(double tol, int max_restarts, std::int64_t keep_bytes,
+                                       const StopFn& stop) const;
+  // Seed 004 (16): the largest eigenvalue of U's Laplacian D - |W|, by the two-pass Lanczos.
+  ExtremeEigenvalues laplacian_top(double tol, int max_restarts, std::int64_t keep_bytes,
+                                   const StopFn& stop) const;
 
  private:
   std::int64_t n_, m_;
