@@ -46,11 +46,12 @@ TOPOMETRICS = (
 
 # What each metric is divided by when normalized=True: the number of nodes |V|, of directed edges
 # |E|, or nothing. Footnote 7 says only "normalized based on the number of nodes/edges"; the
-# divisors follow the seed's published topometrics table (mge-snn, graph_metrics/unrolled), where
-# they can be read off: sink/source/disconnected are fractions of |V|; 1-hop * |E| = 1 + |E|/|V|
-# exactly (igraph counted the root); k-core and strength are per |E| (strength stays constant as
-# the density changes, as mean |w| * 2/|V| does); motifs are per |E| (their growth with density
-# matches |E|, not |V|); components are raw counts and the mean component size is per |V| (= 1/C);
+# divisors follow the seed's published topometrics table (mge-snn, graph_data/graph_metrics/
+# unrolled) where it determines them: sink/source/disconnected are fractions of |V|; 1-hop * |E|
+# = 1 + |E|/|V| exactly (igraph counted the root); strength is equal at 95 % and 98 % sparsity,
+# which only a division by |E| gives (2 mean|w| / |V|); k-core * |E| gives mean core numbers 3.1
+# and 7.6 there (* |V|: 1.1 at both), and the motif counts grow between the two roughly as the |E|
+# division predicts; components are raw counts and the mean component size is per |V| (= 1/C);
 # the spectra are raw. r_out/r_in are per |E| by their definition in Section 3.3. The table does
 # not determine cut-edges/cut-nodes: they are divided by |E| and |V|, what they count.
 NORMALIZATION: dict[str, str | None] = {
