@@ -316,8 +316,8 @@ NeighbourhoodSums Topology<Index>::neighbourhoods(const StopFn& stop) const {
 }
 
 // Exact connected 4-node subgraph counts on U from non-induced counts N_H (copies of H as a
-// subgraph, edges not required to be induced) by the graphlet identities (e.g. Pržulj 2007;
-// Hočevar & Demšar 2014; Ahmed et al. 2015). With d_v degrees, t_e the triangles on edge e, t_v
+// subgraph, edges not required to be induced) by the graphlet identities (Hočevar & Demšar,
+// Bioinformatics 2014; Ahmed et al., ICDM 2015). With d_v degrees, t_e the triangles on edge e, t_v
 // those at node v, T all triangles:
 //   N_star    = sum_v C(d_v, 3)
 //   N_path    = sum_{uv in E} (d_u - 1)(d_v - 1) - 3 T

@@ -22,7 +22,14 @@ from ._validate import available_memory
 from ._validate import threads as _threads
 from .multipartite import MultipartiteGraph
 
-__all__ = ["TOPOMETRICS", "NORMALIZATION", "ConvergenceWarning", "topometrics", "motif4_counts"]
+__all__ = [
+    "TOPOMETRICS",
+    "NORMALIZATION",
+    "MOTIF_CLASSES",
+    "ConvergenceWarning",
+    "topometrics",
+    "motif4_counts",
+]
 
 # Table 2 order.
 TOPOMETRICS = (
@@ -144,7 +151,8 @@ def topometrics(
     topo, partition, first, last = _topology(graph, _threads(threads))
     n, m = topo.num_nodes, topo.num_edges
     if progress is None:
-        progress = m >= PROGRESS_EDGES and sys.stderr.isatty()
+        isatty = getattr(sys.stderr, "isatty", None)
+        progress = m >= PROGRESS_EDGES and callable(isatty) and bool(isatty())
 
     raw: dict[str, float] = {}
     with _Progress(progress) as bar:

@@ -97,7 +97,8 @@ class Topology {
   // Seed 004 (9): sum over directed edges of the weights as given (each edge adds its weight to the
   // strength of both ends, so the mean node strength is 2 * sum / n).
   double weight_sum(const StopFn& stop) const;
-  // Seed 004 (11), (13), (14): one iterative depth-first search (Tarjan 1974), no recursion.
+  // Seed 004 (11), (13), (14): one iterative depth-first search (Hopcroft & Tarjan 1973, Tarjan
+  // 1974), no recursion.
   GlobalConnectivity connectivity(const StopFn& stop) const;
   // Seed 004 (15): the two largest eigenvalues of U's adjacency |W|, counted with multiplicity:
   // lambda_1 and its unit eigenvector y by the two-pass Lanczos (lanczos.hpp), then lambda_2 as the
