@@ -140,6 +140,11 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
   std::vector<double> theta, s;
   std::vector<int> order;
   double beta = 0.0;
+  // max |alpha_j| + beta_{j-1} so far: a lower bound on ||A|| that sets the scale of "beta is zero".
+  // Relative to |alpha_j| alone, a step from a (near) null vector (alpha_j ~ 1e-17, as on graphs
+  // with isolated nodes once the Krylov space is exhausted) would take rounding noise for a new
+  // direction and scale it up by 1 / beta: Ritz values of 10^5 on a graph of norm 3.
+  double scale = 0.0;
   for (;;) {
     for (int j = kk; j < m; ++j) {
       const double* vj = col(j);
@@ -157,7 +162,8 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
           },
           stop);
       beta = orthogonalise(j + 1);
-      if (beta <= 1e-12 * (std::abs(alpha) + beta) || beta == 0.0) {  // invariant subspace reached
+      scale = std::max(scale, std::abs(alpha) + beta_prev);
+      if (beta <= 1e-12 * std::max(scale, std::abs(alpha) + beta) || beta == 0.0) {  // invariant subspace
         beta = 0.0;
         if (j + 1 < m && !fresh_vector(j + 1)) break;  // continue from a new direction
       } else {

@@ -40,6 +40,7 @@ from .spectral import (
     lps_operator,
     svds,
 )
+from .topometrics import motif4_counts, topometrics
 
 __version__ = "0.1.0"
 
@@ -80,4 +81,6 @@ __all__ = [
     "magnitude",
     "sparsify",
     "spec_spar",
+    "motif4_counts",
+    "topometrics",
 ]
