@@ -110,3 +110,9 @@ def sketch_resistance(
     seed: int,
     threads: int,
 ) -> dict[str, Any]: ...
+
+# pieces: dicts with the ramcore::ConvPiece fields (ints), "mask" (uint8), "weight" (float64 | None)
+# and, for an inverse input map, "src_begin", "src_end", "inv_ptr", "inv_entries" (int64).
+def unrolled_encoding(
+    num_nodes: int, pieces: list[dict[str, Any]], weighted: bool, threads: int = 0, wide: bool = False
+) -> CsrTuple: ...
