@@ -92,12 +92,18 @@ UnrolledEncoding::UnrolledEncoding(std::int64_t num_nodes, std::vector<ConvPiece
 
     // Taps of input channel c: the unmasked (o, ky, kx) of o's in c's group, in the order
     // (o ascending, ky descending, kx descending). For a fixed input position oy falls as ky
-    // grows, so this order yields heads (o, oy, ox) in increasing order.
+    // grows, so this order yields heads (o, oy, ox) in increasing order. Input row y is read by
+    // kernel row ky only if y + pad - ky d is a multiple of the stride: bucketing the taps by
+    // (ky d) mod stride (and likewise for kx) leaves a row one bucket to scan.
     const std::int64_t cin_g = p.in_channels / p.groups, cout_g = p.out_channels / p.groups;
     const std::int64_t kk = p.kernel_h * p.kernel_w, plane = p.out_height * p.out_width;
+    const std::int64_t phases = checked_mul(p.stride_h, p.stride_w, "stride phases");
     const bool keep_weight = weighted && p.weight != nullptr;
-    const std::int64_t per_channel = cout_g * kk;
-    const std::int64_t chunk = std::max<std::int64_t>(1, kEntriesPerTask / per_channel);
+    const std::int64_t chunk = std::max<std::int64_t>(1, kEntriesPerTask / (cout_g * kk));
+    auto bucket = [&](std::int64_t c, std::int64_t ky, std::int64_t kx) {
+      return static_cast<std::size_t>((c * p.stride_h + ky * p.dilation_h % p.stride_h) * p.stride_w +
+                                      kx * p.dilation_w % p.stride_w);
+    };
     auto each_tap = [&](std::int64_t c, auto&& visit) {
       const std::int64_t g = c / cin_g, cl = c % cin_g;
       for (std::int64_t o = g * cout_g; o < (g + 1) * cout_g; ++o) {
@@ -109,30 +115,30 @@ UnrolledEncoding::UnrolledEncoding(std::int64_t num_nodes, std::vector<ConvPiece
           }
       }
     };
-    pp.tap_ptr.assign(static_cast<std::size_t>(p.in_channels) + 1, 0);
-    parallel_for(
+    pp.tap_ptr.assign(static_cast<std::size_t>(checked_mul(p.in_channels, phases, "tap buckets")) + 1, 0);
+    parallel_for(  // bucket sizes; a channel's buckets are written by its task only
         p.in_channels, chunk, threads,
         [&](std::int64_t begin, std::int64_t end) {
-          for (std::int64_t c = begin; c < end; ++c) {
-            std::int64_t n = 0;
-            each_tap(c, [&](std::int64_t, std::int64_t, std::int64_t, std::int64_t) { ++n; });
-            pp.tap_ptr[static_cast<std::size_t>(c) + 1] = n;
-          }
+          for (std::int64_t c = begin; c < end; ++c)
+            each_tap(c, [&](std::int64_t, std::int64_t ky, std::int64_t kx, std::int64_t) {
+              ++pp.tap_ptr[bucket(c, ky, kx) + 1];
+            });
         },
         stop);
-    for (std::size_t c = 0; c < static_cast<std::size_t>(p.in_channels); ++c)
-      pp.tap_ptr[c + 1] += pp.tap_ptr[c];
+    for (std::size_t j = 1; j < pp.tap_ptr.size(); ++j) pp.tap_ptr[j] += pp.tap_ptr[j - 1];
     pp.taps.resize(static_cast<std::size_t>(pp.tap_ptr.back()));
     if (keep_weight) pp.tap_weight.resize(pp.taps.size());
     parallel_for(
         p.in_channels, chunk, threads,
         [&](std::int64_t begin, std::int64_t end) {
+          std::vector<std::size_t> next(static_cast<std::size_t>(phases));
           for (std::int64_t c = begin; c < end; ++c) {
-            auto t = static_cast<std::size_t>(pp.tap_ptr[static_cast<std::size_t>(c)]);
+            for (std::size_t f = 0; f < next.size(); ++f)
+              next[f] = static_cast<std::size_t>(pp.tap_ptr[static_cast<std::size_t>(c * phases) + f]);
             each_tap(c, [&](std::int64_t o, std::int64_t ky, std::int64_t kx, std::int64_t at) {
+              const std::size_t t = next[bucket(c, ky, kx) - static_cast<std::size_t>(c * phases)]++;
               pp.taps[t] = Tap{o * plane, static_cast<std::int32_t>(ky), static_cast<std::int32_t>(kx)};
               if (keep_weight) pp.tap_weight[t] = p.weight[at];
-              ++t;
             });
           }
         },
@@ -148,12 +154,9 @@ std::vector<const UnrolledEncoding::Prepared*> UnrolledEncoding::active_in(std::
   return active;
 }
 
-// The edges leaving node u, sorted by head, duplicates merged.
-void UnrolledEncoding::row_edges(std::int64_t u, const std::vector<const Prepared*>& active,
-                                 Row& row) const {
-  row.edges.clear();
-  bool sorted = true;
-  std::int64_t last = -1;
+template <class Emit>
+bool UnrolledEncoding::each_edge(std::int64_t u, const std::vector<const Prepared*>& active, Row& row,
+                                 Emit&& emit) const {
   for (const Prepared* pp : active) {
     if (u < pp->src_begin || u >= pp->src_end) continue;
     const ConvPiece& p = pp->piece;
@@ -181,23 +184,32 @@ void UnrolledEncoding::row_edges(std::int64_t u, const std::vector<const Prepare
         const bool hit = t >= 0 && t % p.stride_w == 0 && t / p.stride_w < p.out_width;
         row.ox[static_cast<std::size_t>(kx)] = hit ? t / p.stride_w : -1;
       }
-      const auto t_end = static_cast<std::size_t>(pp->tap_ptr[static_cast<std::size_t>(c) + 1]);
-      for (auto t = static_cast<std::size_t>(pp->tap_ptr[static_cast<std::size_t>(c)]); t < t_end; ++t) {
+      const auto b = static_cast<std::size_t>(
+          (c * p.stride_h + (y + p.pad_top) % p.stride_h) * p.stride_w + (x + p.pad_left) % p.stride_w);
+      const auto t_end = static_cast<std::size_t>(pp->tap_ptr[b + 1]);
+      for (auto t = static_cast<std::size_t>(pp->tap_ptr[b]); t < t_end; ++t) {
         const Tap& tap = pp->taps[t];
         const std::int64_t oy = row.oy[static_cast<std::size_t>(tap.ky)];
         const std::int64_t ox = row.ox[static_cast<std::size_t>(tap.kx)];
         if (oy < 0 || ox < 0) continue;
-        const std::int64_t head = p.out_offset + tap.base + oy * p.out_width + ox;
-        sorted = sorted && head > last;
-        last = head;
-        row.edges.emplace_back(head, with_weight ? pp->tap_weight[t] : 1.0);
+        if (!emit(p.out_offset + tap.base + oy * p.out_width + ox, with_weight ? pp->tap_weight[t] : 1.0))
+          return false;
       }
     }
   }
-  if (sorted) return;
+  return true;
+}
+
+void UnrolledEncoding::merged_edges(std::int64_t u, const std::vector<const Prepared*>& active,
+                                    Row& row) const {
+  auto& edges = row.edges;
+  edges.clear();
+  each_edge(u, active, row, [&](std::int64_t head, double w) {
+    edges.emplace_back(head, w);
+    return true;
+  });
   // Heads interleave (two pieces into one residual sum) or repeat (overlapping pooling windows):
   // stable, so the weights of a repeated edge are summed in a fixed order.
-  auto& edges = row.edges;
   std::stable_sort(edges.begin(), edges.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   std::size_t kept = 0;
@@ -222,8 +234,19 @@ Buffer<std::int64_t> UnrolledEncoding::out_degrees(int threads, const StopFn& st
         row.oy.resize(static_cast<std::size_t>(max_kernel_h_));
         row.ox.resize(static_cast<std::size_t>(max_kernel_w_));
         for (std::int64_t u = begin; u < end; ++u) {
-          row_edges(u, active, row);
-          degrees[static_cast<std::size_t>(u)] = static_cast<std::int64_t>(row.edges.size());
+          // Count without storing while heads increase; merge only rows where they do not.
+          std::int64_t n = 0, last = -1;
+          const bool plain = each_edge(u, active, row, [&](std::int64_t head, double) {
+            if (head <= last) return false;
+            last = head;
+            ++n;
+            return true;
+          });
+          if (!plain) {
+            merged_edges(u, active, row);
+            n = static_cast<std::int64_t>(row.edges.size());
+          }
+          degrees[static_cast<std::size_t>(u)] = n;
         }
       },
       stop);
@@ -256,9 +279,22 @@ Csr<Index> UnrolledEncoding::csr(const Buffer<std::int64_t>& degrees, int thread
         row.oy.resize(static_cast<std::size_t>(max_kernel_h_));
         row.ox.resize(static_cast<std::size_t>(max_kernel_w_));
         for (std::int64_t u = begin; u < end; ++u) {
-          row_edges(u, active, row);
+          // Straight into the row's own slots while heads increase (the row owns exactly
+          // `degree` slots, so a longer or unsorted row stops early and is merged instead).
           const auto at = static_cast<std::size_t>(out.indptr[static_cast<std::size_t>(u)]);
-          enforce(static_cast<std::int64_t>(row.edges.size()) == degrees[static_cast<std::size_t>(u)],
+          const std::int64_t degree = degrees[static_cast<std::size_t>(u)];
+          std::int64_t n = 0, last = -1;
+          const bool plain = each_edge(u, active, row, [&](std::int64_t head, double w) {
+            if (head <= last || n == degree) return false;
+            out.indices[at + static_cast<std::size_t>(n)] = static_cast<Index>(head);
+            out.data[at + static_cast<std::size_t>(n)] = w;
+            last = head;
+            ++n;
+            return true;
+          });
+          if (plain && n == degree) continue;
+          merged_edges(u, active, row);
+          enforce(static_cast<std::int64_t>(row.edges.size()) == degree,
                   "encoding: degrees do not match the pieces (node " + std::to_string(u) + ")");
           for (std::size_t j = 0; j < row.edges.size(); ++j) {
             out.indices[at + j] = static_cast<Index>(row.edges[j].first);

@@ -77,13 +77,21 @@ class UnrolledEncoding {
   struct Prepared {
     ConvPiece piece;
     std::int64_t src_begin, src_end;  // nodes this piece reads (direct maps: the input range)
-    std::vector<std::int64_t> tap_ptr;  // per input channel, into taps/tap_weight
-    std::vector<Tap> taps;              // sorted by (o, -ky, -kx): columns come out sorted
+    // Taps per (input channel, stride phase (ky d_h) mod s_h, (kx d_w) mod s_w), each bucket in
+    // (o, -ky, -kx) order: a row scans only the bucket that can hit, and its heads come out sorted.
+    std::vector<std::int64_t> tap_ptr;  // (c * stride_h + phase_y) * stride_w + phase_x -> taps
+    std::vector<Tap> taps;
     std::vector<double> tap_weight;     // weighted encodings only
   };
   struct Row;  // per-task scratch space
 
-  void row_edges(std::int64_t u, const std::vector<const Prepared*>& active, Row& row) const;
+  // Calls emit(head, weight) for the edges leaving u, piece by piece, until emit returns false;
+  // returns whether it went through. Heads come out sorted unless pieces share a partition or
+  // pooling windows overlap.
+  template <class Emit>
+  bool each_edge(std::int64_t u, const std::vector<const Prepared*>& active, Row& row, Emit&& emit) const;
+  // The edges leaving u in row.edges, sorted by head, duplicates merged (the general path).
+  void merged_edges(std::int64_t u, const std::vector<const Prepared*>& active, Row& row) const;
   std::vector<const Prepared*> active_in(std::int64_t begin, std::int64_t end) const;
 
   std::int64_t num_nodes_;
