@@ -180,13 +180,13 @@ class _Term:
     name: str
     source: Tensor  # (K, C, H, W) node + 1 map of the grid the kernel slides over
     out: tuple[int, int, int]  # (channels, height, width)
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    pad: tuple[int, int]  # (top, left); bottom/right follow from `out`
-    dilation: tuple[int, int]
-    groups: int
     mask: Tensor  # bool (out, in / groups, kh, kw)
     weight: Tensor | None  # float64 |W|, same shape
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    pad: tuple[int, int] = (0, 0)  # (top, left); bottom/right follow from `out`
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
     identity: bool = False
 
     def edge_bound(self) -> int:
@@ -445,10 +445,10 @@ class _Encoder:
                     f"Linear layer {name!r} on a {tuple(src.shape[1:])} input (needs (features,))"
                 )
             o, i = keep.shape
+            weight = None if absw is None else absw.reshape(o, i, 1, 1)
             term = _Term(
-                name, src.reshape(src.shape[0], i, 1, 1), (o, 1, 1), (1, 1), (1, 1), (0, 0), (1, 1), 1,
-                keep.reshape(o, i, 1, 1), None if absw is None else absw.reshape(o, i, 1, 1),
-            )  # fmt: skip
+                name, src.reshape(-1, i, 1, 1), (o, 1, 1), mask=keep.reshape(o, i, 1, 1), weight=weight
+            )
             return _Pending((o,), [term], name)
         if module.padding_mode != "zeros":
             raise _unsupported(f"{name!r} with padding_mode={module.padding_mode!r} (only 'zeros')")
@@ -483,13 +483,13 @@ class _Encoder:
             name,
             src,
             (o, out_hw[0], out_hw[1]),
+            mask,
+            weight,
             kernel,
             stride,
             (t, l),
             dilation,
             module.groups,
-            mask,
-            weight,
         )
         return _Pending((o, out_hw[1]) if one_d else (o, *out_hw), [term], name)
 
@@ -500,7 +500,7 @@ class _Encoder:
         src = m.reshape(m.shape[0], c, *((m.shape[2] if m.dim() > 2 else 1), -1))
         ones = torch.ones(c, 1, 1, 1, dtype=torch.bool)
         out = (c, int(src.shape[2]), int(src.shape[3]))
-        return _Term(name, src, out, (1, 1), (1, 1), (0, 0), (1, 1), c, ones, None, identity=True)
+        return _Term(name, src, out, ones, None, groups=c, identity=True)
 
     def residual(self, name: str, a: Any, b: Any) -> _Pending:
         shapes = {self.shape(v)[1:] for v in (a, b)}
@@ -651,22 +651,10 @@ class _Encoder:
             return self.pool(
                 what, kind, args[0], module.output_size, getattr(module, "return_indices", False)
             )
+        window = {name: getattr(module, name) for name in ("kernel_size", "stride", "padding", "ceil_mode")}
         if kind.startswith("max"):
-            m = module
-            return self.pool(
-                what,
-                kind,
-                args[0],
-                m.kernel_size,
-                m.stride,
-                m.padding,
-                m.dilation,
-                m.ceil_mode,
-                m.return_indices,
-            )
-        return self.pool(
-            what, kind, args[0], module.kernel_size, module.stride, module.padding, module.ceil_mode
-        )
+            window.update(dilation=module.dilation, return_indices=module.return_indices)
+        return self.pool(what, kind, args[0], **window)
 
     def index(self, what: str, name: str, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Nodes:
         """Apply a re-indexing op to the node maps (K slots ride on the batch axis)."""
