@@ -22,7 +22,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MODULES = {"graphs": "bench_graphs", "spectral": "bench_spectral", "resistance": "bench_resistance"}
+MODULES = {
+    "graphs": "bench_graphs",
+    "spectral": "bench_spectral",
+    "resistance": "bench_resistance",
+    "encode": "bench_encode",
+}
 
 CHILD = r"""
 import json, resource, sys, time

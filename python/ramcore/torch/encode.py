@@ -719,14 +719,17 @@ def _plan(
     weighted: bool,
     pad_input: bool,
     meta: bool,
-    cache: dict[str, tuple[Tensor, Tensor | None]] | None = None,
+    like: _Encoder | None = None,
 ) -> _Encoder:
+    """Run the trace: on meta tensors (sizes only), or for real reusing the graph module and layer
+    masks of the meta run `like`."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    enc = _Encoder(
-        _trace(model), _shape(input_shape), _mask_table(model, masks), weighted, pad_input, meta,
-        {} if cache is None else cache,
-    )  # fmt: skip
+    if like is None:
+        gm, table, cache = _trace(model), _mask_table(model, masks), {}
+    else:
+        gm, table, cache = like.gm, like.masks, like.cache
+    enc = _Encoder(gm, _shape(input_shape), table, weighted, pad_input, meta, cache)
     enc.run()
     return enc
 
@@ -828,12 +831,11 @@ def encode(
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
     threads = _threads(threads)
-    cache: dict[str, tuple[Tensor, Tensor | None]] = {}
-    plan = _plan(model, input_shape, masks, bool(weighted), pad_input, meta=True, cache=cache)
+    plan = _plan(model, input_shape, masks, bool(weighted), pad_input, meta=True)
     if encoding != "unrolled":
         modules = dict(model.named_modules())
         return tuple(
-            _rolled(name, modules[name], *cache[name], encoding, bool(weighted), threads)
+            _rolled(name, modules[name], *plan.cache[name], encoding, bool(weighted), threads)
             for name in dict.fromkeys(plan.layers)
         )
     size = _size(plan)
@@ -847,7 +849,7 @@ def encode(
             f"{size.bytes:,} bytes ({size.nodes:,} nodes, up to {size.edges:,} edges), over the limit of "
             f"{limit:,} bytes (max_bytes); use a smaller input or sparser masks"
         )
-    enc = _plan(model, input_shape, masks, bool(weighted), pad_input, meta=False, cache=cache)
+    enc = _plan(model, input_shape, masks, bool(weighted), pad_input, meta=False, like=plan)
     adjacency = _csr(_core.unrolled_encoding(enc.num_nodes, enc.pieces, bool(weighted), threads))
     partition = np.repeat(np.arange(len(enc.sizes), dtype=np.int32), enc.sizes)
     return MultipartiteGraph(adjacency, partition, tuple(enc.names), "unrolled", bool(weighted))
