@@ -725,6 +725,7 @@ def _plan(
     masks of the meta run `like`."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    table: Mapping[str, Tensor]
     if like is None:
         gm, table, cache = _trace(model), _mask_table(model, masks), {}
     else:
