@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Union, cast, overload
 
 import numpy as np
+import numpy.typing as npt
 import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
@@ -134,27 +135,33 @@ def _mask_table(model: nn.Module, masks: Mapping[str, Tensor] | None) -> dict[st
     return dict(masks)
 
 
+_Bools = npt.NDArray[np.bool_]
+_Floats = npt.NDArray[np.float64]
+
+
 def _layer_mask(
     name: str, module: nn.Module, masks: Mapping[str, Tensor], weighted: bool
-) -> tuple[Tensor, Tensor | None]:
-    """(kept, |W|) of a layer on the CPU: kept from its mask, or weight != 0 without one. A weighted
-    encoding also drops kept weights that are exactly zero (eq. 4 lists the edges with W != 0)."""
-    weight = cast(Tensor, module.weight).detach()
+) -> tuple[_Bools, _Floats | None]:
+    """(kept, |W|) of a layer as numpy arrays (torch's threads cost more than these small reductions
+    take): kept from its mask, or weight != 0 without one. A weighted encoding also drops kept
+    weights that are exactly zero (eq. 4 lists the edges with W != 0)."""
+    weight = cast(Tensor, module.weight).detach().cpu().numpy()
     mask = masks.get(f"{name}.weight")
     if mask is None:
-        keep = (weight != 0).cpu()
+        keep = weight != 0
     else:
-        if not isinstance(mask, Tensor) or tuple(mask.shape) != tuple(weight.shape):
+        if not isinstance(mask, Tensor) or tuple(mask.shape) != weight.shape:
             got = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
             raise ValueError(
-                f"masks[{name + '.weight'!r}]: expected a tensor of shape {tuple(weight.shape)}, got {got}"
+                f"masks[{name + '.weight'!r}]: expected a tensor of shape {weight.shape}, got {got}"
             )
-        if mask.dtype != torch.bool and not bool(((mask == 0) | (mask == 1)).all()):
+        m = mask.detach().cpu().numpy()
+        if m.dtype != np.bool_ and not np.isin(m, (0, 1)).all():
             raise ValueError(f"masks[{name + '.weight'!r}]: a {mask.dtype} mask must hold only 0 and 1")
-        keep = (mask != 0).cpu()
+        keep = m != 0
     if not weighted:
         return keep, None
-    absw = weight.abs().to(device="cpu", dtype=torch.float64)
+    absw = np.abs(weight).astype(np.float64)
     return keep & (absw != 0), absw
 
 
@@ -180,8 +187,8 @@ class _Term:
     name: str
     source: Tensor  # (K, C, H, W) node + 1 map of the grid the kernel slides over
     out: tuple[int, int, int]  # (channels, height, width)
-    mask: Tensor  # bool (out, in / groups, kh, kw)
-    weight: Tensor | None  # float64 |W|, same shape
+    mask: _Bools  # (out, in / groups, kh, kw)
+    weight: _Floats | None  # |W|, same shape
     kernel: tuple[int, int] = (1, 1)
     stride: tuple[int, int] = (1, 1)
     pad: tuple[int, int] = (0, 0)  # (top, left); bottom/right follow from `out`
@@ -199,7 +206,7 @@ class _Term:
         ):
             pos = np.arange(n)[:, None] * s - p + np.arange(k)[None, :] * d  # (outputs, taps)
             hits.append(((pos >= 0) & (pos < size)).sum(axis=0))
-        taps = self.mask.sum(dim=(0, 1)).double().numpy()
+        taps = self.mask.sum(axis=(0, 1))
         return int(self.source.shape[0]) * int(round(float((taps * np.outer(*hits)).sum())))
 
 
@@ -342,7 +349,7 @@ class _Encoder:
         weighted: bool,
         pad_input: bool,
         meta: bool,
-        cache: dict[str, tuple[Tensor, Tensor | None]],
+        cache: dict[str, tuple[_Bools, _Floats | None]],
     ) -> None:
         self.gm = gm
         self.modules = dict(gm.named_modules())
@@ -413,8 +420,8 @@ class _Encoder:
         if self.device.type == "meta":
             self.work_bytes += 0 if k == 1 else 24 * flat.numel()  # inverse map, worst case
             return
-        piece["mask"] = term.mask.contiguous().numpy().view(np.uint8)
-        piece["weight"] = None if term.weight is None else term.weight.contiguous().numpy()
+        piece["mask"] = np.ascontiguousarray(term.mask).view(np.uint8)
+        piece["weight"] = term.weight
         first = int(flat[0, 0])
         if k == 1 and first > 0 and torch.equal(flat[0], torch.arange(first, first + flat.shape[1])):
             piece["in_offset"] = first - 1  # entry e is node first - 1 + e
@@ -477,8 +484,8 @@ class _Encoder:
         if min(out_hw) < 1:
             raise ValueError(f"encode: input of {name!r} ({tuple(src.shape[2:])}) is smaller than its kernel")
         o = module.out_channels
-        mask = keep.unsqueeze(2) if one_d else keep
-        weight = None if absw is None else (absw.unsqueeze(2) if one_d else absw)
+        mask = keep[:, :, None] if one_d else keep
+        weight = None if absw is None else (absw[:, :, None] if one_d else absw)
         term = _Term(
             name,
             src,
@@ -498,7 +505,7 @@ class _Encoder:
         m = x.map
         c = m.shape[1]
         src = m.reshape(m.shape[0], c, *((m.shape[2] if m.dim() > 2 else 1), -1))
-        ones = torch.ones(c, 1, 1, 1, dtype=torch.bool)
+        ones = np.ones((c, 1, 1, 1), dtype=np.bool_)
         out = (c, int(src.shape[2]), int(src.shape[3]))
         return _Term(name, src, out, ones, None, groups=c, identity=True)
 
@@ -859,8 +866,8 @@ def encode(
 def _rolled(
     name: str,
     module: nn.Module,
-    keep: Tensor,
-    absw: Tensor | None,
+    keep: _Bools,
+    absw: _Floats | None,
     encoding: str,
     weighted: bool,
     threads: int,
@@ -877,11 +884,11 @@ def _rolled(
         rows, mask = cin_g * groups, keep.reshape(out, cin_g, taps).any(-1).reshape(out, cin_g, 1, 1)
         weight = None
         if absw is not None:
-            weight = (absw * keep).reshape(out, cin_g, taps).norm(dim=-1).reshape(out, cin_g, 1, 1)
+            norms = np.linalg.norm((absw * keep).reshape(out, cin_g, taps), axis=-1)
+            weight = norms.reshape(out, cin_g, 1, 1)
     piece = {
         "in_channels": rows, "out_channels": out, "groups": groups, "in_offset": 0, "out_offset": rows,
-        "mask": mask.contiguous().numpy().view(np.uint8),
-        "weight": None if weight is None else weight.contiguous().numpy(),
+        "mask": np.ascontiguousarray(mask).view(np.uint8), "weight": weight,
     }  # fmt: skip
     adjacency = _csr(_core.unrolled_encoding(rows + out, [piece], weighted, threads))
     partition = np.repeat(np.array([0, 1], dtype=np.int32), [rows, out])
