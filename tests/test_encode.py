@@ -140,12 +140,17 @@ def test_conv_edges_match_jacobian(spec, pad_input):
     np.testing.assert_array_equal(block(unweighted, 0, 1), oracle != 0)  # eq. 3
 
 
-def test_conv1d_edges_match_jacobian():
-    conv = nn.Conv1d(3, 4, 3, stride=2, padding=1, dilation=1, bias=False)
+@pytest.mark.parametrize("pad_input", [False, True])
+def test_conv1d_edges_match_jacobian(pad_input):
+    conv = nn.Conv1d(3, 4, 3, stride=2, padding=2, dilation=2, bias=False)
     mask = random_mask(conv.weight.shape, 0.6, seed=5)
     masked_positive(conv, mask, seed=2).double()
-    g = rt.encode(nn.Sequential(conv), (3, 9), {"0.weight": mask}, pad_input=False)
-    np.testing.assert_array_equal(block(g, 0, 1), jacobian(conv, (3, 9)) != 0)
+    g = rt.encode(nn.Sequential(conv), (3, 9), {"0.weight": mask}, pad_input=pad_input)
+    if pad_input:
+        oracle = jacobian(lambda x: nn.functional.conv1d(x, conv.weight, None, 2, 0, 2), (3, 13))
+    else:
+        oracle = jacobian(conv, (3, 9))
+    np.testing.assert_array_equal(block(g, 0, 1), oracle != 0)
 
 
 # --- linear layers, pooling, flatten --------------------------------------------------------------
@@ -190,8 +195,9 @@ def pooled_net(pool):
         (nn.MaxPool2d(2), nn.AvgPool2d(2)),
         (nn.MaxPool2d(3, stride=2, padding=1), nn.AvgPool2d(3, stride=2, padding=1)),  # overlapping
         (nn.MaxPool2d(2, ceil_mode=True), nn.AvgPool2d(2, ceil_mode=True)),
+        (nn.AdaptiveMaxPool2d(3), nn.AdaptiveAvgPool2d(3)),  # 7 -> 3: windows [0,3) [2,5) [4,7)
     ],
-    ids=["2x2", "3x3s2p1", "ceil"],
+    ids=["2x2", "3x3s2p1", "ceil", "adaptive"],
 )
 def test_pooling_joins_windows(pool, avg):
     """Appendix C: no partition for the pooled map; every node of a window takes the edges of the
@@ -211,6 +217,16 @@ def test_pooling_joins_windows(pool, avg):
     np.testing.assert_array_equal(block(g, 2, 3), jacobian(head, (4, side, side)) != 0)
     same = rt.encode(pooled_net(avg), (2, 7, 7), masks)  # max and average pooling: one structure
     assert (same.adjacency != g.adjacency).nnz == 0
+
+
+def test_overlapping_windows_merge_edges_summing_weights():
+    model = nn.Sequential(nn.MaxPool1d(2, stride=1), nn.Flatten(), nn.Linear(2, 1, bias=False))
+    with torch.no_grad():
+        model[2].weight.copy_(torch.tensor([[0.25, -2.0]]))
+    g = rt.encode(model, (1, 3), weighted=True)  # windows {0, 1} and {1, 2}: node 1 is in both
+    np.testing.assert_array_equal(block(g, 0, 1)[:, 0], [0.25, 2.25, 2.0])
+    np.testing.assert_array_equal(block(rt.encode(model, (1, 3)), 0, 1)[:, 0], [1, 1, 1])
+    assert rt.encoding_size(model, (1, 3)).edges == 4  # the bound counts the repeated edge twice
 
 
 def test_pool_window_edge_weights_are_the_next_layer_weights():
@@ -239,13 +255,32 @@ class ViewNet(nn.Module):
         return self.out(torch.flatten(nn.functional.relu(x), 1))
 
 
-def test_user_model_with_view_matches_sequential_equivalent():
+class MeanNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).mean((2, 3)))
+
+
+def test_user_models_match_sequential_equivalents():
     net = ViewNet()
     seq = nn.Sequential(net.conv, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), net.fc, nn.ReLU(), net.out)
     g, h = rt.encode(net, (3, 4, 4)), rt.encode(seq, (3, 4, 4))
     assert g.names == ("input", "conv", "fc", "out") and h.names == ("input", "0", "4", "6")
     assert (g.adjacency != h.adjacency).nnz == 0
     assert g.num_edges == rt.encoding_size(net, (3, 4, 4)).edges
+    mean = MeanNet()  # x.mean((2, 3)): global average pooling
+    pooled = nn.Sequential(mean.conv, nn.AdaptiveAvgPool2d(1), nn.Flatten(), mean.fc)
+    g, h = rt.encode(mean, (3, 5, 5)), rt.encode(pooled, (3, 5, 5))
+    assert g.names == ("input", "conv", "fc") and (g.adjacency != h.adjacency).nnz == 0
+    with torch.no_grad():
+        mean.fc.weight[1, 2] = 0  # channel 2 no longer reaches output 1
+    expected = np.ones((4 * 25, 2))
+    expected[2 * 25 : 3 * 25, 1] = 0
+    np.testing.assert_array_equal(block(rt.encode(mean, (3, 5, 5)), 1, 2), expected)
 
 
 # --- residual connections (section 3.2) -----------------------------------------------------------
@@ -476,10 +511,11 @@ def test_csr_is_canonical_and_to_networkx():
     model = pooled_net(nn.MaxPool2d(3, stride=2, padding=1))  # overlapping windows: merged edges
     g = rt.encode(model, (2, 7, 7), weighted=True)
     a = g.adjacency
-    assert a.has_canonical_format
-    b = a.copy()
-    b.sum_duplicates()
-    assert b.nnz == a.nnz and (a.data > 0).all()
+    assert a.has_canonical_format and (a.data > 0).all()
+    steps = np.diff(a.indices)
+    inside = np.ones(steps.size, dtype=bool)  # consecutive entries of one row
+    inside[a.indptr[(a.indptr > 0) & (a.indptr < a.nnz)] - 1] = False
+    assert (steps[inside] > 0).all()  # strictly increasing heads: sorted, no duplicates
     nxg = g.to_networkx()
     assert nxg.number_of_nodes() == g.num_nodes and nxg.number_of_edges() == g.num_edges
 
