@@ -553,3 +553,46 @@ def test_ctrl_c_interrupts_the_core():
         assert elapsed < 1.0, f"took {elapsed:.2f} s to stop"
     finally:
         proc.kill()
+
+
+def fig1_piece(**changes):
+    piece = {
+        "in_channels": 3, "in_height": 3, "in_width": 3, "out_channels": 2, "out_height": 2, "out_width": 2,
+        "kernel_h": 2, "kernel_w": 2, "mask": np.ones(2 * 3 * 2 * 2, np.uint8), "out_offset": 27,
+    }  # fmt: skip
+    return {**piece, **changes}
+
+
+def test_core_int64_indices_and_inverse_maps():
+    from ramcore import _core
+
+    narrow = _core.unrolled_encoding(35, [fig1_piece()], False)
+    wide = _core.unrolled_encoding(35, [fig1_piece()], False, wide=True)
+    assert narrow[0].dtype == np.int32 and wide[0].dtype == wide[1].dtype == np.int64
+    for a, b in zip(narrow[:3], wide[:3]):
+        np.testing.assert_array_equal(a, b)
+    # the same piece through an inverse map (node u feeds entry u) gives the same CSR
+    inverse = fig1_piece(src_begin=0, src_end=27, inv_ptr=np.arange(28), inv_entries=np.arange(27))
+    for a, b in zip(narrow[:3], _core.unrolled_encoding(35, [inverse], False)[:3]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"groups": 2}, "groups"),
+        ({"out_offset": 30}, "exceed the 35 nodes"),
+        ({"in_offset": 10}, "exceed the 35 nodes"),
+        ({"mask": np.ones(5, np.uint8)}, "mask must have"),
+        (
+            {"src_begin": 0, "src_end": 2, "inv_ptr": np.array([0, 1, 2]), "inv_entries": np.array([0, 27])},
+            "out of range",
+        ),
+        ({"stride_h": 0}, "stride_h must be at least 1"),
+    ],
+)
+def test_core_rejects_bad_pieces(changes, match):
+    from ramcore import _core
+
+    with pytest.raises(ValueError, match=match):
+        _core.unrolled_encoding(35, [fig1_piece(**changes)], False)
