@@ -27,6 +27,7 @@ MODULES = {
     "spectral": "bench_spectral",
     "resistance": "bench_resistance",
     "masks": "bench_masks",
+    "encode": "bench_encode",
 }
 
 CHILD = r"""

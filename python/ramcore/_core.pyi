@@ -141,3 +141,8 @@ class Topology:
     # which="adjacency": the two largest eigenvalues of |W| with multiplicity; "laplacian": the
     # largest of D - |W|. Keys values, residuals (float64 arrays), matvecs, converged.
     def spectrum(self, which: str, tol: float, max_restarts: int, keep_bytes: int) -> dict[str, Any]: ...
+# pieces: dicts with the ramcore::ConvPiece fields (ints), "mask" (uint8), "weight" (float64 | None)
+# and, for an inverse input map, "src_begin", "src_end", "inv_ptr", "inv_entries" (int64).
+def unrolled_encoding(
+    num_nodes: int, pieces: list[dict[str, Any]], weighted: bool, threads: int = 0, wide: bool = False
+) -> CsrTuple: ...

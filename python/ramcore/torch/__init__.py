@@ -17,12 +17,15 @@ except ImportError as err:  # pragma: no cover - only without torch
 from . import zoo
 from .apply import MaskState, apply_masks, attach_saved_masks, masks_of, remove_masks
 from .baselines import network_baselines, ramanujan_baselines
+from .encode import ENCODINGS, EncodingSize, encode, encode_layers, encoding_size
 from .layers import MaskTarget, mask_targets
 from .masks import METHODS, MaskSet, allocate_density, make_masks
 from .report import LayerReport, ramanujan_prune, report  # the function shadows the submodule name
 
 __all__ = [
+    "ENCODINGS",
     "METHODS",
+    "EncodingSize",
     "LayerReport",
     "MaskSet",
     "MaskState",
@@ -30,6 +33,9 @@ __all__ = [
     "allocate_density",
     "apply_masks",
     "attach_saved_masks",
+    "encode",
+    "encode_layers",
+    "encoding_size",
     "make_masks",
     "mask_targets",
     "masks_of",
