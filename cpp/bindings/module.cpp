@@ -625,6 +625,8 @@ void register_topometrics(py::module_& m) {
           py::arg("which"), py::arg("tol"), py::arg("max_restarts"), py::arg("keep_bytes"),
           "'adjacency': the two largest eigenvalues of |W| (with multiplicity); 'laplacian': the largest "
           "of D - |W|.");
+}
+
 using Int64s = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
 using Bytes = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
 
