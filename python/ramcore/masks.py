@@ -27,13 +27,13 @@ q the largest prime <= 1/density, whose density 1/q >= target is cut to the exac
 whole q x q permutation blocks in a balanced "diagonal" order (every block row, then every block
 column, loses blocks at the same rate), the last block partially; and q the smallest prime above
 1/density, whose graph (density 1/q < target) is joined by its disjoint translates
-c = r - <a, x> + t (t = 1, ..., k - 1; density k/q >= target) and cut the same way. For densities above 1/2 the mask is the complement of the fit at
-1 - density. Of the candidates the shape admits, the one with the largest min(Delta_S, Delta_R)
-(seed 001's two certificate margins, computed by ramcore; ties by Delta_R) is returned, with its
-parameters recorded.
-Vertices left without an edge are then reconnected (when the density allows one edge each) to the
-least-connected vertices of the other side, moving edges away from the best-connected ones, so the
-count stays exact.
+c = r - <a, x> + t (t = 1, ..., k - 1; density k/q >= target) and cut the same way. For
+densities above 1/2 the mask is the complement of the fit at 1 - density. Of the candidates the
+shape admits, the one with the largest min(Delta_S, Delta_R) (seed 001's two certificate margins,
+computed by ramcore; ties by Delta_R) is returned, with its parameters recorded. Vertices left
+without an edge are then reconnected (when the density allows one edge each) to the least-connected
+vertices of the other side, moving edges away from the best-connected ones, so the count stays
+exact.
 """
 
 from __future__ import annotations
