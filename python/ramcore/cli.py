@@ -4,6 +4,8 @@ ramcore lps 5 13                      build X^{5,13} and print its summary
 ramcore lps 5 13 --save g.npz         ... and save the adjacency (scipy.sparse.load_npz)
 ramcore biregular 7 3 --part adjacency --save b.npz
 ramcore params --target-vertices 100000 --bipartite
+ramcore topometrics resnet20 --method snip --density 0.05
+ramcore rank-demo                     seed 004's ranking pipeline on the bundled digits
 """
 
 from __future__ import annotations
@@ -115,13 +117,105 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seeds", type=_positive_int, default=3)
     demo.add_argument("--epochs", type=_positive_int, default=10)
     demo.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+
+    topo = sub.add_parser(
+        "topometrics", help="encode a zoo model's masked network and print seed 004's 16 topometrics"
+    )
+    topo.add_argument("model", help="a zoo model (ramcore.torch.zoo), e.g. resnet20, conv-6, vgg16")
+    topo.add_argument("--method", default="random", help="mask method (make_masks), default random")
+    topo.add_argument("--density", type=float, default=0.05, help="fraction of weights kept")
+    topo.add_argument("--encoding", choices=("unrolled", "rolled", "rolled_channel"), default="unrolled")
+    topo.add_argument("--weighted", action="store_true", help="edges carry |W| (seed 004 eq. 4)")
+    topo.add_argument("--raw", action="store_true", help="raw values instead of the normalised ones")
+    topo.add_argument("--seed", type=_count, default=0, help="weights and random masks")
+    topo.add_argument("--threads", type=_count, default=0, help="core threads (0: all)")
+
+    rank = sub.add_parser(
+        "rank-demo", help="seed 004 end to end on digits: train, encode, regress, rank PaI methods"
+    )
+    rank.add_argument("--out", default="ramcore-rank", help="folder for samples.csv, rankings.csv, rbo.png")
+    rank.add_argument("--densities", type=float, nargs="+", default=[0.02, 0.05, 0.1, 0.2])
+    rank.add_argument("--seeds", type=_positive_int, default=2)
+    rank.add_argument("--epochs", type=_positive_int, default=10)
+    rank.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     return parser
 
 
-def _demo(args: argparse.Namespace) -> int:
-    for d in args.densities:
+def _torch_or_hint(what: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError as err:
+        raise ImportError(f"{err}; {what} needs PyTorch: pip install 'ramcore[demo]'") from err
+
+
+def _check_densities(values: Sequence[float], flag: str) -> None:
+    for d in values:
         if not 0 < d <= 1:
-            raise ValueError(f"--densities must be in (0, 1] (fraction kept), got {d}")
+            raise ValueError(f"{flag} must be in (0, 1] (fraction kept), got {d}")
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: no CUDA device is available here (use --device cpu)")
+
+
+def _topometrics(args: argparse.Namespace) -> int:
+    _check_densities([args.density], "--density")
+    _torch_or_hint("ramcore topometrics")
+    import torch
+
+    from .topometrics import topometrics
+    from .torch import encode, make_masks, zoo
+
+    if args.model not in zoo.MODELS:
+        raise ValueError(f"unknown model {args.model!r}; zoo models: {', '.join(zoo.MODELS)}")
+    torch.manual_seed(args.seed)
+    model = zoo.create(args.model)
+    shape = zoo.input_shape(args.model)
+    g = torch.Generator().manual_seed(args.seed)
+    batch = (torch.randn(64, *shape, generator=g), torch.randint(0, 10, (64,), generator=g))
+    start = time.perf_counter()
+    masks = make_masks(model, args.method, args.density, data=batch, input_shape=shape, seed=args.seed)
+    made = time.perf_counter()
+    graph = encode(model, shape, masks, encoding=args.encoding, weighted=args.weighted, threads=args.threads)
+    graphs = graph if isinstance(graph, tuple) else (graph,)
+    built = time.perf_counter()
+    rows = [topometrics(gr, normalized=not args.raw, threads=args.threads or None) for gr in graphs]
+    done = time.perf_counter()
+    nodes, edges = sum(gr.num_nodes for gr in graphs), sum(gr.num_edges for gr in graphs)
+    print(f"{args.model}, {args.method} masks at density {masks.density:.4f}, input {shape}")
+    what = "one graph" if len(graphs) == 1 else f"{len(graphs)} layer graphs, metrics averaged"
+    print(f"{args.encoding} encoding: {nodes:,} nodes, {edges:,} edges ({what})")
+    print(f"masks {made - start:.2f} s, encoding {built - made:.2f} s, topometrics {done - built:.2f} s")
+    kind = "raw" if args.raw else "normalised"
+    for key in rows[0]:
+        value = sum(r[key] for r in rows) / len(rows)
+        print(f"  {key:16s} {value:.6g}   ({kind})")
+    return 0
+
+
+def _rank_demo(args: argparse.Namespace) -> int:
+    _check_densities(args.densities, "--densities")
+    _torch_or_hint("the ranking demo")
+    _check_device(args.device)
+    import torch
+
+    from .torch.ranking import run_ranking, write_ranking_outputs
+
+    torch.set_num_threads(1)  # tiny models: extra threads only wait
+    start = time.perf_counter()
+    result = run_ranking(densities=args.densities, seeds=args.seeds, epochs=args.epochs, device=args.device)
+    print()
+    print(result.table())
+    paths = write_ranking_outputs(result, Path(args.out))
+    print(f"wrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    _check_densities(args.densities, "--densities")
     try:
         import torch
 
@@ -203,6 +297,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _certify(args)
         if args.command == "demo":
             return _demo(args)
+        if args.command == "topometrics":
+            return _topometrics(args)
+        if args.command == "rank-demo":
+            return _rank_demo(args)
         start = time.perf_counter()
         graph: LPSGraph | BiregularGraph
         if args.command == "lps":

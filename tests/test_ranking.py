@@ -1,0 +1,77 @@
+"""Seed 004 end to end: `ramcore rank-demo` on a tiny setting, and `ramcore topometrics`."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+
+from ramcore.cli import main  # noqa: E402
+from ramcore.prediction import mean_rbo  # noqa: E402
+from ramcore.topometrics import TOPOMETRICS  # noqa: E402
+from ramcore.torch.ranking import BASELINES, ENCODINGS, run_ranking, write_ranking_outputs  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_rank_demo_pipeline(tmp_path: Path) -> None:
+    result = run_ranking(
+        models=("mlp", "cnn"), methods=("snip", "synflow", "prospr"), densities=(0.05, 0.2),
+        seeds=1, epochs=1, progress=False,
+    )  # fmt: skip
+    assert len(result.samples) == 2 * 3 * 2
+    for s in result.samples:
+        assert set(s.topometrics) == set(ENCODINGS) and set(s.baselines) == set(BASELINES)
+        assert tuple(s.topometrics["unrolled"]) == TOPOMETRICS
+        assert 0.0 <= s.accuracy <= 1.0
+    assert set(result.regression) == set(ENCODINGS)
+    assert all(math.isfinite(mae) for _, _, mae in result.regression.values())
+    assert [(r.model, r.density) for r in result.rankings] == [
+        ("mlp", 0.05), ("mlp", 0.2), ("cnn", 0.05), ("cnn", 0.2)
+    ]  # fmt: skip
+    for r in result.rankings:
+        # the truth sorts the methods by accuracy; every strategy's RBO is in (0, 1]
+        acc = {s.method: s.accuracy for s in result.samples if (s.model, s.density) == (r.model, r.density)}
+        assert list(r.truth) == sorted(acc, key=lambda m: -acc[m])
+        assert set(r.rbo) == {"mixture", *BASELINES} and all(0 < v <= 1 for v in r.rbo.values())
+        assert mean_rbo(r.truth, r.truth) == pytest.approx(1.0)
+    assert "mean RBO" in result.table()
+    paths = write_ranking_outputs(result, tmp_path)
+    with paths[0].open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 12 and "unrolled.motifs4" in rows[0] and "baseline.delta_r" in rows[0]
+
+
+def test_topometrics_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["topometrics", "lenet-300-100", "--method", "ramanujan", "--density", "0.1", "--raw"]) == 0
+    out = capsys.readouterr().out
+    assert "1,194 nodes" in out  # 784 + 300 + 100 + 10
+    assert "motifs4" in out and "spectral_radius" in out and "(raw)" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["topometrics", "nope"],
+        ["topometrics", "conv-4", "--density", "0"],
+        ["topometrics", "conv-4", "--method", "magic"],
+        ["rank-demo", "--densities", "1.5"],
+        ["rank-demo", "--device", "cuda:7"],
+    ],
+)
+def test_bad_arguments(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    if argv[-1].startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has that device")
+    assert main(argv) == 2
+    assert "ramcore: error:" in capsys.readouterr().err
