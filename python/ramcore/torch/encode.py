@@ -814,6 +814,18 @@ def encode(
     max_bytes: int | None = ...,
     threads: int = ...,
 ) -> tuple[MultipartiteGraph, ...]: ...
+@overload
+def encode(
+    model: nn.Module,
+    input_shape: Sequence[int],
+    masks: Mapping[str, Tensor] | None = ...,
+    encoding: str = ...,
+    weighted: bool = ...,
+    *,
+    pad_input: bool = ...,
+    max_bytes: int | None = ...,
+    threads: int = ...,
+) -> MultipartiteGraph | tuple[MultipartiteGraph, ...]: ...
 def encode(
     model: nn.Module,
     input_shape: Sequence[int],

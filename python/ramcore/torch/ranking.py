@@ -203,7 +203,8 @@ def _rank_case(samples: Sequence[Sample], model: str, density: float) -> Ranking
     }
     for b in BASELINES:
         strategies[b] = rank({s.method: s.baselines[b] for s in case}, ascending=False)
-    return RankingRow(model, density, tuple(truth), {k: mean_rbo(truth, v) for k, v in strategies.items()})
+    rbo = {k: mean_rbo(truth, v) for k, v in strategies.items()}
+    return RankingRow(model, density, tuple(str(m) for m in truth), rbo)
 
 
 def write_ranking_outputs(result: RankingResult, out: Path) -> list[Path]:
