@@ -44,13 +44,18 @@ def test_rank_demo_pipeline(tmp_path: Path) -> None:
         # the truth sorts the methods by accuracy; every strategy's RBO is in (0, 1]
         acc = {s.method: s.accuracy for s in result.samples if (s.model, s.density) == (r.model, r.density)}
         assert list(r.truth) == sorted(acc, key=lambda m: -acc[m])
-        assert set(r.rbo) == {"mixture", *BASELINES} and all(0 < v <= 1 for v in r.rbo.values())
+        strategies = {"mixture", "layer_density", "delta_r", "delta_r_imdb", "lambda_imsg"}
+        assert set(r.rbo) == strategies and all(0 < v <= 1 for v in r.rbo.values())
         assert mean_rbo(r.truth, r.truth) == pytest.approx(1.0)
     assert "mean RBO" in result.table()
     paths = write_ranking_outputs(result, tmp_path)
     with paths[0].open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 12 and "unrolled.motifs4" in rows[0] and "baseline.delta_r" in rows[0]
+    with paths[1].open() as f:
+        ranked = list(csv.DictReader(f))
+    assert [float(r["density"]) for r in ranked] == [0.05, 0.2, 0.05, 0.2]
+    assert float(ranked[0]["rbo_mixture"]) == pytest.approx(result.rankings[0].rbo["mixture"])
 
 
 def test_topometrics_command(capsys: pytest.CaptureFixture[str]) -> None:

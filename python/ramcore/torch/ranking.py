@@ -80,14 +80,14 @@ class RankingResult:
             lines.append(f"{enc:16s}{r2:>9.3f} ± {sd:.3f}{mae:>9.4f}")
         strategies = list(self.rankings[0].rbo) if self.rankings else []
         lines += ["", "mean RBO with the true ranking (higher is better):"]
-        lines.append(f"{'model':6s}{'density':>8s}  " + "".join(f"{s:>13s}" for s in strategies))
+        lines.append(f"{'model':6s}{'density':>8s}  " + "".join(f"{s:>14s}" for s in strategies))
         for r in self.rankings:
             lines.append(
-                f"{r.model:6s}{r.density:>8.3f}  " + "".join(f"{r.rbo[s]:>13.3f}" for s in strategies)
+                f"{r.model:6s}{r.density:>8.3f}  " + "".join(f"{r.rbo[s]:>14.3f}" for s in strategies)
             )
         if self.rankings:
             means = [statistics.fmean(r.rbo[s] for r in self.rankings) for s in strategies]
-            lines.append(f"{'mean':6s}{'':>8s}  " + "".join(f"{m:>13.3f}" for m in means))
+            lines.append(f"{'mean':6s}{'':>8s}  " + "".join(f"{m:>14.3f}" for m in means))
         return "\n".join(lines)
 
 
@@ -202,7 +202,8 @@ def _rank_case(samples: Sequence[Sample], model: str, density: float) -> Ranking
         "mixture": rank(mixture_scores({s.method: s.topometrics["unrolled"] for s in case}, w_m, w_s)),
     }
     for b in BASELINES:
-        strategies[b] = rank({s.method: s.baselines[b] for s in case}, ascending=False)
+        name = "layer_density" if b == "density" else b  # not to be confused with the case's density
+        strategies[name] = rank({s.method: s.baselines[b] for s in case}, ascending=False)
     rbo = {k: mean_rbo(truth, v) for k, v in strategies.items()}
     return RankingRow(model, density, tuple(str(m) for m in truth), rbo)
 
@@ -221,7 +222,8 @@ def write_ranking_outputs(result: RankingResult, out: Path) -> list[Path]:
     _write_csv(
         paths[1],
         [
-            {"model": r.model, "density": r.density, "truth": " > ".join(r.truth), **r.rbo}
+            {"model": r.model, "density": r.density, "truth": " > ".join(r.truth)}
+            | {f"rbo_{k}": v for k, v in r.rbo.items()}
             for r in result.rankings
         ],
     )
