@@ -57,11 +57,11 @@ void check_piece(const ConvPiece& p, std::size_t index, std::int64_t num_nodes) 
               ") must lie in [0, " + std::to_string(num_nodes) + "]");
   enforce(p.inv_ptr[0] == 0, where + "inv_ptr[0] must be 0");
   for (std::int64_t k = 0; k < p.src_end - p.src_begin; ++k) {
-    enforce(p.inv_ptr[k + 1] >= p.inv_ptr[k], where + "inv_ptr must not decrease");
+    if (p.inv_ptr[k + 1] < p.inv_ptr[k]) enforce(false, where + "inv_ptr must not decrease");
     for (std::int64_t j = p.inv_ptr[k]; j < p.inv_ptr[k + 1]; ++j)
-      enforce(p.inv_entries[j] >= 0 && p.inv_entries[j] < entries,
-              where + "input entry " + std::to_string(p.inv_entries[j]) + " out of range [0, " +
-                  std::to_string(entries) + ")");
+      if (p.inv_entries[j] < 0 || p.inv_entries[j] >= entries)  // the message only on failure
+        enforce(false, where + "input entry " + std::to_string(p.inv_entries[j]) + " out of range [0, " +
+                           std::to_string(entries) + ")");
   }
 }
 

@@ -78,8 +78,9 @@ LaplacianOperator::LaplacianOperator(const LinearOperator& adjacency, std::vecto
   enforce(static_cast<std::int64_t>(degrees_.size()) == a_.rows(), "degrees must have one entry per vertex");
   if (normalized_)
     for (std::size_t i = 0; i < degrees_.size(); ++i)
-      enforce(degrees_[i] >= 0, "the normalised Laplacian needs non-negative degrees; vertex " +
-                                    std::to_string(i) + " has weighted degree " + std::to_string(degrees_[i]));
+      if (!(degrees_[i] >= 0))  // the message is built only on failure
+        enforce(false, "the normalised Laplacian needs non-negative degrees; vertex " + std::to_string(i) +
+                           " has weighted degree " + std::to_string(degrees_[i]));
   inv_sqrt_.resize(degrees_.size());
   for (std::size_t i = 0; i < degrees_.size(); ++i)
     inv_sqrt_[i] = degrees_[i] > 0 ? 1.0 / std::sqrt(degrees_[i]) : 0.0;

@@ -301,9 +301,9 @@ SketchResult sketch_resistance(std::int64_t n, const Index* indptr, const Index*
   const std::int64_t nnz = n ? static_cast<std::int64_t>(indptr[n]) : 0;
   if (data)
     for (std::int64_t k = 0; k < nnz; ++k)
-      enforce(data[k] > 0 && std::isfinite(data[k]),
-              "weights must be positive and finite (stored entry " + std::to_string(k) + " is " +
-                  std::to_string(data[k]) + "); drop zero entries first");
+      if (!(data[k] > 0 && std::isfinite(data[k])))  // the message is built only on failure
+        enforce(false, "weights must be positive and finite (stored entry " + std::to_string(k) + " is " +
+                           std::to_string(data[k]) + "); drop zero entries first");
   SketchResult out;
   allocate(out.resistance, nnz, "resistance estimates");
   allocate(out.stderr_, nnz, "standard errors");
