@@ -483,9 +483,8 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
   double theta = 0.0, anorm = 0.0;
   start();
   for (std::int64_t j = 0; j < max_steps; ++j) {
-    a.apply(cur, w.data(), threads, stop);
+    const double alpha = a.apply_dot(cur, w.data(), threads, stop);  // A v and v . A v, one sweep
     ++res.matvecs;
-    const double alpha = dot(n, cur, w.data(), threads, stop);
     const double beta = update(alpha, betas.empty() ? 0.0 : betas.back(), c);
     alphas.push_back(alpha);
     const double hi = extreme_eigenvalue(alphas, betas, true), lo = extreme_eigenvalue(alphas, betas, false);

@@ -5,8 +5,14 @@
 
 #include "ramcore/csr.hpp"
 #include "ramcore/enforce.hpp"
+#include "ramcore/vector_ops.hpp"
 
 namespace ramcore {
+
+double LinearOperator::apply_dot(const double* x, double* y, int threads, const StopFn& stop) const {
+  apply(x, y, threads, stop);
+  return dot(rows(), x, y, threads, stop);
+}
 
 template <class Index>
 CsrOperator<Index>::CsrOperator(std::int64_t rows, std::int64_t cols, const Index* indptr,
@@ -34,6 +40,39 @@ void CsrOperator<Index>::apply(const double* x, double* y, int threads, const St
         }
       },
       stop);
+}
+
+// One sweep for y = A x and x . y: rows in vector_ops' blocks of kBlock, each block's partial sum
+// taken in row order and the partials added in block order, so the result is bit-identical to
+// apply() followed by dot() for any thread count.
+template <class Index>
+double CsrOperator<Index>::apply_dot(const double* x, double* y, int threads, const StopFn& stop) const {
+  if (rows_ != cols_) return LinearOperator::apply_dot(x, y, threads, stop);
+  const std::int64_t nb = (rows_ + kBlock - 1) / kBlock;
+  std::vector<double> partial(static_cast<std::size_t>(nb), 0.0);
+  parallel_for(
+      nb, 1, threads,
+      [&](std::int64_t b0, std::int64_t b1) {
+        for (std::int64_t b = b0; b < b1; ++b) {
+          double block = 0.0;
+          for (std::int64_t r = b * kBlock, end = std::min(rows_, (b + 1) * kBlock); r < end; ++r) {
+            double s = 0.0;
+            const auto e = static_cast<std::int64_t>(indptr_[r + 1]);
+            if (data_) {
+              for (auto k = static_cast<std::int64_t>(indptr_[r]); k < e; ++k) s += data_[k] * x[indices_[k]];
+            } else {
+              for (auto k = static_cast<std::int64_t>(indptr_[r]); k < e; ++k) s += x[indices_[k]];
+            }
+            y[r] = s;
+            block += x[r] * s;
+          }
+          partial[static_cast<std::size_t>(b)] = block;
+        }
+      },
+      stop);
+  double total = 0.0;
+  for (double p : partial) total += p;
+  return total;
 }
 
 template <class Index>

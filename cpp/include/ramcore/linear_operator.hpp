@@ -20,6 +20,9 @@ class LinearOperator {
   virtual std::int64_t cols() const = 0;
   // y = A x (x has cols() entries, y has rows()).
   virtual void apply(const double* x, double* y, int threads, const StopFn& stop) const = 0;
+  // y = A x and returns x . y (square operators), summed exactly as vector_ops' dot(): the
+  // Lanczos alpha. Operators may fuse the two sweeps; the default applies, then dots.
+  virtual double apply_dot(const double* x, double* y, int threads, const StopFn& stop) const;
 };
 
 // A CSR matrix viewed in place; data == nullptr means every stored entry is 1.
@@ -31,6 +34,7 @@ class CsrOperator final : public LinearOperator {
   std::int64_t rows() const override { return rows_; }
   std::int64_t cols() const override { return cols_; }
   void apply(const double* x, double* y, int threads, const StopFn& stop) const override;
+  double apply_dot(const double* x, double* y, int threads, const StopFn& stop) const override;
   // y = A^T x via a transposed copy of the index structure, built on first use.
   void apply_transpose(const double* x, double* y, int threads, const StopFn& stop) const;
   // Row sums (degrees, or strengths when weighted).
