@@ -6,8 +6,10 @@
 
 Each case runs in its own interpreter. A case is `prepare(*args) -> work`: preparation (building
 the graph a solver is timed on, say) is not timed; `work()` is timed, best of --repeat runs, and
-its peak memory is the growth of the process's maximum resident set during the first run. `work`
-returns a dict of figures for the table (or nothing).
+its peak memory is the growth of the process's maximum resident set during the first run (the
+high-water mark is reset after preparation, where Linux allows it). `work` returns a dict of
+figures for the table (or nothing). A case may set "repeat" and "timeout" (seconds for the whole
+case, default 3600); a case past its timeout is killed and recorded with timed_out = True.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ MODULES = {
     "resistance": "bench_resistance",
     "masks": "bench_masks",
     "encode": "bench_encode",
+    "topometrics": "bench_topometrics",
 }
 
 CHILD = r"""
@@ -40,6 +43,11 @@ def rss_kib():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
 work = getattr(b, {fn!r})(*{args!r})
+try:  # reset the peak RSS, so that what preparation allocated and freed does not count (Linux)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+except OSError:
+    pass
 base = rss_kib()
 times, figures = [], None
 for i in range({repeat}):
@@ -54,7 +62,12 @@ print(json.dumps(dict(seconds=min(times), peak_bytes=max(peak, 0) * 1024, figure
 
 def run_case(module: str, case: dict, repeat: int) -> dict:
     code = CHILD.format(here=str(HERE), module=module, fn=case["fn"], args=list(case["args"]), repeat=repeat)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=3600)
+    timeout = case.get("timeout", 3600)
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        missing = {"seconds": None, "peak_bytes": None, "figures": None}
+        return {**case, **missing, "timeout": timeout, "timed_out": True}
     if proc.returncode != 0:
         raise RuntimeError(f"{case['graph']} {case['impl']} failed:\n{proc.stderr}")
     return {**case, **json.loads(proc.stdout.strip().splitlines()[-1])}
@@ -88,7 +101,8 @@ def main() -> int:
         for case in module.cases(quick=args.quick):
             repeat = case.get("repeat", args.repeat)
             r = run_case(MODULES[name], case, repeat)
-            print(f"{r['graph']:>22} {r['impl']:<28} {r['seconds']:9.4f} s", flush=True)
+            took = f"> {r['timeout']} s (timed out)" if r.get("timed_out") else f"{r['seconds']:9.4f} s"
+            print(f"{r['graph']:>22} {r['impl']:<28} {took}", flush=True)
             results.append(r)
         body = module.table(results)
         sections.append(f"## {module.TITLE}\n\n{body}\n")
