@@ -497,6 +497,9 @@ def test_argument_errors():
         rt.encode(model, (3, 1, 1))
     with pytest.raises(ValueError, match="no Conv1d/Conv2d/Linear"):
         rt.encode(nn.Sequential(nn.ReLU()), (3,))
+    # an input size the forward pass refuses, although the pooled map would reshape (16 x 16 Conv-6)
+    with pytest.raises(ValueError, match="takes 4096 features but receives 1024"):
+        rt.encode(zoo.create("conv-6"), (3, 16, 16))
 
 
 def test_deterministic_across_threads_and_runs():

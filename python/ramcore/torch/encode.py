@@ -452,6 +452,11 @@ class _Encoder:
                     f"Linear layer {name!r} on a {tuple(src.shape[1:])} input (needs (features,))"
                 )
             o, i = keep.shape
+            if src.shape[1] != i:  # what the forward pass would refuse (a pooled map may still reshape)
+                raise ValueError(
+                    f"encode: Linear layer {name!r} takes {i} features but receives {src.shape[1]} "
+                    f"for this input_shape; check input_shape"
+                )
             weight = None if absw is None else absw.reshape(o, i, 1, 1)
             term = _Term(
                 name, src.reshape(-1, i, 1, 1), (o, 1, 1), mask=keep.reshape(o, i, 1, 1), weight=weight
