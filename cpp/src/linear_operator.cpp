@@ -28,16 +28,7 @@ void CsrOperator<Index>::apply(const double* x, double* y, int threads, const St
   parallel_for(
       rows_, chunk, threads,
       [&](std::int64_t r0, std::int64_t r1) {
-        for (std::int64_t r = r0; r < r1; ++r) {
-          double s = 0.0;
-          const auto e = static_cast<std::int64_t>(indptr_[r + 1]);
-          if (data_) {
-            for (auto k = static_cast<std::int64_t>(indptr_[r]); k < e; ++k) s += data_[k] * x[indices_[k]];
-          } else {
-            for (auto k = static_cast<std::int64_t>(indptr_[r]); k < e; ++k) s += x[indices_[k]];
-          }
-          y[r] = s;
-        }
+        for (std::int64_t r = r0; r < r1; ++r) y[r] = row_times(r, x);
       },
       stop);
 }
@@ -56,15 +47,8 @@ double CsrOperator<Index>::apply_dot(const double* x, double* y, int threads, co
         for (std::int64_t b = b0; b < b1; ++b) {
           double block = 0.0;
           for (std::int64_t r = b * kBlock, end = std::min(rows_, (b + 1) * kBlock); r < end; ++r) {
-            double s = 0.0;
-            const auto e = static_cast<std::int64_t>(indptr_[r + 1]);
-            if (data_) {
-              for (auto k = static_cast<std::int64_t>(indptr_[r]); k < e; ++k) s += data_[k] * x[indices_[k]];
-            } else {
-              for (auto k = static_cast<std::int64_t>(indptr_[r]); k < e; ++k) s += x[indices_[k]];
-            }
-            y[r] = s;
-            block += x[r] * s;
+            y[r] = row_times(r, x);
+            block += x[r] * y[r];
           }
           partial[static_cast<std::size_t>(b)] = block;
         }

@@ -41,6 +41,18 @@ class CsrOperator final : public LinearOperator {
   std::vector<double> row_sums(int threads, const StopFn& stop) const;
 
  private:
+  // (A x)[r]: the stored entries of row r in order (the sum every product of this class uses).
+  double row_times(std::int64_t r, const double* x) const {
+    double s = 0.0;
+    const auto e = static_cast<std::int64_t>(indptr_[r + 1]);
+    if (data_) {
+      for (auto k = static_cast<std::int64_t>(indptr_[r]); k < e; ++k) s += data_[k] * x[indices_[k]];
+    } else {
+      for (auto k = static_cast<std::int64_t>(indptr_[r]); k < e; ++k) s += x[indices_[k]];
+    }
+    return s;
+  }
+
   std::int64_t rows_, cols_;
   const Index* indptr_;
   const Index* indices_;
