@@ -34,7 +34,7 @@ GROUPS = {
     "spectral_radius": "spectral_radius",
 }
 NX_GROUPS = [g for g in GROUPS if g != "motifs4"]  # networkx has no 4-motif counter
-NX_MODELS = ("resnet20",)  # networkx runs on these models' sparsest graph
+NX_GRAPHS = {("resnet20", 0.05), ("resnet20", 0.2)}  # (model, density) pairs networkx runs on
 
 # RAND-ESU cut probabilities per level of the ESU tree (level 0 picks the start node); estimate =
 # count / prod(1 - cut). python-igraph 1.0 loses a pair cut at an interior level (index 2 of 4) from
@@ -266,7 +266,7 @@ def cases(quick: bool = False, side: int = SIDE, densities: tuple[float, ...] = 
                 _case(graph, "ramcore topometrics()", "ramcore_all", args, "all"),
             ]
             slow = {"repeat": 1, "timeout": LIMIT}  # networkx and igraph: single runs, LIMIT seconds each
-            if HAVE_NETWORKX and not quick and name in NX_MODELS and density == densities[0]:
+            if HAVE_NETWORKX and not quick and (name, density) in NX_GRAPHS:
                 out.append(_case(graph, "networkx graphs", "nx_build", args, "build", **slow))
                 out += [_case(graph, f"networkx {g}", "nx_group", (*args, g), g, **slow) for g in NX_GROUPS]
             if HAVE_IGRAPH and name in MOTIF_RUNS and density == densities[0]:
