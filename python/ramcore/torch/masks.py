@@ -225,6 +225,32 @@ def _structural(
     return _structured(t, d, lambda r, c, dd: random_regular_mask(r, c, dd, rng))
 
 
+def _one_shot_scores(
+    model: nn.Module,
+    targets: Sequence[MaskTarget],
+    name: str,
+    argument: str,
+    data: Any,
+    loss_fn: Callable[..., torch.Tensor] | None,
+    input_shape: Sequence[int] | None,
+) -> dict[str, torch.Tensor]:
+    """Scores of the targets by one score function (synflow: its one-shot scores)."""
+    params = dict(model.named_parameters())
+    chosen = {t.name: params[t.name] for t in targets}
+    if name in _DATA and data is None:
+        raise ValueError(f"{argument}={name!r} needs data: a batch (inputs, labels) or a DataLoader")
+    extra: dict[str, Any] = {} if loss_fn is None else {"loss_fn": loss_fn}
+    if name == "magnitude":
+        return _scores.magnitude_scores(chosen)
+    if name == "synflow":
+        return _scores.synflow_scores(model, chosen, input_shape)
+    if name == "snip":
+        return _scores.snip_scores(model, chosen, data, **extra)
+    if name == "prospr":
+        return _scores.prospr_scores(model, chosen, data, **extra)
+    return _scores.grasp_scores(model, chosen, data, **extra)
+
+
 def _sparsify_masks(
     model: nn.Module,
     targets: Sequence[MaskTarget],
@@ -238,17 +264,7 @@ def _sparsify_masks(
     """Seed 002's Sparsify on every bipartite piece (gate block, attention projection, conv group)."""
     from ..sparsify import sparsify
 
-    params = dict(model.named_parameters())
-    chosen = {t.name: params[t.name] for t in targets}
-    if score == "magnitude":
-        scores = _scores.magnitude_scores(chosen)
-    elif score == "snip":
-        if data is None:
-            raise ValueError("score='snip' needs data: a batch (inputs, labels) or a DataLoader")
-        extra: dict[str, Any] = {} if loss_fn is None else {"loss_fn": loss_fn}
-        scores = _scores.snip_scores(model, chosen, data, **extra)
-    else:
-        scores = _scores.synflow_scores(model, chosen, input_shape)
+    scores = _one_shot_scores(model, targets, score, "score", data, loss_fn, input_shape)
     pieces = {  # (out, in, *k) split along `out`: each block is one layer graph in weight layout
         f"{t.name}[{i}]": block.numpy()
         for t in targets
@@ -275,23 +291,13 @@ def _score_masks(
     rounds: int,
     input_shape: Sequence[int] | None,
 ) -> dict[str, torch.Tensor]:
-    params = dict(model.named_parameters())
-    chosen = {t.name: params[t.name] for t in targets}
-    if method in _DATA and data is None:
-        raise ValueError(f"method={method!r} needs data: a batch (inputs, labels) or a DataLoader")
-    extra: dict[str, Any] = {} if loss_fn is None else {"loss_fn": loss_fn}
-    if method == "synflow":  # global by construction (Tanaka et al. 2020)
+    if method == "synflow":  # iterative and global by construction (Tanaka et al. 2020)
         if per_layer is not None:
             raise ValueError("method='synflow' ranks all layers together: leave allocation=None")
+        params = dict(model.named_parameters())
+        chosen = {t.name: params[t.name] for t in targets}
         return _scores.synflow_masks(model, chosen, density, rounds=rounds, input_shape=input_shape)
-    if method == "magnitude":
-        scores = _scores.magnitude_scores(chosen)
-    elif method == "snip":
-        scores = _scores.snip_scores(model, chosen, data, **extra)
-    elif method == "prospr":
-        scores = _scores.prospr_scores(model, chosen, data, **extra)
-    else:
-        scores = _scores.grasp_scores(model, chosen, data, **extra)
+    scores = _one_shot_scores(model, targets, method, "method", data, loss_fn, input_shape)
     largest = method != "grasp"  # GraSP removes its top scores (Wang et al. 2020, eq. 8)
     if per_layer is None:
         return _scores.topk_masks(scores, density, scope="global", largest=largest)
