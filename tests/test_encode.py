@@ -448,6 +448,26 @@ def test_memory_error_with_estimate():
     )
 
 
+def test_fully_pruned_model_encodes_without_edges():
+    """All-zero masks give graphs with nodes and no edges (the core hands no weight buffer then)."""
+    from ramcore import topometrics
+
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(12, 4))
+    masks = {
+        "0.weight": torch.zeros(3, 2, 3, 3, dtype=torch.bool),
+        "3.weight": torch.zeros(4, 12, dtype=torch.bool),
+    }
+    for weighted in (False, True):
+        g = rt.encode(model, (2, 4, 4), masks, weighted=weighted)
+        assert g.num_nodes == 32 + 12 + 4 and g.num_edges == 0
+        assert g.adjacency.shape == (48, 48) and g.adjacency.dtype == np.float64
+        m = topometrics(g)
+        assert m["disconnected"] == 1.0 and m["components"] == 48 and np.isnan(m["n1"])
+        for encoding in ("rolled", "rolled_channel"):
+            layers = rt.encode(model, (2, 4, 4), masks, encoding, weighted=weighted)
+            assert [r.num_edges for r in layers] == [0, 0]
+
+
 class Gated(nn.Module):
     def __init__(self) -> None:
         super().__init__()

@@ -108,3 +108,20 @@ def test_mixture_scores_follow_equation_5():
         mixture_scores(topo, {"m1": 1.0}, w_sparsity)
     with pytest.raises(ValueError, match="metrics"):
         mixture_scores({"a": {"m1": 1.0}, "b": {"m2": 1.0}}, w_arch, w_sparsity)
+
+
+def test_mixture_scores_min_max_scale_every_metric():
+    """A metric's units must not decide the ranking: x is min-max scaled before eq. (5)."""
+    topo = {"a": {"big": 1000.0, "small": 0.003}, "b": {"big": 3000.0, "small": 0.001}}
+    w = {"big": 0.1, "small": 0.9}
+    scores = mixture_scores(topo, w, w)
+    assert scores == pytest.approx({"a": 0.9, "b": 0.1})  # small drives it; raw x would say a < b
+    assert rank(scores) == ["b", "a"]
+    rescaled = {p: {"big": row["big"] / 1e6, "small": row["small"] * 1e6} for p, row in topo.items()}
+    assert mixture_scores(rescaled, w, w) == pytest.approx(scores)
+    wide = mixture_scores(topo, w, w, ranges={"big": (0.0, 4000.0), "small": (0.0, 0.004)})
+    assert wide == pytest.approx({"a": 0.1 * 0.25 + 0.9 * 0.75, "b": 0.1 * 0.75 + 0.9 * 0.25})
+    flat = mixture_scores({"a": {"m": 2.0}, "b": {"m": 2.0}}, {"m": 1.0}, {"m": 1.0})
+    assert flat == {"a": 0.0, "b": 0.0}  # a constant metric carries nothing
+    with pytest.raises(ValueError, match="ranges"):
+        mixture_scores(topo, w, w, ranges={"big": (0.0, 1.0)})

@@ -77,9 +77,7 @@ def reference(adjacency, partition=None, last=None):
 
     sinks = [v for v in g if g.out_degree(v) == 0 and g.in_degree(v) > 0 and keep(v, last)]
     sources = [v for v in g if g.in_degree(v) == 0 and g.out_degree(v) > 0 and keep(v, 0)]
-    hops = [
-        [len(nx.single_source_shortest_path_length(g, v, cutoff=k)) - 1 for v in g] for k in (1, 2)
-    ]
+    hops = [[len(nx.single_source_shortest_path_length(g, v, cutoff=k)) for v in g] for k in (1, 2)]
     components = list(nx.weakly_connected_components(g))
     w = np.abs(sp.csr_array(adjacency).toarray())
     sym = np.maximum(w, w.T)
@@ -178,8 +176,15 @@ def test_normalized_is_raw_divided_by_nodes_or_edges():
     for key in TOPOMETRICS:
         by = {"nodes": n, "edges": m, None: 1}[NORMALIZATION[key]]
         assert norm[key] == raw[key] / by, key
-    assert norm["n1"] == pytest.approx(1 / n)  # mean out-degree |E|/|V|, per |E|
+    assert norm["n1"] == pytest.approx(1 / m + 1 / n)  # 1 + mean out-degree |E|/|V|, per |E|
     assert norm["component_size"] == pytest.approx(1 / raw["components"])
+
+
+def test_memory_error_before_building(monkeypatch):
+    graph = layered_graph(**GRAPHS["residual edges"])
+    monkeypatch.setattr("ramcore._validate.available_memory", lambda: 1000)
+    with pytest.raises(MemoryError, match=f"topometrics of a graph with {graph.num_nodes:,} nodes"):
+        topometrics(graph)
 
 
 def sparse_layered_graph(seed, layers, width, degree, residual):

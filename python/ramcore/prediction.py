@@ -5,8 +5,8 @@
   MAE of the out-of-fold predictions per regressor, and the feature importance of section 4.2.2:
   the Pearson correlation between each feature and the regressors' predictions.
 - `mixture_scores(topometrics, w_arch, w_sparsity)`: the ranking coefficient of eq. (5),
-  r^p = sum_i x_i^p (w_i^M + w_i^s) / 2; methods are ranked by ascending r^p (a lower predicted
-  accuracy drop first). `rank(scores)` sorts, `rbo(a, b)` compares two rankings.
+  r^p = sum_i x_i^p (w_i^M + w_i^s) / 2 over min-max scaled x; methods are ranked by ascending
+  r^p (a lower predicted accuracy drop first). `rank(scores)` sorts, `rbo(a, b)` compares two rankings.
 - `rbo(a, b, alpha)`: rank-biased overlap (Webber et al. 2010), the extrapolated form RBO_ext
   (their eq. 32), so that identical rankings score 1; `mean_rbo` averages alpha in {0.25, 0.5,
   0.75} as the seed does. The seed's values (0.26, 0.36, 0.86 for four methods) are RBO_ext's.
@@ -198,6 +198,8 @@ def mixture_scores(
     topometrics: Mapping[Hashable, Mapping[str, float]],
     w_arch: Mapping[str, float],
     w_sparsity: Mapping[str, float],
+    *,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
 ) -> dict[Hashable, float]:
     """Seed 004 eq. (5): r^p = sum_i x_i^p (w_i^M + w_i^s) / 2 for every method p.
 
@@ -205,6 +207,13 @@ def mixture_scores(
     the metric with the predicted accuracy drop) in the Architecture-Fixed and Sparsity-Fixed
     scenarios, e.g. `RegressionResult.importance`. Metrics whose weight is NaN count 0. A lower
     r^p predicts a smaller accuracy drop: `rank(scores, ascending=True)` puts it first.
+
+    x is min-max scaled into [0, 1] per metric first, as the regression that gives the weights
+    scales it (section 4.1): raw topometrics differ by orders of magnitude (normalised motif
+    counts ~1e3, node fractions ~1e-3), and a sum of raw values would rank by the largest ones
+    whatever the weights. ranges: metric -> (min, max) to scale by, e.g. over the whole table
+    the weights were fitted on; default: the min and max over the methods given. A metric
+    with max == min contributes 0.
     """
     if not topometrics:
         raise ValueError("topometrics: no methods to score")
@@ -215,9 +224,20 @@ def mixture_scores(
     missing = [m for m in metrics if m not in w_arch or m not in w_sparsity]
     if missing:
         raise ValueError(f"w_arch and w_sparsity need a weight for every metric; missing {missing}")
+    x = np.array([[row[m] for m in metrics] for row in topometrics.values()], dtype=np.float64)
+    if ranges is None:
+        lo, hi = x.min(axis=0), x.max(axis=0)
+    else:
+        absent = [m for m in metrics if m not in ranges]
+        if absent:
+            raise ValueError(f"ranges needs a (min, max) for every metric; missing {absent}")
+        lo, hi = (np.array([ranges[m][i] for m in metrics], dtype=np.float64) for i in (0, 1))
+    span = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = np.where(span > 0, (x - lo) / np.where(span > 0, span, 1.0), 0.0)
     w = np.array([(w_arch[m] + w_sparsity[m]) / 2 for m in metrics], dtype=np.float64)
     w = np.nan_to_num(w, nan=0.0)
-    return {p: float(np.dot([row[m] for m in metrics], w)) for p, row in topometrics.items()}
+    return {p: float(np.dot(row, w)) for p, row in zip(topometrics, scaled)}
 
 
 def rank(scores: Mapping[Hashable, float], *, ascending: bool = True) -> list[Hashable]:

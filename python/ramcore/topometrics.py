@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core
-from ._validate import available_memory
+from ._validate import available_memory, check_memory
 from ._validate import threads as _threads
 from .multipartite import MultipartiteGraph
 
@@ -55,7 +55,7 @@ TOPOMETRICS = (
 # |E|, or nothing. Footnote 7 says only "normalized based on the number of nodes/edges"; the
 # divisors follow the seed's published topometrics table (mge-snn, graph_data/graph_metrics/
 # unrolled) where it determines them: sink/source/disconnected are fractions of |V|; 1-hop * |E|
-# = 1 + |E|/|V| exactly (igraph counted the root); strength is equal at 95 % and 98 % sparsity,
+# = 1 + |E|/|V| exactly (igraph counts the root, and so do we); strength is equal at 95 % and 98 % sparsity,
 # which only a division by |E| gives (2 mean|w| / |V|); k-core * |E| gives mean core numbers 3.1
 # and 7.6 there (* |V|: 1.1 at both), and the motif counts grow between the two roughly as the |E|
 # division predicts; components are raw counts and the mean component size is per |V| (= 1/C);
@@ -121,9 +121,9 @@ def topometrics(
       disjoint, as in the seed's code). / |V|.
     - r_out: removable out-connections, the sum of the sources' out-degrees. / |E| (Section 3.3).
     - r_in: removable in-connections, the sum of the sinks' in-degrees. / |E|.
-    - n1, n2: mean over nodes of N_k(a), the number of other nodes reachable from a along at most k
-      edges in their direction (the seed's igraph neighborhood_size(mode="out"), without counting
-      a itself). n1 = |E|/|V| raw. / |E|.
+    - n1, n2: mean over nodes of N_k(a), the number of nodes reachable from a along at most k
+      edges in their direction, a itself included (the seed's igraph neighborhood_size(mode="out")
+      counts the root). n1 = 1 + |E|/|V| raw. / |E|, which gives the seed's published values.
     - motifs4: the number of 4-node sets whose induced subgraph is (weakly) connected: the six
       connected simple graphs on 4 nodes in U (star, path, tailed triangle, 4-cycle, diamond,
       K4), direction ignored since a 4-set's weak connectivity does not depend on it. Exact, where
@@ -165,8 +165,8 @@ def topometrics(
         raw["r_in"] = local["removable_in"]
         bar.done(5, "n1")
         one_hop, two_hop = topo.neighbourhoods()
-        raw["n1"] = one_hop / n
-        raw["n2"] = two_hop / n
+        raw["n1"] = 1.0 + one_hop / n  # + 1: the root counts, as in igraph and the seed's table
+        raw["n2"] = 1.0 + two_hop / n
         bar.done(2, "motifs4")
         raw["motifs4"] = float(sum(topo.motifs4().values()))
         bar.done(1, "kcore")
@@ -248,6 +248,14 @@ def _topology(graph: Any, threads: int) -> tuple[_core.Topology, np.ndarray | No
         )
     # U stores every edge twice: 32-bit indices while that fits, as the core requires.
     index = np.int32 if 2 * m.nnz < 2**31 - 1 and n < 2**31 - 1 else np.int64
+    size = np.dtype(index).itemsize
+    # U (every edge twice, with its weight) and about a dozen per-node arrays (degrees, core
+    # numbers, DFS stacks, Lanczos vectors; the kept Lanczos vectors have their own budget).
+    check_memory(
+        2 * m.nnz * (size + 8) + n * (2 * size + 96),
+        f"topometrics of a graph with {n:,} nodes and {m.nnz:,} edges",
+        "encode a smaller input or sparser masks",
+    )
     indptr = np.ascontiguousarray(m.indptr, dtype=index)
     indices = np.ascontiguousarray(m.indices, dtype=index)
     topo = _core.Topology(indptr, indices, np.ascontiguousarray(m.data), n, threads)

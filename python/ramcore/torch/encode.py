@@ -43,9 +43,7 @@ model/input that would not fit in `max_bytes` raises MemoryError with the estima
 
 from __future__ import annotations
 
-import importlib
 import math
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Union, cast, overload
@@ -58,6 +56,7 @@ import torch.nn.functional as F
 from torch import Tensor, fx, nn
 
 from .. import _core
+from .._validate import available_memory
 from ..multipartite import MultipartiteGraph
 from .apply import masks_of
 from .layers import mask_targets
@@ -768,21 +767,11 @@ def encoding_size(
     return _size(_plan(model, input_shape, masks, weighted, pad_input, meta=True))
 
 
-def _available_bytes() -> int | None:
-    try:
-        psutil: Any = importlib.import_module("psutil")
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def _csr(parts: tuple[Any, Any, Any, tuple[int, int]]) -> sp.csr_array:
     """csr_array over the core's buffers (sorted, no duplicates): no copy."""
     indptr, indices, data, shape = parts
+    if data is None:  # the core hands no weight buffer for a graph without edges
+        data = np.zeros(0, dtype=np.float64)
     a = sp.csr_array((data, indices, indptr), shape=shape, copy=False)
     a.has_sorted_indices = True
     a.has_canonical_format = True
@@ -866,9 +855,8 @@ def encode(
     size = _size(plan)
     limit = max_bytes
     if limit is None:
-        available = _available_bytes()
-        limit = None if available is None else available // 2
-    if limit is not None and size.bytes > limit:
+        limit = available_memory() // 2
+    if size.bytes > limit:
         raise MemoryError(
             f"encode: the unrolled encoding of {type(model).__name__} on {tuple(input_shape)} needs about "
             f"{size.bytes:,} bytes ({size.nodes:,} nodes, up to {size.edges:,} edges), over the limit of "

@@ -198,9 +198,10 @@ def _rank_case(samples: Sequence[Sample], model: str, density: float) -> Ranking
     metrics = list(case[0].topometrics["unrolled"])
     w_m = {m: w_arch.get(m, 0.0) for m in metrics}
     w_s = {m: w_sparsity.get(m, 0.0) for m in metrics}
-    strategies: dict[str, list[Hashable]] = {
-        "mixture": rank(mixture_scores({s.method: s.topometrics["unrolled"] for s in case}, w_m, w_s)),
-    }
+    table = [s.topometrics["unrolled"] for s in samples]  # scaled as the regression scales it
+    ranges = {m: (min(t[m] for t in table), max(t[m] for t in table)) for m in metrics}
+    mixture = mixture_scores({s.method: s.topometrics["unrolled"] for s in case}, w_m, w_s, ranges=ranges)
+    strategies: dict[str, list[Hashable]] = {"mixture": rank(mixture)}
     for b in BASELINES:
         name = "layer_density" if b == "density" else b  # not to be confused with the case's density
         strategies[name] = rank({s.method: s.baselines[b] for s in case}, ascending=False)
