@@ -166,7 +166,7 @@ def _topometrics(args: argparse.Namespace) -> int:
     _torch_or_hint("ramcore topometrics")
     import torch
 
-    from .topometrics import topometrics
+    from .topometrics import NORMALIZATION, topometrics
     from .torch import encode, make_masks, zoo
 
     if args.model not in zoo.MODELS:
@@ -189,10 +189,11 @@ def _topometrics(args: argparse.Namespace) -> int:
     what = "one graph" if len(graphs) == 1 else f"{len(graphs)} layer graphs, metrics averaged"
     print(f"{args.encoding} encoding: {nodes:,} nodes, {edges:,} edges ({what})")
     print(f"masks {made - start:.2f} s, encoding {built - made:.2f} s, topometrics {done - built:.2f} s")
-    kind = "raw" if args.raw else "normalised"
+    per = {"nodes": "/ |V|", "edges": "/ |E|", None: "raw"}
     for key in rows[0]:
         value = sum(r[key] for r in rows) / len(rows)
-        print(f"  {key:16s} {value:.6g}   ({kind})")
+        kind = "raw" if args.raw else per[NORMALIZATION[key]]
+        print(f"  {key:16s} {value:<14.6g} ({kind})")
     return 0
 
 
