@@ -9,6 +9,7 @@
 //   first. r_out sums the out-degrees of the sources, r_in the in-degrees of the sinks.
 // - k-hop neighbourhoods follow edge direction (the seed's igraph neighborhood_size(mode="out")):
 //   N_k(a) = #{b != a : b reachable from a by a directed path of at most k edges}.
+//   (Python's topometrics() adds the root, as igraph and the seed's published values count it.)
 // - Everything else is computed on the undirected simple graph U of the edges (direction dropped,
 //   u -> v and v -> u merged into one edge of weight max(|w_uv|, |w_vu|)): 4-node motifs (a 4-set
 //   counts when its induced subgraph is weakly connected), k-cores, weakly connected components,
