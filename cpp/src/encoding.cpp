@@ -68,6 +68,8 @@ void check_piece(const ConvPiece& p, std::size_t index, std::int64_t num_nodes) 
 }  // namespace
 
 struct UnrolledEncoding::Row {
+  Row(std::int64_t kernel_h, std::int64_t kernel_w)
+      : oy(static_cast<std::size_t>(kernel_h)), ox(static_cast<std::size_t>(kernel_w)) {}
   std::vector<std::pair<std::int64_t, double>> edges;  // (head, weight)
   std::vector<std::int64_t> oy, ox;                    // output row/column per kernel row/column
 };
@@ -230,9 +232,7 @@ Buffer<std::int64_t> UnrolledEncoding::out_degrees(int threads, const StopFn& st
       num_nodes_, kRowsPerTask, threads,
       [&](std::int64_t begin, std::int64_t end) {
         const auto active = active_in(begin, end);
-        Row row;
-        row.oy.resize(static_cast<std::size_t>(max_kernel_h_));
-        row.ox.resize(static_cast<std::size_t>(max_kernel_w_));
+        Row row(max_kernel_h_, max_kernel_w_);
         for (std::int64_t u = begin; u < end; ++u) {
           // Count without storing while heads increase; merge only rows where they do not.
           std::int64_t n = 0, last = -1;
@@ -275,9 +275,7 @@ Csr<Index> UnrolledEncoding::csr(const Buffer<std::int64_t>& degrees, int thread
       num_nodes_, kRowsPerTask, threads,
       [&](std::int64_t begin, std::int64_t end) {
         const auto active = active_in(begin, end);
-        Row row;
-        row.oy.resize(static_cast<std::size_t>(max_kernel_h_));
-        row.ox.resize(static_cast<std::size_t>(max_kernel_w_));
+        Row row(max_kernel_h_, max_kernel_w_);
         for (std::int64_t u = begin; u < end; ++u) {
           // Straight into the row's own slots while heads increase (the row owns exactly
           // `degree` slots, so a longer or unsorted row stops early and is merged instead).

@@ -22,7 +22,7 @@ import csv
 import math
 import statistics
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -169,7 +169,9 @@ def run_ranking(
     for enc in ENCODINGS:
         res = regress_accuracy_drop(_features(samples, enc), [s.drop for s in samples], runs=10)
         regression[enc] = (res.adj_r2[0], res.adj_r2[1], res.mae[0])
-    rankings = [_rank_case(samples, name, d) for name in models for d in densities]
+    table = [s.topometrics["unrolled"] for s in samples]  # the mixture scales x as the regression does
+    ranges = {m: (min(t[m] for t in table), max(t[m] for t in table)) for m in table[0]}
+    rankings = [_rank_case(samples, name, d, ranges) for name in models for d in densities]
     return RankingResult(samples, regression, rankings, time.perf_counter() - start)
 
 
@@ -190,7 +192,9 @@ def _importance(samples: Sequence[Sample]) -> dict[str, float]:
     return res.importance
 
 
-def _rank_case(samples: Sequence[Sample], model: str, density: float) -> RankingRow:
+def _rank_case(
+    samples: Sequence[Sample], model: str, density: float, ranges: Mapping[str, tuple[float, float]]
+) -> RankingRow:
     case = [s for s in samples if s.model == model and s.density == density]
     truth = rank({s.method: s.accuracy for s in case}, ascending=False)
     w_arch = _importance([s for s in samples if s.model == model and s.density != density])
@@ -198,8 +202,6 @@ def _rank_case(samples: Sequence[Sample], model: str, density: float) -> Ranking
     metrics = list(case[0].topometrics["unrolled"])
     w_m = {m: w_arch.get(m, 0.0) for m in metrics}
     w_s = {m: w_sparsity.get(m, 0.0) for m in metrics}
-    table = [s.topometrics["unrolled"] for s in samples]  # scaled as the regression scales it
-    ranges = {m: (min(t[m] for t in table), max(t[m] for t in table)) for m in metrics}
     mixture = mixture_scores({s.method: s.topometrics["unrolled"] for s in case}, w_m, w_s, ranges=ranges)
     strategies: dict[str, list[Hashable]] = {"mixture": rank(mixture)}
     for b in BASELINES:
