@@ -67,20 +67,32 @@ Pool& pool() {
   return *instance;
 }
 
+using Clock = std::chrono::steady_clock;
+constexpr auto kPollInterval = std::chrono::milliseconds(50);
+
+// When the calling thread last polled `stop`. A long run of short loops (the sweeps of a Krylov
+// iteration, each done before a 50 ms wait times out) polls between loops on this clock instead.
+thread_local Clock::time_point last_poll = Clock::now();
+
+bool poll(const StopFn& stop) {
+  last_poll = Clock::now();
+  try {
+    return stop();
+  } catch (...) {
+    return true;  // a failing poll must not leave the workers running
+  }
+}
+
 // Wait until `finished()` while polling `stop` about every 50 ms; returns whether it asked to stop.
 template <class Finished>
 bool wait_polling(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, Finished finished,
                   const StopFn& stop, std::atomic<bool>& cancel) {
   bool interrupted = false;
   while (!finished()) {
-    cv.wait_for(lock, std::chrono::milliseconds(50));
+    cv.wait_for(lock, kPollInterval);
     if (!finished() && !interrupted && stop) {
       lock.unlock();
-      try {
-        interrupted = stop();
-      } catch (...) {
-        interrupted = true;  // a failing poll must not leave the workers running
-      }
+      interrupted = poll(stop);
       lock.lock();
       if (interrupted) cancel = true;
     }
@@ -100,6 +112,7 @@ void parallel_for(std::int64_t n, std::int64_t chunk, int threads, const RangeFn
                   const StopFn& stop) {
   enforce(chunk > 0, "parallel_for: chunk must be positive");
   if (n <= 0) return;
+  if (stop && Clock::now() - last_poll >= kPollInterval && poll(stop)) throw Interrupted();
   const std::int64_t chunks = (n + chunk - 1) / chunk;
   if (chunks == 1) {  // one short task: not worth a thread
     body(0, n);

@@ -3,8 +3,8 @@
 // Work is split into fixed chunks of [0, n); every output position is written by exactly one
 // chunk, so results do not depend on the thread count or the schedule. The calling thread does no
 // work itself: it polls `stop` about every 50 ms (so the Python bindings can check for Ctrl-C with
-// the GIL briefly re-acquired) and, when `stop` returns true, makes the workers finish their current
-// chunk and throws ramcore::Interrupted. An exception thrown by `body` is re-thrown in the caller.
+// the GIL briefly re-acquired), also across consecutive short calls, and, when `stop` returns true,
+// makes the workers finish their current chunk and throws ramcore::Interrupted. An exception thrown by `body` is re-thrown in the caller.
 #pragma once
 
 #include <cstdint>
