@@ -30,7 +30,7 @@ def group_elements(q: int, psl: bool) -> list[tuple[int, int, int, int]]:
 
 
 def quaternions(p: int) -> list[tuple[int, int, int, int]]:
-    """Normalised solutions of a0^2 + a1^2 + a2^2 + a3^2 = p (DESIGN.md section 2)."""
+    """Normalised solutions of a0^2 + a1^2 + a2^2 + a3^2 = p (docs/design.md, section 2)."""
     r = math.isqrt(p)
     out = []
     for a in product(range(-r, r + 1), repeat=4):

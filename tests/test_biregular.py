@@ -33,7 +33,7 @@ def test_biregular_and_ramanujan(q, l):
     assert sv[1] <= np.sqrt(l - 1) + np.sqrt(q - 1) + 1e-9
     assert g.ramanujan_bound == pytest.approx(np.sqrt(l - 1) + np.sqrt(q - 1))
     nontrivial = sv[1:]
-    if l <= q:  # DESIGN.md section 3: every non-trivial singular value is sqrt(q) or 0
+    if l <= q:  # docs/design.md, section 3: every non-trivial singular value is sqrt(q) or 0
         assert np.all(np.isclose(nontrivial, np.sqrt(q)) | np.isclose(nontrivial, 0, atol=1e-8))
     assert g.repeated_columns == (l > q)
 
@@ -44,7 +44,7 @@ def test_l_greater_than_q_repeats_columns():
     assert g.repeated_columns and "repeat" in g.summary()
     assert np.array_equal(b[:, : 7 * 13], b[:, 13 * 13 :])  # blocks j and j + q coincide
     sv = np.linalg.svd(b, compute_uv=False)
-    assert sv[1] == pytest.approx(np.sqrt(2 * 13))  # DESIGN.md section 3
+    assert sv[1] == pytest.approx(np.sqrt(2 * 13))  # docs/design.md, section 3
     assert not ramcore.biregular_graph(13, 13).repeated_columns
 
 

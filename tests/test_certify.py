@@ -23,7 +23,7 @@ def test_certificates_match_dense_spectra(p, q):
 def test_certificate_x_5_61():
     cert = ramcore.certify(ramcore.lps_operator(5, 61))
     assert cert.vertices == 113_460 and cert.ramanujan
-    assert cert.nontrivial == pytest.approx(4.4203, abs=1e-4)  # DESIGN.md section 2
+    assert cert.nontrivial == pytest.approx(4.4203, abs=1e-4)  # docs/design.md, section 2
 
 
 @pytest.mark.parametrize("q,l", [(7, 3), (7, 7), (11, 5), (13, 13), (13, 20), (5, 12)])

@@ -76,7 +76,7 @@ def test_sqrt_mod_all_residues(p):
                 ramcore.sqrt_mod(a, p)
 
 
-@pytest.mark.parametrize("q", ramcore.graphs._odd_primes(3, 400))
+@pytest.mark.parametrize("q", ramcore.field.odd_primes(3, 400))
 def test_two_squares_minus_one(q):
     x, y = ramcore.two_squares_minus_one(q)
     assert (x * x + y * y + 1) % q == 0

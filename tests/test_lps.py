@@ -154,7 +154,7 @@ def test_ramanujan_dense(p, q):
 
 
 def test_design_reference_values():
-    """Second eigenvalues recorded in DESIGN.md section 2 by an independent reference."""
+    """Second eigenvalues recorded in docs/design.md, section 2, by an independent reference."""
     for (p, q), lam in {(5, 13): 4.2497, (13, 17): 7.0902}.items():
         ev = np.linalg.eigvalsh(ramcore.lps_graph(p, q).adjacency.toarray())
         nontrivial = ev[~np.isclose(np.abs(ev), p + 1)]
@@ -162,7 +162,7 @@ def test_design_reference_values():
 
 
 def test_ramanujan_x_5_61_sparse():
-    """X^{5,61} (113,460 vertices): largest non-trivial |eigenvalue| 4.4203 (DESIGN.md)."""
+    """X^{5,61} (113,460 vertices): largest non-trivial |eigenvalue| 4.4203 (docs/design.md, section 2)."""
     g = ramcore.lps_graph(5, 61)
     a = g.adjacency
     n = g.num_vertices

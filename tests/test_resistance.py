@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy.sparse import csgraph
 
 import ramcore
-from ramcore.gap import _biadjacency
+from ramcore.layers.bipartite import biadjacency
 from ramcore.resistance import EXACT_LIMIT, sketch_size
 
 RTOL = 1e-9
@@ -116,12 +116,12 @@ def test_against_networkx():
 
 def test_conv_layout_matches_the_rolled_biadjacency():
     """A Conv weight (out, in, kh, kw) is the graph between in*kh*kw inputs and out outputs
-    (DESIGN.md section 4, as ramanujan_gap reads it); R comes back in the weight's shape."""
+    (docs/design.md, section 4, as ramanujan_gap reads it); R comes back in the weight's shape."""
     rng = np.random.default_rng(3)
     w = np.abs(rng.standard_normal((5, 3, 2, 2)))
     got = ramcore.effective_resistance(w)
     assert got.shape == w.shape
-    b = _biadjacency(w, "torch").toarray()  # rows in*kh*kw, columns out
+    b = biadjacency(w, "torch").toarray()  # rows in*kh*kw, columns out
     ref, _ = pinv_pairs(layer_adjacency(b))
     np.testing.assert_allclose(got.reshape(5, -1).T, ref[:12, 12:], rtol=RTOL)
 
@@ -163,16 +163,16 @@ def test_torch_cpu_tensor():
 def test_torch_formula_matches_numpy(density, zero_rows):
     """The torch implementation GPU tensors take, run here on the CPU."""
     torch = pytest.importorskip("torch")
-    from ramcore.resistance import _torch_dense
+    from ramcore.layers.resistance import torch_resistance
 
     w = random_layer(20, 14, density, seed=10, zero_rows=zero_rows)
-    got = _torch_dense(torch.from_numpy(w))
+    got = torch_resistance(torch.from_numpy(w))
     assert got.dtype == torch.float64 and got.shape == w.shape
     assert_resistances(got.numpy(), ramcore.effective_resistance(w))
     conv = np.abs(np.random.default_rng(2).standard_normal((6, 2, 3, 3)))
-    assert_resistances(_torch_dense(torch.from_numpy(conv)).numpy(), ramcore.effective_resistance(conv))
+    assert_resistances(torch_resistance(torch.from_numpy(conv)).numpy(), ramcore.effective_resistance(conv))
     with pytest.raises(ValueError, match="non-negative"):
-        _torch_dense(-torch.from_numpy(w))
+        torch_resistance(-torch.from_numpy(w))
 
 
 def test_torch_cuda_tensor_stays_on_the_gpu():

@@ -7,7 +7,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 import ramcore
-from ramcore.sparsify import _multipartite, _spec_spar, spec_spar
+from ramcore.layers.sparsify import chain_adjacency, spec_spar
 
 
 def layer_laplacian(w):
@@ -196,7 +196,7 @@ def test_lambda2_after_is_the_sparsifiers():
     res = ramcore.sparsify({"l": w}, epsilon=1.2, seed=4)
     rep = res.layers["l"]
     rng = np.random.default_rng([4, zlib.crc32(b"l")])  # the layer's stream is keyed by its name
-    h = _spec_spar(w, 1.2, None, 5.0, rng, None)
+    h = spec_spar(w, epsilon=1.2, seed=rng)
     np.testing.assert_array_equal(h.mask, res.masks["l"])
     assert rep.lambda2_after == pytest.approx(
         dense_lambda2(h.weights) if rep.connected_after else 0.0, abs=1e-9
@@ -251,7 +251,7 @@ def network_laplacian(layers):
     offsets = [0]
     for m in mats:
         offsets.append(offsets[-1] + m.shape[1])
-    a = _multipartite(mats, offsets).toarray()
+    a = chain_adjacency(mats, offsets).toarray()
     return np.diag(a.sum(axis=1)) - a
 
 
@@ -308,7 +308,7 @@ def test_global_scope_needs_a_chain():
 
 
 def test_multipartite_adjacency_layout():
-    a = _multipartite([np.array([[1.0, 2.0]]), np.array([[3.0], [4.0]])], [0, 2, 3])
+    a = chain_adjacency([np.array([[1.0, 2.0]]), np.array([[3.0], [4.0]])], [0, 2, 3])
     assert isinstance(a, sp.csr_array) and a.shape == (5, 5)
     # layer 0: inputs 0, 1 -> output 2; layer 1: input 2 -> outputs 3, 4
     assert a[0, 2] == 1.0 and a[1, 2] == 2.0 and a[2, 3] == 3.0 and a[2, 4] == 4.0

@@ -182,7 +182,7 @@ def test_normalized_is_raw_divided_by_nodes_or_edges():
 
 def test_memory_error_before_building(monkeypatch):
     graph = layered_graph(**GRAPHS["residual edges"])
-    monkeypatch.setattr("ramcore._validate.available_memory", lambda: 1000)
+    monkeypatch.setattr("ramcore.validation.available_memory", lambda: 1000)
     with pytest.raises(MemoryError, match=f"topometrics of a graph with {graph.num_nodes:,} nodes"):
         topometrics(graph)
 

@@ -1,4 +1,5 @@
-"""The `ramcore` command line (also `python -m ramcore`).
+"""The `ramcore` command line (also `python -m ramcore`): parses the arguments and dispatches to
+`ramcore.apps`.
 
 ramcore lps 5 13                      build X^{5,13} and print its summary
 ramcore lps 5 13 --save g.npz         ... and save the adjacency (scipy.sparse.load_npz)
@@ -13,13 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Sequence
-from pathlib import Path
-
-import scipy.sparse as sp
-
-from .graphs import BiregularGraph, LPSGraph, biregular_graph, lps_graph, lps_parameters
 
 
 def _int(text: str) -> int:
@@ -92,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     cb.add_argument("l", type=_int)
     for c in (cl, cb):
         c.add_argument("--tol", type=float, default=1e-10, help="relative residual tolerance (1e-10)")
-        c.add_argument("--threads", type=_positive_int, default=None)
+        c.add_argument("--threads", type=_positive_int, default=None, help="worker threads (default: all)")
         c.add_argument("--plot", metavar="FILE.png", help="draw the whole spectrum against the bound")
 
     par = sub.add_parser("params", help="list admissible LPS (p, q) pairs")
@@ -128,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     topo.add_argument("--weighted", action="store_true", help="edges carry |W| (seed 004 eq. 4)")
     topo.add_argument("--raw", action="store_true", help="raw values instead of the normalised ones")
     topo.add_argument("--seed", type=_count, default=0, help="weights and random masks")
-    topo.add_argument("--threads", type=_count, default=0, help="core threads (0: all)")
+    topo.add_argument("--threads", type=_positive_int, default=None, help="worker threads (default: all)")
 
     rank = sub.add_parser(
         "rank-demo", help="seed 004 end to end on digits: train, encode, regress, rank PaI methods"
@@ -161,158 +156,10 @@ def _check_device(device: str) -> None:
         raise ValueError(f"--device {device}: no CUDA device is available here (use --device cpu)")
 
 
-def _topometrics(args: argparse.Namespace) -> int:
-    _check_densities([args.density], "--density")
-    _torch_or_hint("ramcore topometrics")
-    import torch
-
-    from .topometrics import NORMALIZATION, topometrics
-    from .torch import encode, make_masks, zoo
-
-    if args.model not in zoo.MODELS:
-        raise ValueError(f"unknown model {args.model!r}; zoo models: {', '.join(zoo.MODELS)}")
-    torch.manual_seed(args.seed)
-    model = zoo.create(args.model)
-    shape = zoo.input_shape(args.model)
-    g = torch.Generator().manual_seed(args.seed)
-    batch = (torch.randn(64, *shape, generator=g), torch.randint(0, 10, (64,), generator=g))
-    start = time.perf_counter()
-    masks = make_masks(model, args.method, args.density, data=batch, input_shape=shape, seed=args.seed)
-    made = time.perf_counter()
-    graph = encode(model, shape, masks, encoding=args.encoding, weighted=args.weighted, threads=args.threads)
-    graphs = graph if isinstance(graph, tuple) else (graph,)
-    built = time.perf_counter()
-    rows = [topometrics(gr, normalized=not args.raw, threads=args.threads or None) for gr in graphs]
-    done = time.perf_counter()
-    nodes, edges = sum(gr.num_nodes for gr in graphs), sum(gr.num_edges for gr in graphs)
-    print(f"{args.model}, {args.method} masks at density {masks.density:.4f}, input {shape}")
-    what = "one graph" if len(graphs) == 1 else f"{len(graphs)} layer graphs, metrics averaged"
-    print(f"{args.encoding} encoding: {nodes:,} nodes, {edges:,} edges ({what})")
-    print(f"masks {made - start:.2f} s, encoding {built - made:.2f} s, topometrics {done - built:.2f} s")
-    per = {"nodes": "/ |V|", "edges": "/ |E|", None: "raw"}
-    for key in rows[0]:
-        value = sum(r[key] for r in rows) / len(rows)
-        kind = "raw" if args.raw else per[NORMALIZATION[key]]
-        print(f"  {key:16s} {value:<14.6g} ({kind})")
-    return 0
-
-
-def _rank_demo(args: argparse.Namespace) -> int:
-    _check_densities(args.densities, "--densities")
-    _torch_or_hint("the ranking demo")
-    _check_device(args.device)
-    import torch
-
-    from .torch.ranking import run_ranking, write_ranking_outputs
-
-    torch.set_num_threads(1)  # tiny models: extra threads only wait
-    start = time.perf_counter()
-    result = run_ranking(densities=args.densities, seeds=args.seeds, epochs=args.epochs, device=args.device)
-    print()
-    print(result.table())
-    paths = write_ranking_outputs(result, Path(args.out))
-    print(f"wrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - start:.0f} s")
-    return 0
-
-
-def _demo(args: argparse.Namespace) -> int:
-    _check_densities(args.densities, "--densities")
-    try:
-        import torch
-
-        from .torch.demo import HEADER, run_demo, write_outputs
-    except ImportError as err:
-        raise ImportError(f"{err}; the demo needs: pip install 'ramcore[demo]'") from err
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {args.device}: no CUDA device is available here (use --device cpu)")
-    torch.set_num_threads(1)  # tiny models: extra threads only wait (and stall badly on a busy machine)
-    start = time.perf_counter()
-    print(HEADER)
-    rows = run_demo(args.densities, args.seeds, args.epochs, args.device)
-    csv_path, png = write_outputs(rows, Path(args.out))
-    print(f"wrote {csv_path}" + (f" and {png}" if png else "") + f" in {time.perf_counter() - start:.0f} s")
-    return 0
-
-
-def _save(matrix: sp.csr_array, path: str) -> None:
-    if not path.endswith(".npz"):
-        path += ".npz"  # what numpy would silently do; say so
-    sp.save_npz(path, matrix, compressed=False)
-    print(f"  saved          {matrix.shape[0]:,} x {matrix.shape[1]:,} CSR to {path}")
-
-
-def _print_params(args: argparse.Namespace) -> None:
-    rows = lps_parameters(
-        p_max=args.p_max,
-        q_max=args.q_max,
-        min_vertices=args.min_vertices,
-        max_vertices=args.max_vertices,
-        degree=args.degree,
-        bipartite=args.bipartite,
-        target_vertices=args.target_vertices,
-    )
-    print(
-        f"{'p':>5} {'q':>5} {'vertices':>12} {'degree':>6} {'bipartite':>9} "
-        f"{'layer shape':>21} {'density':>9}"
-    )
-    for r in rows[: args.limit]:
-        shape = f"{r.layer_shape[0]} x {r.layer_shape[1]}"
-        print(
-            f"{r.p:>5} {r.q:>5} {r.vertices:>12,} {r.degree:>6} {r.bipartite!s:>9} "
-            f"{shape:>21} {r.density:>9.3g}"
-        )
-    if len(rows) > args.limit:
-        print(f"... {len(rows) - args.limit} more (use --limit)")
-
-
-def _certify(args: argparse.Namespace) -> int:
-    from .spectral import certify, lps_operator
-
-    graph: LPSGraph | BiregularGraph | None = None
-    if args.family == "lps" and args.matrix_free and not args.plot:
-        target: object = lps_operator(args.p, args.q, allow_multigraph=args.allow_multigraph)
-    elif args.family == "lps":
-        graph = lps_graph(args.p, args.q, allow_multigraph=args.allow_multigraph, threads=args.threads)
-        target = graph
-    else:
-        graph = biregular_graph(args.q, args.l, threads=args.threads)
-        target = graph
-    cert = certify(
-        target, matrix_free=getattr(args, "matrix_free", False), tol=args.tol, threads=args.threads
-    )
-    print(cert.summary())
-    if args.plot and graph is not None:
-        from .plot import plot_spectrum
-
-        print(f"  plot              {plot_spectrum(graph, args.plot)}")
-    return 0 if cert.ramanujan else 1
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "params":
-            _print_params(args)
-            return 0
-        if args.command == "certify":
-            return _certify(args)
-        if args.command == "demo":
-            return _demo(args)
-        if args.command == "topometrics":
-            return _topometrics(args)
-        if args.command == "rank-demo":
-            return _rank_demo(args)
-        start = time.perf_counter()
-        graph: LPSGraph | BiregularGraph
-        if args.command == "lps":
-            graph = lps_graph(args.p, args.q, allow_multigraph=args.allow_multigraph, threads=args.threads)
-        else:
-            graph = biregular_graph(args.q, args.l, threads=args.threads)
-        seconds = time.perf_counter() - start
-        print(graph.summary())
-        print(f"  built in       {seconds:.3f} s")
-        if args.save:
-            _save(getattr(graph, args.part), args.save)
+        return _dispatch(args)
     except BrokenPipeError:  # e.g. `ramcore params | head`: the reader left, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -322,4 +169,68 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ramcore: interrupted", file=sys.stderr)
         return 130
-    return 0
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command in `args` (parsed and checked) from `ramcore.apps`."""
+    if args.command in ("lps", "biregular", "params", "certify"):
+        from .apps import graphs
+
+        if args.command == "params":
+            return graphs.print_parameters(
+                args.limit,
+                p_max=args.p_max,
+                q_max=args.q_max,
+                min_vertices=args.min_vertices,
+                max_vertices=args.max_vertices,
+                degree=args.degree,
+                bipartite=args.bipartite,
+                target_vertices=args.target_vertices,
+            )
+        if args.command == "certify":
+            a, b = (args.p, args.q) if args.family == "lps" else (args.q, args.l)
+            return graphs.certify_graph(
+                args.family,
+                a,
+                b,
+                matrix_free=getattr(args, "matrix_free", False),
+                allow_multigraph=getattr(args, "allow_multigraph", False),
+                tol=args.tol,
+                threads=args.threads,
+                plot=args.plot,
+            )
+        a, b = (args.p, args.q) if args.command == "lps" else (args.q, args.l)
+        return graphs.build(
+            args.command,
+            a,
+            b,
+            allow_multigraph=getattr(args, "allow_multigraph", False),
+            threads=args.threads,
+            part=args.part,
+            save=args.save,
+        )
+    if args.command == "topometrics":
+        _check_densities([args.density], "--density")
+        _torch_or_hint("ramcore topometrics")
+        from .apps.topometrics import zoo_topometrics
+
+        return zoo_topometrics(
+            args.model,
+            method=args.method,
+            density=args.density,
+            encoding=args.encoding,
+            weighted=args.weighted,
+            raw=args.raw,
+            seed=args.seed,
+            threads=args.threads,
+        )
+    _check_densities(args.densities, "--densities")
+    _torch_or_hint("the demo" if args.command == "demo" else "the ranking demo")
+    _check_device(args.device)
+    if args.command == "demo":
+        from .apps.demo import demo
+
+        return demo(args.out, args.densities, args.seeds, args.epochs, args.device)
+    from .apps.rank_demo import rank_demo
+
+    return rank_demo(args.out, args.densities, args.seeds, args.epochs, args.device)

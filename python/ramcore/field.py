@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from . import _core
-from ._validate import as_int, odd_prime
+import math
 
-__all__ = ["inverse_mod", "is_prime", "legendre_symbol", "sqrt_mod", "two_squares_minus_one"]
+import numpy as np
+
+from . import _core
+from .validation import as_int, odd_prime
+
+__all__ = [
+    "inverse_mod",
+    "is_prime",
+    "legendre_symbol",
+    "odd_primes",
+    "sqrt_mod",
+    "two_squares_minus_one",
+]
 
 
 def is_prime(n: int) -> bool:
@@ -45,3 +56,16 @@ def two_squares_minus_one(q: int) -> tuple[int, int]:
     q = odd_prime(q, "q", maximum=2**63 - 1)
     x, y = _core.two_squares_minus_one(q)
     return int(x), int(y)
+
+
+def odd_primes(lo: int, hi: int) -> list[int]:
+    """Odd primes in [lo, hi] (sieve)."""
+    if hi < 3:
+        return []
+    sieve = np.ones(hi + 1, dtype=bool)
+    sieve[:2] = False
+    sieve[4::2] = False
+    for i in range(3, math.isqrt(hi) + 1, 2):
+        if sieve[i]:
+            sieve[i * i :: 2 * i] = False
+    return [int(v) for v in np.flatnonzero(sieve) if v >= max(lo, 3)]

@@ -1,28 +1,35 @@
 """Ramanujan graph families: the LPS Cayley graphs X^{p,q} and the Burnwal-Sinha-Vidyasagar
-bi-regular graphs (seed 000, DESIGN.md sections 2-3), built in the C++ core as CSR arrays that
-numpy and scipy use without copying."""
+bi-regular graphs (seed 000, docs/design.md sections 2-3), built in the C++ core as CSR arrays that
+numpy and scipy use without copying.
+
+Each family also tells ramcore's solvers (`ramcore.spectral`) what they need to know of it: its
+`ramanujan_bound`, whether its certificate is on eigenvalues (`regular`) or singular values, its
+known `trivial_vectors`, and its arrays (`symmetric_csr`, `biadjacency`, `biadjacency_weights`).
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
 from . import _core
-from ._validate import as_int, check_memory, format_bytes, odd_prime
-from ._validate import threads as _threads
+from .field import odd_primes
 from .groups import PGL2, PSL2
+from .validation import as_int, check_memory, format_bytes, odd_prime
+from .validation import threads as _threads
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
 __all__ = [
     "BiregularGraph",
+    "RamanujanFamily",
     "LPSGenerators",
     "LPSGraph",
     "LPSParameters",
@@ -35,6 +42,48 @@ __all__ = [
 MAX_P: int = int(_core.MAX_P)
 MAX_Q: int = int(_core.MAX_Q)
 NETWORKX_MAX_EDGES = 2_000_000  # to_networkx beyond this is slow and huge; pass force=True
+FloatArray = npt.NDArray[np.float64]
+
+
+@runtime_checkable
+class RamanujanFamily(Protocol):
+    """What `eigs`, `svds` and `certify` need to know of a ramcore graph (LPSGraph, BiregularGraph)."""
+
+    @property
+    def num_vertices(self) -> int: ...
+
+    @property
+    def regular(self) -> bool:
+        """True: certified on adjacency eigenvalues; False: on biadjacency singular values."""
+        ...
+
+    @property
+    def ramanujan_bound(self) -> float: ...
+
+    @property
+    def biadjacency(self) -> sp.csr_array: ...
+
+    @property
+    def biadjacency_weights(self) -> FloatArray | None:
+        """The biadjacency's values for the solvers; None when they are all ones."""
+        ...
+
+    def symmetric_csr(self) -> tuple[Any, Any, FloatArray | None, int]:
+        """(indptr, indices, values or None for all ones, n) of the symmetric adjacency."""
+        ...
+
+    def trivial_vectors(self, operator: str = "adjacency") -> FloatArray:
+        """Orthonormal columns spanning the known trivial eigenvectors of `operator`."""
+        ...
+
+
+def constant_vectors(n: int, sides: Any = None) -> FloatArray:
+    """The trivial eigenvectors of a regular graph on n vertices: the constant unit vector, and
+    +-1 by side (0 / 1 in `sides`) when it is bipartite; as orthonormal columns."""
+    cols = [np.full(n, 1.0 / math.sqrt(n))]
+    if sides is not None:
+        cols.append(np.where(np.asarray(sides) == 0, 1.0, -1.0) / math.sqrt(n))
+    return np.ascontiguousarray(np.stack(cols, axis=1))
 
 
 def _index_bytes(nnz: int, wide: bool = False) -> int:
@@ -59,7 +108,8 @@ def _wide(index_dtype: Any, nnz: int) -> bool:
     raise ValueError(f"index_dtype must be None (automatic), 'int32' or 'int64', got {index_dtype!r}")
 
 
-def _check_pq(p: Any, q: Any) -> tuple[int, int]:
+def check_pq(p: Any, q: Any) -> tuple[int, int]:
+    """(p, q) checked: distinct odd primes within the core's limits (MAX_P, MAX_Q)."""
     p = odd_prime(p, "p", maximum=MAX_P)
     q = odd_prime(q, "q", maximum=MAX_Q)
     if p == q:
@@ -94,7 +144,7 @@ def _to_networkx(matrix: sp.csr_array, force: bool, bipartite_rows: int | None =
 
 @dataclass(frozen=True, eq=False)  # holds arrays: identity equality, hashable
 class LPSGenerators:
-    """The p + 1 LPS generators of X^{p,q} (DESIGN.md section 2).
+    """The p + 1 LPS generators of X^{p,q} (docs/design.md, section 2).
 
     quaternions: (p + 1, 4) normalised solutions of a0^2 + a1^2 + a2^2 + a3^2 = p, sorted.
     matrices: (p + 1, 4) their canonical images (a, b, c, d) in PGL2(F_q), same order.
@@ -125,7 +175,7 @@ class LPSGenerators:
 
 def lps_generators(p: int, q: int) -> LPSGenerators:
     """The LPS generators for distinct odd primes p, q (any residues mod 4)."""
-    p, q = _check_pq(p, q)
+    p, q = check_pq(p, q)
     return LPSGenerators(**_core.lps_generators(p, q))
 
 
@@ -170,6 +220,23 @@ class LPSGraph:
     def multigraph(self) -> bool:
         """True when loops or repeated generators were allowed in (q < 2 sqrt(p))."""
         return not self.generators.simple
+
+    @property
+    def regular(self) -> bool:
+        return True
+
+    @property
+    def biadjacency_weights(self) -> FloatArray | None:
+        return None if self.multiplicities is None else self.biadjacency.data
+
+    def symmetric_csr(self) -> tuple[Any, Any, FloatArray | None, int]:
+        return self.indptr, self.indices, self.multiplicities, self.num_vertices
+
+    def trivial_vectors(self, operator: str = "adjacency") -> FloatArray:
+        """The constant vector (the kernel of both Laplacians of a regular graph), and for the
+        adjacency of a bipartite graph the vector +-1 by side (eigenvalue -(p + 1))."""
+        bipartite_adjacency = self.bipartite and operator == "adjacency"
+        return constant_vectors(self.num_vertices, self.side if bipartite_adjacency else None)
 
     @property
     def num_edges(self) -> int:
@@ -294,7 +361,7 @@ def lps_graph(
     index_dtype: dtype of indptr and indices; None picks int32 while the entries fit (scipy then
     shares the buffers), "int64" forces 64-bit indices (e.g. for torch.sparse).
     """
-    p, q = _check_pq(p, q)
+    p, q = check_pq(p, q)
     if not isinstance(allow_multigraph, bool):
         raise TypeError(f"allow_multigraph must be a bool, got {allow_multigraph!r}")
     nthreads = _threads(threads)
@@ -331,19 +398,6 @@ class LPSParameters:
     guaranteed_simple: bool  # q > 2 sqrt(p): no loops or multi-edges (below, lps_generators tells)
 
 
-def _odd_primes(lo: int, hi: int) -> list[int]:
-    """Odd primes in [lo, hi] (sieve)."""
-    if hi < 3:
-        return []
-    sieve = np.ones(hi + 1, dtype=bool)
-    sieve[:2] = False
-    sieve[4::2] = False
-    for i in range(3, math.isqrt(hi) + 1, 2):
-        if sieve[i]:
-            sieve[i * i :: 2 * i] = False
-    return [int(v) for v in np.flatnonzero(sieve) if v >= max(lo, 3)]
-
-
 def lps_parameters(
     *,
     p_max: int = 97,
@@ -378,8 +432,8 @@ def lps_parameters(
     degree = None if degree is None else as_int(degree, "degree")
     if degree is not None and not (4 <= degree <= MAX_P + 1 and _core.is_prime(degree - 1)):
         raise ValueError(f"degree must be p + 1 for an odd prime p <= {MAX_P}, got {degree}")
-    primes_p = [degree - 1] if degree is not None else _odd_primes(3, p_max)
-    primes_q = _odd_primes(3, q_max)
+    primes_p = [degree - 1] if degree is not None else odd_primes(3, p_max)
+    primes_q = odd_primes(3, q_max)
     out = []
     for p in primes_p:
         for q in primes_q:
@@ -402,7 +456,7 @@ def lps_parameters(
 
 
 class BiregularGraph:
-    """Burnwal-Sinha-Vidyasagar (l, q)-bi-regular bipartite Ramanujan graph (DESIGN.md section 3).
+    """Burnwal-Sinha-Vidyasagar (l, q)-bi-regular bipartite Ramanujan graph (docs/design.md, section 3).
 
     `biadjacency` is q^2 x l q: row (i, r) = i q + r connects to columns j q + (r - i j mod q),
     j < l. Rows have degree l, columns degree q, density 1/q. For l > q the column blocks repeat
@@ -471,6 +525,32 @@ class BiregularGraph:
         values. Met for l >= 2 (every non-trivial singular value is sqrt(q) or 0 when l <= q); for
         l = 1 the q stars have sigma_2 = sqrt(q) > sqrt(q - 1)."""
         return math.sqrt(self.l - 1) + math.sqrt(self.q - 1)
+
+    @property
+    def regular(self) -> bool:
+        return False
+
+    @property
+    def biadjacency_weights(self) -> FloatArray | None:
+        return None
+
+    def symmetric_csr(self) -> tuple[Any, Any, FloatArray | None, int]:
+        a = self.adjacency
+        return a.indptr, a.indices, a.data, a.shape[0]
+
+    def trivial_vectors(self, operator: str = "adjacency") -> FloatArray:
+        """Adjacency: the singular pair of sigma_1 = sqrt(lq) as the two eigenvectors of +-sigma_1
+        (sqrt(l) on the rows, +-sqrt(q) on the columns). Laplacian: the constant vector. Normalised
+        Laplacian: D^1/2 1."""
+        rows, cols = self.num_rows, self.num_cols
+        if operator == "laplacian":
+            return constant_vectors(self.num_vertices)
+        if operator == "normalized_laplacian":
+            v = np.sqrt(np.concatenate([np.full(rows, float(self.l)), np.full(cols, float(self.q))]))
+            return np.ascontiguousarray((v / np.linalg.norm(v))[:, None])
+        u = np.concatenate([np.full(rows, math.sqrt(self.l)), np.full(cols, math.sqrt(self.q))])
+        flip = np.concatenate([np.full(rows, math.sqrt(self.l)), np.full(cols, -math.sqrt(self.q))])
+        return np.ascontiguousarray(np.stack([u / np.linalg.norm(u), flip / np.linalg.norm(flip)], axis=1))
 
     @cached_property
     def biadjacency(self) -> sp.csr_array:

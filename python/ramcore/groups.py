@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._validate import check_memory, odd_prime
-from ._validate import threads as _threads
+from .validation import check_memory, odd_prime
+from .validation import threads as _threads
 
 __all__ = ["PGL2", "PSL2"]
 

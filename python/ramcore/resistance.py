@@ -2,10 +2,9 @@
 
 R(u, v) = (e_u - e_v)^T L^+ (e_u - e_v) for the graph Laplacian L = D - A.
 
-- `effective_resistance(w)`: exact, for one layer's weighted bipartite graph (a dense m x n weight
-  or score matrix, a Conv weight (out, in, kh, kw), a scipy sparse matrix or a torch tensor). The
-  Schur complement onto the smaller side (DESIGN.md section 5) costs O(m n^2 + n^3) instead of the
-  O((m + n)^3) of a pseudo-inverse of the whole Laplacian.
+The exact resistances of one layer's bipartite graph (`effective_resistance`, by the Schur
+complement) live in `ramcore.layers.resistance` and are re-exported here.
+
 - `graph_resistance(g)`: every edge of a general graph: exact (dense factorisation per connected
   component) for small graphs, or the Johnson-Lindenstrauss sketch with conjugate-gradient solves
   in the C++ core for large ones (LPS graphs with millions of edges), with the error reported.
@@ -26,259 +25,17 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from . import _core
-from ._validate import as_int, check_memory
-from ._validate import threads as _threads
 from .graphs import BiregularGraph, LPSGraph
-from .spectral import _from_torch
+from .interop import from_torch
+from .layers.bipartite import check_weights
+from .layers.resistance import effective_resistance  # re-exported: one layer's exact resistances
+from .validation import as_int, check_memory
+from .validation import threads as _threads
 
 __all__ = ["Resistances", "effective_resistance", "graph_resistance", "sketch_size"]
 
 FloatArray = npt.NDArray[np.float64]
 EXACT_LIMIT = 4096  # graph_resistance(method="auto"): components up to this size are solved densely
-
-
-# --- one bipartite layer, exact --------------------------------------------------------------------
-
-
-def effective_resistance(weights: Any) -> Any:
-    """Exact effective resistance between the two ends of every entry of a layer's weight matrix.
-
-    weights: non-negative weights or scores, as a numpy array with at least 2 dimensions (a
-      Linear weight (out, in), a Conv weight (out, in, kh, kw): the layer graph joins out-channel
-      i to input (j, kh, kw), DESIGN.md section 4), a scipy sparse matrix, or a torch tensor. Zero
-      entries are non-edges.
-    Returns float64 resistances with the input's shape and kind: an ndarray; a csr_array with the
-      input's stored entries (duplicates summed); a torch tensor on the input's device (a GPU
-      tensor is computed there by torch; CPU tensors share numpy's path).
-    At a zero entry the value is the resistance between the two neurons in the layer graph (the
-    entry is not an edge); between different connected components, including isolated neurons
-    (all-zero rows or columns), it is `inf`.
-
-    Per component with m >= n vertices on its sides (rows u, columns v), G = D_r^-1 W and the
-    Schur complement S = D_c - W^T G (a Laplacian on the columns) give
-        R(u, v) = 1/D_r[u] + <Y[u], G[u]> - 2 Y[u, v] + S^+[v, v],   Y = G S^+
-    (DESIGN.md section 5); S^+ = (S + a J/n)^-1 - J/(a n) on a connected component.
-    """
-    if type(weights).__module__.startswith("torch"):
-        return _torch_layer(weights)
-    if sp.issparse(weights):
-        return _sparse_layer(weights)
-    arr = np.asarray(weights)
-    w = _layer_matrix(arr, "weights")
-    return _dense_layer(w).reshape(arr.shape)
-
-
-def _layer_matrix(arr: Any, name: str) -> FloatArray:
-    """A weight array as its (out, rest) float64 matrix, checked: ndim >= 2, finite, >= 0."""
-    if arr.ndim < 2:
-        raise ValueError(
-            f"{name} must have at least 2 dimensions ((out, in) or (out, in, kh, kw)), got shape {arr.shape}"
-        )
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-    w = np.asarray(arr.reshape(arr.shape[0], math.prod(arr.shape[1:])), dtype=np.float64)
-    _check_weights(w, name)
-    return w
-
-
-def _check_weights(values: Any, name: str) -> None:
-    if not np.all(np.isfinite(values)):
-        raise ValueError(f"{name} contains NaN or infinite entries")
-    if values.size and values.min() < 0:
-        raise ValueError(
-            f"{name} must be non-negative (edge weights), got a minimum of {values.min():.6g}; "
-            "pass abs(weight) or a score matrix"
-        )
-
-
-def _side_components(
-    nonzero: Any, m: int, n: int
-) -> tuple[int, npt.NDArray[np.int32], npt.NDArray[np.int32]]:
-    """Connected components of the bipartite graph of a boolean m x n pattern: (count, row labels,
-    column labels); an isolated neuron is a component of its own."""
-    b = sp.csr_array(nonzero)
-    graph: Any = sp.block_array([[None, b], [b.T, None]], format="csr")
-    count, labels = csgraph.connected_components(graph, directed=False)
-    return int(count), labels[:m], labels[m:]
-
-
-def _dense_connected(nz: Any) -> bool:
-    """Cheap sufficient test: no empty row and one row touching every column (or the transpose)."""
-    rows_ok, cols_ok = bool(nz.any(1).all()), bool(nz.any(0).all())
-    return rows_ok and cols_ok and bool(nz.all(1).any() or nz.all(0).any())
-
-
-def _blocks(nz: npt.NDArray[np.bool_]) -> list[tuple[Any, Any]]:
-    """(row indices, column indices) of every component with vertices on both sides;
-    slice(None) pairs when the whole layer is one component."""
-    m, n = nz.shape
-    if m and n and _dense_connected(nz):
-        return [(slice(None), slice(None))]
-    count, rl, cl = _side_components(nz, m, n)
-    rows = _group(rl, count)
-    cols = _group(cl, count)
-    return [(rows[c], cols[c]) for c in range(count) if len(rows[c]) and len(cols[c])]
-
-
-def _group(labels: npt.NDArray[np.int32], count: int) -> list[npt.NDArray[np.intp]]:
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(count + 1))
-    return [order[bounds[c] : bounds[c + 1]] for c in range(count)]
-
-
-def _local_index(groups: list[npt.NDArray[np.intp]], size: int) -> npt.NDArray[np.intp]:
-    """Every vertex's position within its component's group."""
-    local = np.zeros(size, dtype=np.intp)
-    for g in groups:
-        local[g] = np.arange(len(g))
-    return local
-
-
-def _schur_memory(m: int, n: int) -> int:
-    """Bytes of the Schur-complement temporaries for an m x n component (G, Y, the result, S)."""
-    small, large = min(m, n), max(m, n)
-    return 8 * (3 * small * large + 3 * small * small)
-
-
-def _check_layer_memory(blocks: list[tuple[Any, Any]], m: int, n: int) -> None:
-    worst = 0
-    for r, c in blocks:
-        bm = m if isinstance(r, slice) else len(r)
-        bn = n if isinstance(c, slice) else len(c)
-        worst = max(worst, _schur_memory(bm, bn))
-    check_memory(
-        worst + 8 * m * n,
-        f"exact resistances of the {m} x {n} layer (largest component dense)",
-        "use graph_resistance(..., method='sketch') on its bipartite adjacency",
-    )
-
-
-def _dense_layer(w: FloatArray) -> FloatArray:
-    m, n = w.shape
-    blocks = _blocks(w != 0)
-    _check_layer_memory(blocks, m, n)
-    out = np.full((m, n), math.inf)
-    for r, c in blocks:
-        if isinstance(r, slice):
-            out = _schur(w)
-        else:
-            out[np.ix_(r, c)] = _schur(w[np.ix_(r, c)])
-    return out
-
-
-# Backend, measured on a 4608 x 512 layer (2 cores, AVX-512): numpy/OpenBLAS with LAPACK's inverse
-# 0.075 s, torch-CPU/MKL 0.082 s, a Cholesky inverse through scipy (dsyrk, dpotrf, dpotri)
-# 0.13 s. So CPU input takes numpy (no torch needed); a GPU tensor runs the same formula in torch.
-def _schur(w: FloatArray) -> FloatArray:
-    """R for every entry of a connected bipartite component (formula in effective_resistance)."""
-    if w.shape[0] < w.shape[1]:
-        return _schur(w.T).T  # eliminate the larger side
-    dr, dc = w.sum(axis=1), w.sum(axis=0)
-    n = w.shape[1]
-    g = w / dr[:, None]
-    s = -(w.T @ g)
-    s[np.diag_indices(n)] += dc
-    a = float(dc.mean())
-    s += a / n  # S + (a/n) J: invertible, same eigenvectors, kernel 1 -> eigenvalue a
-    s_pinv = np.linalg.inv(s)
-    s_pinv -= 1.0 / (a * n)
-    y: FloatArray = g @ s_pinv
-    quad = np.einsum("ij,ij->i", y, g)
-    y *= -2.0
-    y += (1.0 / dr + quad)[:, None]
-    y += np.diag(s_pinv)[None, :]
-    return y
-
-
-def _sparse_layer(matrix: Any) -> sp.csr_array:
-    m = sp.csr_array(cast(Any, matrix), dtype=np.float64, copy=True)  # never sort the caller's arrays
-    m.sum_duplicates()
-    if m.ndim != 2:
-        raise ValueError(f"weights must be 2-d, got shape {m.shape}")
-    _check_weights(m.data, "weights")
-    rows, cols = m.shape
-    nz = m.copy()
-    nz.eliminate_zeros()
-    count, rl, cl = _side_components(nz, rows, cols)
-    row_groups, col_groups = _group(rl, count), _group(cl, count)
-    sizes = [(len(row_groups[c]), len(col_groups[c])) for c in range(count)]
-    worst = max((_schur_memory(a, b) for a, b in sizes if a and b), default=0)
-    check_memory(
-        worst,
-        f"exact resistances of the {rows} x {cols} sparse layer (largest component dense)",
-        "use graph_resistance(..., method='sketch') on its bipartite adjacency",
-    )
-    entry_rows = np.repeat(np.arange(rows), np.diff(m.indptr))
-    er, ec = rl[entry_rows], cl[m.indices]
-    entry_comp = np.where(er == ec, er, -1)  # -1: a zero entry across components (R = inf)
-    rloc, cloc = _local_index(row_groups, rows), _local_index(col_groups, cols)
-    order = np.argsort(entry_comp, kind="stable")
-    bounds = np.searchsorted(entry_comp[order], np.arange(count + 1))
-    values = np.full(m.nnz, math.inf)
-    for c in range(count):
-        r, k = row_groups[c], col_groups[c]
-        if not (len(r) and len(k)):
-            continue
-        sel = order[bounds[c] : bounds[c + 1]]
-        values[sel] = _schur(nz[r][:, k].toarray())[rloc[entry_rows[sel]], cloc[m.indices[sel]]]
-    return sp.csr_array((values, m.indices.copy(), m.indptr.copy()), shape=m.shape)
-
-
-def _torch_layer(t: Any) -> Any:
-    import torch
-
-    if t.layout != torch.strided:  # sparse tensors: scipy's path, returned as a scipy matrix
-        return _sparse_layer(_from_torch(t))
-    if t.device.type == "cpu":
-        arr = t.detach().numpy() if t.dtype != torch.bfloat16 else t.detach().float().numpy()
-        return torch.from_numpy(effective_resistance(arr))
-    return _torch_dense(t)
-
-
-def _torch_dense(t: Any) -> Any:
-    """The layer path in torch, on the tensor's device (used for GPU tensors)."""
-    import torch
-
-    if t.ndim < 2:
-        raise ValueError(f"weights must have at least 2 dimensions, got shape {tuple(t.shape)}")
-    w = t.detach().reshape(t.shape[0], math.prod(t.shape[1:])).to(torch.float64)
-    if not bool(torch.isfinite(w).all()):
-        raise ValueError("weights contains NaN or infinite entries")
-    if w.numel() and float(w.min()) < 0:
-        raise ValueError(
-            f"weights must be non-negative (edge weights), got a minimum of {float(w.min()):.6g}"
-        )
-    m, n = w.shape
-    nz = w != 0
-    if m and n and _dense_connected(nz):
-        blocks: list[tuple[Any, Any]] = [(slice(None), slice(None))]
-    else:
-        blocks = _blocks(nz.cpu().numpy())
-    out = torch.full((m, n), math.inf, dtype=torch.float64, device=w.device)
-    for r, c in blocks:
-        if isinstance(r, slice):
-            out = _schur_torch(w)
-        else:
-            ri = torch.as_tensor(r, device=w.device)
-            ci = torch.as_tensor(c, device=w.device)
-            out[ri[:, None], ci[None, :]] = _schur_torch(w[ri][:, ci])
-    return out.reshape(t.shape)
-
-
-def _schur_torch(w: Any) -> Any:
-    """`_schur` in torch (on the tensor's device)."""
-    import torch
-
-    if w.shape[0] < w.shape[1]:
-        return _schur_torch(w.T).T
-    dr, dc = w.sum(1), w.sum(0)
-    n = w.shape[1]
-    g = w / dr[:, None]
-    s = torch.diag(dc) - w.T @ g
-    a = dc.mean()
-    s_pinv = torch.linalg.inv(s + a / n) - 1.0 / (a * n)
-    y = g @ s_pinv
-    return (1.0 / dr + (y * g).sum(1))[:, None] - 2.0 * y + torch.diagonal(s_pinv)[None, :]
 
 
 # --- general graphs --------------------------------------------------------------------------------
@@ -441,7 +198,7 @@ def _adjacency(graph: Any) -> tuple[sp.csr_array, bool]:
         return a, graph.multiplicities is None
     if isinstance(graph, BiregularGraph):
         return sp.csr_array(cast(Any, graph.adjacency), dtype=np.float64), True
-    g = _from_torch(graph)
+    g = from_torch(graph)
     if sp.issparse(g):
         a = sp.csr_array(cast(Any, g), dtype=np.float64)
     else:
@@ -460,7 +217,7 @@ def _adjacency(graph: Any) -> tuple[sp.csr_array, bool]:
         a = a.copy()  # the caller's arrays stay as they are
         a.sum_duplicates()
         a.eliminate_zeros()
-    _check_weights(a.data, "graph")
+    check_weights(a.data, "graph")
     if a.nnz:
         asym = abs(a - a.T).max()
         if asym > 1e-12 * a.data.max():

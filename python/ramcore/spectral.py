@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -23,9 +22,10 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from . import _core
-from ._validate import as_int, available_memory, check_memory
-from ._validate import threads as _threads
-from .graphs import BiregularGraph, LPSGenerators, LPSGraph, _check_pq, lps_generators
+from .graphs import LPSGenerators, LPSGraph, RamanujanFamily, check_pq, constant_vectors, lps_generators
+from .interop import from_torch
+from .validation import as_int, available_memory, check_memory
+from .validation import threads as _threads
 
 __all__ = [
     "EigenResult",
@@ -40,10 +40,6 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 OPERATORS = ("adjacency", "laplacian", "normalized_laplacian")
-
-
-class DeviceWarning(UserWarning):
-    """A tensor on an accelerator was copied to the CPU for ramcore's solver."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,10 +107,19 @@ class LPSOperator:
     def __repr__(self) -> str:
         return f"LPSOperator(p={self.p}, q={self.q}, n={self.num_vertices}, matrix-free)"
 
+    @property
+    def regular(self) -> bool:
+        return True
+
+    @property
+    def ramanujan_bound(self) -> float:
+        """2 sqrt(p), as `LPSGraph.ramanujan_bound`."""
+        return 2.0 * math.sqrt(self.p)
+
 
 def lps_operator(p: int, q: int, *, allow_multigraph: bool = False) -> LPSOperator:
     """Matrix-free adjacency operator of X^{p,q} (see `LPSOperator`)."""
-    p, q = _check_pq(p, q)
+    p, q = check_pq(p, q)
     gens = lps_generators(p, q)
     if not gens.simple and not allow_multigraph:
         raise ValueError(
@@ -126,35 +131,9 @@ def lps_operator(p: int, q: int, *, allow_multigraph: bool = False) -> LPSOperat
 # --- input normalisation -------------------------------------------------------------------------
 
 
-def _from_torch(a: Any) -> Any:
-    """A torch tensor as numpy or scipy (CPU); other objects unchanged."""
-    mod = type(a).__module__
-    if not mod.startswith("torch"):
-        return a
-    import torch
-
-    if a.device.type != "cpu":
-        warnings.warn(
-            f"ramcore's solver runs on the CPU: copying the {tuple(a.shape)} tensor from {a.device}",
-            DeviceWarning,
-            stacklevel=3,
-        )
-    a = a.detach().cpu()
-    if a.layout == torch.sparse_coo:
-        a = a.coalesce()
-        idx = a.indices().numpy()
-        return sp.csr_array((a.values().numpy().astype(np.float64), (idx[0], idx[1])), shape=tuple(a.shape))
-    if a.layout == torch.sparse_csr:
-        return sp.csr_array(
-            (a.values().numpy().astype(np.float64), a.col_indices().numpy(), a.crow_indices().numpy()),
-            shape=tuple(a.shape),
-        )
-    return a.to(torch.float64).numpy()
-
-
 def _csr(a: Any, name: str) -> sp.csr_array:
     """Any matrix-like input as a float64 CSR with one index dtype (zero-copy when it already is)."""
-    a = _from_torch(a)
+    a = from_torch(a)
     m: Any
     if sp.issparse(a):
         m = sp.csr_array(cast(Any, a))
@@ -236,14 +215,6 @@ def _deflation(deflate: Any, n: int) -> FloatArray | None:
     return np.ascontiguousarray(q)
 
 
-def _constant_vectors(n: int, sides: Any = None) -> FloatArray:
-    """The trivial eigenvectors of a regular graph: constant, and +-1 by side if bipartite."""
-    cols = [np.full(n, 1.0 / math.sqrt(n))]
-    if sides is not None:
-        cols.append(np.where(np.asarray(sides) == 0, 1.0, -1.0) / math.sqrt(n))
-    return np.ascontiguousarray(np.stack(cols, axis=1))
-
-
 # --- eigenvalues ----------------------------------------------------------------------------------
 
 
@@ -293,7 +264,7 @@ def eigs(
         if operator != "adjacency":
             raise ValueError("the matrix-free LPS operator supports operator='adjacency' only")
         n = a.num_vertices
-        trivial = _constant_vectors(n, _sides(n) if a.bipartite else None) if nontrivial else None
+        trivial = constant_vectors(n, _sides(n) if a.bipartite else None) if nontrivial else None
         y = _stack(trivial, _deflation(deflate, n))
         _check_k(args["k"], n, y)
         _basis_memory(n, args["k"], args["ncv"], args["two_pass"])
@@ -361,39 +332,34 @@ def _check_k(k: int, n: int, y: FloatArray | None) -> None:
 
 def _symmetric_csr(a: Any) -> tuple[Any, Any, Any, int]:
     """(indptr, indices, data or None, n) of a symmetric matrix input."""
-    if isinstance(a, LPSGraph):
-        return a.indptr, a.indices, a.multiplicities, a.num_vertices
-    m = a.adjacency if isinstance(a, BiregularGraph) else _csr(a, "a")
+    if isinstance(a, RamanujanFamily):
+        return a.symmetric_csr()
+    m = _csr(a, "a")
     if m.shape[0] != m.shape[1]:
         raise ValueError(
             f"eigs needs a square symmetric matrix, got shape {m.shape}; use svds for rectangular ones"
         )
-    if not isinstance(a, BiregularGraph):
-        asym = abs(m - m.T).max() if m.nnz else 0.0
-        if asym > 1e-12 * max(1.0, abs(m).max()):
-            raise ValueError(
-                f"a must be symmetric (max |A - A^T| = {asym:.3g}); use svds for non-symmetric matrices"
-            )
+    asym = abs(m - m.T).max() if m.nnz else 0.0
+    if asym > 1e-12 * max(1.0, abs(m).max()):
+        raise ValueError(
+            f"a must be symmetric (max |A - A^T| = {asym:.3g}); use svds for non-symmetric matrices"
+        )
     return m.indptr, m.indices, m.data, m.shape[0]
 
 
 def _trivial_vectors(a: Any, indptr: Any, data: Any, n: int, operator: str) -> FloatArray | None:
-    """Known trivial eigenvectors, or None when they must be computed."""
-    if isinstance(a, LPSGraph):
-        return _constant_vectors(n, a.side if a.bipartite and operator == "adjacency" else None)
+    """Known trivial eigenvectors (a ramcore graph's own, or those of a Laplacian or a regular
+    graph), or None when they must be computed."""
+    if isinstance(a, RamanujanFamily):
+        return a.trivial_vectors(operator)
     degrees = _degrees(indptr, data, n)
     if operator == "laplacian":
-        return _constant_vectors(n)
+        return constant_vectors(n)
     if operator == "normalized_laplacian":
         v = np.sqrt(np.maximum(degrees, 0.0))
         return None if not v.any() else (v / _norm(v))[:, None]
-    if isinstance(a, BiregularGraph):
-        rows, cols = a.num_rows, a.num_cols
-        u = np.concatenate([np.full(rows, math.sqrt(a.l)), np.full(cols, math.sqrt(a.q))])
-        flip = np.concatenate([np.full(rows, math.sqrt(a.l)), np.full(cols, -math.sqrt(a.q))])
-        return np.ascontiguousarray(np.stack([u / _norm(u), flip / _norm(flip)], axis=1))
     if n and np.allclose(degrees, degrees[0]):
-        return _constant_vectors(n)
+        return constant_vectors(n)
     return None
 
 
@@ -451,7 +417,7 @@ def svds(
     """
     args = _solver_args(k, tol, ncv, max_restarts, seed, threads, method)
     start = time.perf_counter()
-    known = isinstance(b, (BiregularGraph, LPSGraph))
+    known = isinstance(b, RamanujanFamily)  # top singular vectors constant on each side
     m = b.biadjacency if known else _csr(b, "b")
     rows, cols = m.shape
     if side not in ("auto", "rows", "cols"):
@@ -460,11 +426,11 @@ def svds(
     n = cols if columns else rows
     if n == 0:
         raise ValueError(f"b has shape {m.shape}: no singular values")
-    data = None if known and (isinstance(b, BiregularGraph) or b.multiplicities is None) else m.data
+    data = b.biadjacency_weights if known else m.data
     trivial = None
     if nontrivial:
         if known:
-            trivial = _constant_vectors(n)
+            trivial = constant_vectors(n)
         else:
             top = _core.svds_csr(
                 m.indptr,
@@ -573,14 +539,14 @@ def certify(
     opts: dict[str, Any] = {"tol": tol, "ncv": ncv, "max_restarts": max_restarts, "seed": seed}
     opts["threads"] = threads
     opts["method"] = method
-    if isinstance(graph, BiregularGraph):
-        return _certify_biregular(graph, start, opts)
-    if isinstance(graph, LPSGraph) and matrix_free:
-        graph = LPSOperator(graph.generators)
-    if not isinstance(graph, (LPSGraph, LPSOperator)):
+    if not isinstance(graph, (RamanujanFamily, LPSOperator)):
         raise TypeError(
             f"certify takes an LPSGraph, LPSOperator or BiregularGraph, got {type(graph).__name__}"
         )
+    if not graph.regular:  # bi-regular: certified on the singular values of its biadjacency
+        return _certify_biregular(graph, start, opts)
+    if isinstance(graph, LPSGraph) and matrix_free:
+        graph = LPSOperator(graph.generators)
     n, d = graph.num_vertices, graph.degree
     ones = np.full(n, 1.0 / math.sqrt(n))
     a1 = graph.matvec(ones, threads) if isinstance(graph, LPSOperator) else graph.adjacency @ ones
@@ -588,7 +554,7 @@ def certify(
     lam1_res = _norm(a1 - lam1 * ones)
     res = eigs(graph, 1, which="LM", nontrivial=True, **opts)
     value, resid = float(abs(res.values[0])), float(res.residuals[0])
-    bound = 2.0 * math.sqrt(d - 1)
+    bound = graph.ramanujan_bound
     kind = "bipartite" if graph.bipartite else "non-bipartite; also its double cover"
     where = "matrix-free Cayley operator" if isinstance(graph, LPSOperator) else "CSR"
     method = f"{method} Lanczos on the {where}"
@@ -612,7 +578,7 @@ def certify(
     )
 
 
-def _certify_biregular(g: BiregularGraph, start: float, opts: dict[str, Any]) -> Certificate:
+def _certify_biregular(g: Any, start: float, opts: dict[str, Any]) -> Certificate:
     b = g.biadjacency
     v = np.full(g.num_cols, 1.0 / math.sqrt(g.num_cols))
     bv = b @ v

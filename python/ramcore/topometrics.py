@@ -18,9 +18,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _core
-from ._validate import available_memory, check_memory
-from ._validate import threads as _threads
 from .multipartite import MultipartiteGraph
+from .validation import available_memory, check_memory
+from .validation import threads as _threads
 
 __all__ = [
     "TOPOMETRICS",

@@ -1,4 +1,4 @@
-// Burnwal-Sinha-Vidyasagar bi-regular bipartite Ramanujan graphs (DESIGN.md section 3).
+// Burnwal-Sinha-Vidyasagar bi-regular bipartite Ramanujan graphs (docs/design.md, section 3).
 //
 // With P the q x q cyclic shift (P[a][b] = 1 iff b = a - 1 mod q), the biadjacency matrix has
 // q x l blocks, block (i, j) = P^{ij}: row (i, r) = i q + r connects to the columns

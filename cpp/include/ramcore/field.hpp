@@ -22,7 +22,7 @@ std::uint64_t inverse_mod(std::int64_t a, std::uint64_t m);
 std::uint64_t sqrt_mod(std::uint64_t a, std::uint64_t p);
 
 // (x, y) with x^2 + y^2 + 1 = 0 (mod q), q an odd prime, chosen deterministically: for q = 1 mod 4,
-// y = 0 and x the smaller sqrt(-1) (DESIGN.md section 2); otherwise the smallest x for which
+// y = 0 and x the smaller sqrt(-1) (docs/design.md, section 2); otherwise the smallest x for which
 // -1 - x^2 is a non-zero square, and y the smaller root.
 std::pair<std::uint64_t, std::uint64_t> two_squares_minus_one(std::uint64_t q);
 

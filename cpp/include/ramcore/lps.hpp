@@ -1,4 +1,4 @@
-// Lubotzky-Phillips-Sarnak generators and the Cayley graph X^{p,q} (DESIGN.md section 2).
+// Lubotzky-Phillips-Sarnak generators and the Cayley graph X^{p,q} (docs/design.md, section 2).
 #pragma once
 
 #include <array>
@@ -26,7 +26,7 @@ struct LpsGenerators {
 // Largest p accepted: enumerating the sums of four squares costs O(p^1.5).
 constexpr std::int64_t kMaxP = 131071;
 
-// The p + 1 solutions of a0^2 + a1^2 + a2^2 + a3^2 = p normalised as in DESIGN.md section 2 and
+// The p + 1 solutions of a0^2 + a1^2 + a2^2 + a3^2 = p normalised as in docs/design.md, section 2, and
 // their matrices [[a0 + a1 x + a3 y, -a1 y + a2 + a3 x], [-a1 y - a2 + a3 x, a0 - a1 x - a3 y]]
 // (seed 000 misprints the lower-left entry). p, q distinct odd primes, p <= kMaxP, q <= PGL2::kMaxQ.
 LpsGenerators lps_generators(std::int64_t p, std::int64_t q);

@@ -1,6 +1,6 @@
 // The projective groups PGL2(F_q) and PSL2(F_q) with O(1) rank <-> element maps.
 //
-// Canonical projective form of a 2x2 matrix [[a, b], [c, d]] with det != 0 (DESIGN.md section 1):
+// Canonical projective form of a 2x2 matrix [[a, b], [c, d]] with det != 0 (docs/design.md, section 1):
 // scale so that a = 1 -> (1, b, c, d), or, when a = 0, so that b = 1 -> (0, 1, c, d).
 // PSL2(F_q) is the index-2 subgroup of elements whose determinant is a square (well defined
 // projectively since scaling by t multiplies det by t^2).

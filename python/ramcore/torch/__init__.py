@@ -1,5 +1,7 @@
-"""PyTorch integration: Ramanujan and baseline sparsity masks for real layers, applying them to
-models, and layer-wise spectral reports.
+"""PyTorch adapters of `ramcore.layers`: which parameters of an `nn.Module` are masked (`targets`),
+scores that need autograd (`scores`), masks for real layers (`masks`), applying them (`apply`),
+layer-wise reports (`report`), seed 001's pruning (`prune`), seed 004's baselines and graph
+encodings (`baselines`, `encode`), and a model zoo (`zoo`).
 
 torch is an optional dependency of ramcore: `import ramcore` works without it, this subpackage
 needs it.
@@ -18,9 +20,10 @@ from . import zoo
 from .apply import MaskState, apply_masks, attach_saved_masks, masks_of, remove_masks
 from .baselines import network_baselines, ramanujan_baselines
 from .encode import ENCODINGS, EncodingSize, encode, encode_layers, encoding_size
-from .layers import MaskTarget, mask_targets
 from .masks import METHODS, MaskSet, allocate_density, make_masks
-from .report import LayerReport, ramanujan_prune, report  # the function shadows the submodule name
+from .prune import ramanujan_prune
+from .report import LayerReport, report  # the function shadows the submodule name
+from .targets import MaskTarget, mask_targets
 
 __all__ = [
     "ENCODINGS",

@@ -27,66 +27,20 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from torch import Tensor, nn
 
-from ..gap import _top_two
-from .layers import KINDS
-from .report import (
-    _RAW_MIN_DEGREE,
-    Patterns,
-    _as_biadjacency,
-    _biadjacency,
-    _current_masks,
-    _piece_slice,
-    _targets,
-    _weight_flat,
-    raw_ramanujan_gap,
-)
+from ..layers.gap import IterativeGap, iterative_mean_gaps, raw_ramanujan_gap
+from .pieces import current_masks, flat_weight
+from .targets import KINDS, Patterns, selected_targets
 
-__all__ = ["BaselineRow", "IterativeGap", "iterative_mean_gaps", "network_baselines", "ramanujan_baselines"]
+__all__ = [
+    "BaselineRow",
+    "IterativeGap",  # re-exported from ramcore.layers.gap
+    "iterative_mean_gaps",
+    "network_baselines",
+    "ramanujan_baselines",
+]
 
-_NAN = math.nan
-MIN_LEFT = 3  # a degree class needs this many left vertices (find_d_left_regular's mindegree)
-
-
-@dataclass(frozen=True)
-class IterativeGap:
-    """delta_r_imdb and lambda_imsg of one bipartite graph over its `subgraphs` qualifying K_d."""
-
-    delta_r_imdb: float
-    lambda_imsg: float
-    subgraphs: int
-
-
-def iterative_mean_gaps(matrix: Any, *, layout: str = "torch") -> IterativeGap:
-    """Delta r_imdb (of the non-zero pattern) and lambda_imsg (of |matrix|) of one layer graph.
-
-    matrix: the masked weight |W| ⊙ mask (numpy, scipy sparse or torch); its non-zero pattern is
-    the graph. layout: "torch" ((out, in, *kernel)) or "biadjacency" (rows = left = inputs).
-    """
-    b = _as_biadjacency(matrix, layout)
-    left_deg = np.diff(b.indptr)
-    bounds, gaps = [], []
-    degrees, counts = np.unique(left_deg[left_deg > 0], return_counts=True)
-    for d, count in zip(degrees.tolist(), counts.tolist()):
-        if count < MIN_LEFT:
-            continue
-        sub = b[np.flatnonzero(left_deg == d)]
-        col_deg = np.bincount(sub.indices, minlength=sub.shape[1])
-        sub = sp.csr_array(sub[:, np.flatnonzero(col_deg)])  # isolated right vertices dropped
-        d_right = sub.nnz / sub.shape[1]
-        if min(d, d_right) < _RAW_MIN_DEGREE:
-            continue
-        pattern = sub.copy()
-        pattern.data[:] = 1.0
-        _, mu_hat = _top_two(pattern)
-        bounds.append(math.sqrt(d - 1.0) + math.sqrt(d_right - 1.0) - mu_hat)
-        s1, s2 = _top_two(sub)
-        gaps.append(s1 - s2)
-    if not bounds:
-        return IterativeGap(_NAN, _NAN, 0)
-    return IterativeGap(float(np.mean(bounds)), float(np.mean(gaps)), len(bounds))
 
 
 @dataclass(frozen=True)
@@ -119,17 +73,17 @@ def ramanujan_baselines(
 
     masks: as `report` (default: the applied masks, else weight != 0); the weights are the model's.
     """
-    targets = _targets(model, kinds, include, exclude)
-    keep, _ = _current_masks(model, targets, masks)
+    targets = selected_targets(model, kinds, include, exclude)
+    keep, _ = current_masks(model, targets, masks)
     rows = []
     for t in targets:
-        weight = _weight_flat(model, t.name)
+        weight = flat_weight(model, t.name)
         for piece in range(t.pieces):
-            sl = _piece_slice(t, piece)
+            sl = t.piece_slice(piece)
             k = keep[t.name][sl]
-            mask = _biadjacency(k.astype(np.float64), t)
+            mask = t.piece_biadjacency(k.astype(np.float64))
             # a kept weight that is exactly 0 still counts as an edge: use 1e-300 for its |W|
-            weighted = _biadjacency(np.where(k, np.maximum(np.abs(weight[sl]), 1e-300), 0.0), t)
+            weighted = t.piece_biadjacency(np.where(k, np.maximum(np.abs(weight[sl]), 1e-300), 0.0))
             it = iterative_mean_gaps(weighted, layout="biadjacency")
             raw = raw_ramanujan_gap(mask, layout="biadjacency")
             rows.append(
@@ -155,5 +109,5 @@ def network_baselines(rows: Iterable[BaselineRow]) -> dict[str, float]:
     out = {}
     for key in ("density", "delta_r", "delta_r_imdb", "lambda_imsg"):
         values = [getattr(r, key) for r in rows if not math.isnan(getattr(r, key))]
-        out[key] = float(np.mean(values)) if values else _NAN
+        out[key] = float(np.mean(values)) if values else math.nan
     return out

@@ -5,11 +5,9 @@
 the CPU, and returns a `MaskSet`: a mapping parameter name -> bool tensor of the parameter's shape,
 with the achieved density and (for `ramanujan`) the construction of every layer recorded.
 
-Density allocation across layers (`allocation`): "uniform" (every layer at `density`), "er"
-(Erdos-Renyi, Mocanu et al. 2018: density_l proportional to (n_in + n_out) / (n_in n_out)), "erk"
-(Evci et al. 2020: proportional to sum(shape) / prod(shape), kernel dimensions included), or a dict
-name -> density. ER/ERK read PyTorch's (out, in, *kernel) layout, cap layers at density 1 and
-re-solve the scale so the whole model keeps `density` overall. The score methods (magnitude, snip,
+Density allocation across layers (`allocation`, `ramcore.layers.allocation`): "uniform" (every
+layer at `density`), "er" (Erdos-Renyi, Mocanu et al. 2018), "erk" (Evci et al. 2020), or a dict
+name -> density. The score methods (magnitude, snip,
 grasp, synflow) rank globally across layers by default, as their papers do; give an allocation to
 rank within each layer instead.
 """
@@ -25,11 +23,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validate import density as _density
-from .._validate import per_name
-from ..masks import MaskInfo, ramanujan_mask, random_regular_mask
+from ..layers.allocation import layer_densities
+from ..layers.bipartite import pieces_to_weight
+from ..layers.masks import MaskInfo, ramanujan_mask, random_regular_mask
+from ..validation import density as _density
 from . import scores as _scores
-from .layers import KINDS, MaskTarget, mask_targets, pieces_to_weight
+from .targets import KINDS, MaskTarget, mask_targets
 
 __all__ = ["METHODS", "MaskSet", "allocate_density", "make_masks"]
 
@@ -94,35 +93,12 @@ class MaskSet(Mapping[str, torch.Tensor]):
 # --- density allocation -------------------------------------------------------------------------
 
 
-def _raw_er(t: MaskTarget, kernel: bool) -> float:
-    shape = t.shape if kernel else t.shape[:2]
-    return sum(shape) / math.prod(shape)
-
-
 def allocate_density(
     targets: Sequence[MaskTarget], density: float, allocation: str | Mapping[str, float] = "uniform"
 ) -> dict[str, float]:
-    """Per-parameter densities keeping `density` of all target weights overall."""
-    if isinstance(allocation, Mapping):
-        return per_name(allocation, [t.name for t in targets], "allocation", _density)
-    if allocation == "uniform":
-        return {t.name: density for t in targets}
-    if allocation not in ("er", "erk"):
-        raise ValueError(
-            f"allocation must be 'uniform', 'er', 'erk' or a dict name -> density, got {allocation!r}"
-        )
-    raw = {t.name: _raw_er(t, allocation == "erk") for t in targets}
-    numel = {t.name: t.numel for t in targets}
-    budget = density * sum(numel.values())
-    dense: set[str] = set()
-    while True:  # Evci et al.: layers whose density would exceed 1 are kept dense, then re-solve
-        rest = [n for n in raw if n not in dense]
-        scale = (budget - sum(numel[n] for n in dense)) / sum(raw[n] * numel[n] for n in rest)
-        over = [n for n in rest if scale * raw[n] > 1.0]
-        if not over:
-            break
-        dense.update(over)
-    return {n: 1.0 if n in dense else scale * raw[n] for n in raw}
+    """Per-parameter densities keeping `density` of all target weights overall
+    (`ramcore.layers.allocation.layer_densities` on the targets' shapes)."""
+    return layer_densities({t.name: t.shape for t in targets}, density, allocation)
 
 
 # --- per-layer structural masks -----------------------------------------------------------------
@@ -262,7 +238,7 @@ def _sparsify_masks(
     seed: int,
 ) -> dict[str, torch.Tensor]:
     """Seed 002's Sparsify on every bipartite piece (gate block, attention projection, conv group)."""
-    from ..sparsify import sparsify
+    from ..layers.sparsify import sparsify
 
     scores = _one_shot_scores(model, targets, score, "score", data, loss_fn, input_shape)
     pieces = {  # (out, in, *k) split along `out`: each block is one layer graph in weight layout

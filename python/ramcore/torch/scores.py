@@ -52,8 +52,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._validate import density as _density
-from .._validate import per_name
+from ..validation import density as _density
+from ..validation import per_name
 
 __all__ = [
     "grasp_masks",

@@ -35,7 +35,9 @@ MAX_THREADS = 1024
 
 
 def threads(value: Any) -> int:
-    """Thread count for the core (0 tells the core to use all cores)."""
+    """The one `threads` convention of ramcore: None uses every core, an integer n in
+    [1, MAX_THREADS] uses n threads (the CLI's --threads likewise; omit it for all cores). Results
+    never depend on it. Returns the core's argument, where 0 stands for all cores."""
     if value is None:
         return 0
     n = as_int(value, "threads")
