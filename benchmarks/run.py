@@ -2,7 +2,7 @@
 
     python benchmarks/run.py                 # all cases; tables to benchmarks/results.md and stdout
     python benchmarks/run.py --quick         # the smaller cases only
-    python benchmarks/run.py --only spectral --readme   # one module; refresh its README table
+    python benchmarks/run.py --only spectral --docs     # one module; refresh its table in docs/benchmarks.md
 
 Each case runs in its own interpreter. A case is `prepare(*args) -> work`: preparation (building
 the graph a solver is timed on, say) is not timed; `work()` is timed, best of --repeat runs, and
@@ -73,8 +73,8 @@ def run_case(module: str, case: dict, repeat: int) -> dict:
     return {**case, **json.loads(proc.stdout.strip().splitlines()[-1])}
 
 
-def update_readme(path: Path, name: str, body: str) -> None:
-    """Replace the text between the README's markers for benchmark module `name`."""
+def update_tables(path: Path, name: str, body: str) -> None:
+    """Replace the text between the markers for benchmark module `name` in `path`."""
     start, end = f"<!-- benchmarks:{name}:start -->", f"<!-- benchmarks:{name}:end -->"
     text = path.read_text()
     head, rest = text.split(start, 1)
@@ -90,7 +90,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", choices=sorted(MODULES), action="append", help="run only these modules")
     parser.add_argument("--output", type=Path, default=HERE / "results.md")
-    parser.add_argument("--readme", action="store_true", help="also replace the tables in README.md")
+    parser.add_argument(
+        "--docs", "--readme", action="store_true", help="also replace the tables in docs/benchmarks.md"
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(HERE))
@@ -106,8 +108,8 @@ def main() -> int:
             results.append(r)
         body = module.table(results)
         sections.append(f"## {module.TITLE}\n\n{body}\n")
-        if args.readme:
-            update_readme(HERE.parent / "README.md", name, body)
+        if args.docs:
+            update_tables(HERE.parent / "docs" / "benchmarks.md", name, body)
     header = (
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}. Best of {args.repeat} unless a case says otherwise."
