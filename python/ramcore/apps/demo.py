@@ -244,4 +244,3 @@ def demo(out: str, densities: Sequence[float], seeds: int, epochs: int, device: 
     csv_path, png = write_outputs(rows, Path(out))
     print(f"wrote {csv_path}" + (f" and {png}" if png else "") + f" in {time.perf_counter() - start:.0f} s")
     return 0
-

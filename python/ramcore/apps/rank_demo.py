@@ -266,8 +266,6 @@ def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-
-
 def rank_demo(out: str, densities: Sequence[float], seeds: int, epochs: int, device: str) -> int:
     """`ramcore rank-demo`: run the pipeline, print its table and write its outputs to `out`."""
     torch.set_num_threads(1)  # tiny models: extra threads only wait

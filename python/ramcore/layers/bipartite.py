@@ -45,11 +45,11 @@ FloatArray = npt.NDArray[np.float64]
 LAYOUTS = ("torch", "biadjacency")  # (out, in, *kernel) weights, or 2-d matrices with inputs as rows
 
 
-def check_layout(layout: object) -> str:
+def check_layout(layout: str) -> str:
     """`layout` checked against LAYOUTS."""
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be 'torch' or 'biadjacency', got {layout!r}")
-    return cast(str, layout)
+    return layout
 
 
 def biadjacency(matrix: Any, layout: str = "torch") -> sp.csr_array:

@@ -42,7 +42,6 @@ __all__ = [
 ]
 
 
-
 @dataclass(frozen=True)
 class BaselineRow:
     """The seed-004 baselines of one bipartite piece; NaN where min(dL, dR) >= 3 fails."""
