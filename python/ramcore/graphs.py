@@ -61,6 +61,9 @@ class RamanujanFamily(Protocol):
     def ramanujan_bound(self) -> float: ...
 
     @property
+    def adjacency(self) -> sp.csr_array: ...
+
+    @property
     def biadjacency(self) -> sp.csr_array: ...
 
     @property

@@ -8,13 +8,21 @@ rest of the package never imports torch to read an input.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-__all__ = ["DeviceWarning", "as_numpy", "from_torch", "is_torch", "to_torch_like"]
+__all__ = [
+    "DeviceWarning",
+    "as_csr",
+    "as_numpy",
+    "check_symmetric",
+    "from_torch",
+    "is_torch",
+    "to_torch_like",
+]
 
 
 class DeviceWarning(UserWarning):
@@ -64,3 +72,42 @@ def to_torch_like(x: npt.NDArray[Any], like: Any) -> Any:
     import torch
 
     return torch.from_numpy(np.ascontiguousarray(x)).to(like.device)
+
+
+def as_csr(a: Any, name: str) -> sp.csr_array:
+    """Any matrix-like input (scipy sparse, numpy, torch) as a float64 CSR whose indptr and indices
+    share one dtype (zero-copy when it already is one), checked: 2-d, real, numeric, finite."""
+    a = from_torch(a)
+    m: Any
+    if sp.issparse(a):
+        m = sp.csr_array(cast(Any, a))
+    else:
+        arr = np.asarray(a)
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be a 2-d matrix, got shape {arr.shape}")
+        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+        m = sp.csr_array(arr)
+    if np.iscomplexobj(m.data):
+        raise TypeError(f"{name} must be real, got dtype {m.dtype}; pass its real part or abs() explicitly")
+    if m.dtype != np.float64:
+        m = m.astype(np.float64)
+    if not np.all(np.isfinite(m.data)):
+        raise ValueError(f"{name} contains NaN or infinite entries")
+    if m.indices.dtype not in (np.int32, np.int64) or m.indptr.dtype != m.indices.dtype:
+        m.indices = m.indices.astype(np.int64)
+        m.indptr = m.indptr.astype(np.int64)
+    out: sp.csr_array = m
+    return out
+
+
+def check_symmetric(m: sp.csr_array, name: str, fix: str) -> None:
+    """Raise ValueError (naming `name`, suggesting `fix`) unless the CSR `m` is square and symmetric
+    to 1e-12 relative to its largest entry."""
+    if m.shape[0] != m.shape[1]:
+        raise ValueError(f"{name} must be a square symmetric matrix, got shape {m.shape}; {fix}")
+    if m.nnz == 0:
+        return
+    asym = abs(m - m.T).max()
+    if asym > 1e-12 * max(1.0, abs(m).max()):
+        raise ValueError(f"{name} must be symmetric (max |A - A^T| = {asym:.3g}); {fix}")

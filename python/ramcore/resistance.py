@@ -25,8 +25,8 @@ import scipy.sparse as sp
 from scipy.sparse import csgraph
 
 from . import _core
-from .graphs import BiregularGraph, LPSGraph
-from .interop import from_torch
+from .graphs import RamanujanFamily
+from .interop import as_csr, check_symmetric
 from .layers.bipartite import check_weights
 from .layers.resistance import effective_resistance  # re-exported: one layer's exact resistances
 from .validation import as_int, check_memory
@@ -193,38 +193,15 @@ def graph_resistance(
 def _adjacency(graph: Any) -> tuple[sp.csr_array, bool]:
     """The graph's symmetric adjacency as a canonical float64 CSR without zeros, and whether all
     its weights are 1 (the core then reads no data)."""
-    if isinstance(graph, LPSGraph):
-        a = graph.adjacency
-        return a, graph.multiplicities is None
-    if isinstance(graph, BiregularGraph):
-        return sp.csr_array(cast(Any, graph.adjacency), dtype=np.float64), True
-    g = from_torch(graph)
-    if sp.issparse(g):
-        a = sp.csr_array(cast(Any, g), dtype=np.float64)
-    else:
-        arr = np.asarray(g)
-        if arr.ndim != 2:
-            raise ValueError(f"graph must be a 2-d adjacency matrix, got shape {arr.shape}")
-        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise TypeError(f"graph must be numeric, got dtype {arr.dtype}")
-        a = sp.csr_array(arr.astype(np.float64))
-    if a.shape[0] != a.shape[1]:
-        raise ValueError(
-            f"graph must be a square symmetric adjacency, got shape {a.shape}; "
-            "for a layer's m x n weight matrix use effective_resistance"
-        )
+    if isinstance(graph, RamanujanFamily):  # symmetric, canonical and positive by construction
+        return sp.csr_array(cast(Any, graph.adjacency), dtype=np.float64), graph.biadjacency_weights is None
+    a = as_csr(graph, "graph")
+    check_symmetric(a, "graph", "for a layer's m x n weight matrix use effective_resistance")
     if not a.has_canonical_format or not np.all(a.data != 0):
         a = a.copy()  # the caller's arrays stay as they are
         a.sum_duplicates()
         a.eliminate_zeros()
     check_weights(a.data, "graph")
-    if a.nnz:
-        asym = abs(a - a.T).max()
-        if asym > 1e-12 * a.data.max():
-            raise ValueError(f"graph must be symmetric (max |A - A^T| = {asym:.3g})")
-    if a.indices.dtype != a.indptr.dtype:
-        a.indices = a.indices.astype(np.int64)
-        a.indptr = a.indptr.astype(np.int64)
     return a, bool(np.all(a.data == 1.0))
 
 

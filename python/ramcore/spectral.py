@@ -15,19 +15,19 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import scipy.sparse as sp
 
 from . import _core
 from .graphs import LPSGenerators, LPSGraph, RamanujanFamily, check_pq, constant_vectors, lps_generators
-from .interop import from_torch
+from .interop import DeviceWarning, as_csr, check_symmetric
 from .validation import as_int, available_memory, check_memory
 from .validation import threads as _threads
 
 __all__ = [
+    "DeviceWarning",  # re-exported from ramcore.interop
     "EigenResult",
     "SVDResult",
     "Certificate",
@@ -126,33 +126,6 @@ def lps_operator(p: int, q: int, *, allow_multigraph: bool = False) -> LPSOperat
             f"X^{{{p},{q}}} has loops or repeated generators (q < 2 sqrt(p)); pass allow_multigraph=True"
         )
     return LPSOperator(gens)
-
-
-# --- input normalisation -------------------------------------------------------------------------
-
-
-def _csr(a: Any, name: str) -> sp.csr_array:
-    """Any matrix-like input as a float64 CSR with one index dtype (zero-copy when it already is)."""
-    a = from_torch(a)
-    m: Any
-    if sp.issparse(a):
-        m = sp.csr_array(cast(Any, a))
-    else:
-        arr = np.asarray(a)
-        if arr.ndim != 2:
-            raise ValueError(f"{name} must be a 2-d matrix, got shape {arr.shape}")
-        if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-            raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-        m = sp.csr_array(arr)
-    if m.dtype != np.float64:
-        m = m.astype(np.float64)
-    if not np.all(np.isfinite(m.data)):
-        raise ValueError(f"{name} contains NaN or infinite entries")
-    if m.indices.dtype not in (np.int32, np.int64) or m.indptr.dtype != m.indices.dtype:
-        m.indices = m.indices.astype(np.int64)
-        m.indptr = m.indptr.astype(np.int64)
-    out: sp.csr_array = m
-    return out
 
 
 METHODS = ("thick-restart", "two-pass")
@@ -334,16 +307,8 @@ def _symmetric_csr(a: Any) -> tuple[Any, Any, Any, int]:
     """(indptr, indices, data or None, n) of a symmetric matrix input."""
     if isinstance(a, RamanujanFamily):
         return a.symmetric_csr()
-    m = _csr(a, "a")
-    if m.shape[0] != m.shape[1]:
-        raise ValueError(
-            f"eigs needs a square symmetric matrix, got shape {m.shape}; use svds for rectangular ones"
-        )
-    asym = abs(m - m.T).max() if m.nnz else 0.0
-    if asym > 1e-12 * max(1.0, abs(m).max()):
-        raise ValueError(
-            f"a must be symmetric (max |A - A^T| = {asym:.3g}); use svds for non-symmetric matrices"
-        )
+    m = as_csr(a, "a")
+    check_symmetric(m, "a", "use svds for rectangular or non-symmetric matrices")
     return m.indptr, m.indices, m.data, m.shape[0]
 
 
@@ -418,7 +383,7 @@ def svds(
     args = _solver_args(k, tol, ncv, max_restarts, seed, threads, method)
     start = time.perf_counter()
     known = isinstance(b, RamanujanFamily)  # top singular vectors constant on each side
-    m = b.biadjacency if known else _csr(b, "b")
+    m = b.biadjacency if known else as_csr(b, "b")
     rows, cols = m.shape
     if side not in ("auto", "rows", "cols"):
         raise ValueError(f"side must be 'auto', 'rows' or 'cols', got {side!r}")
