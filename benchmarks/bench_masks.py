@@ -103,7 +103,8 @@ def train_step(model_name: str, batch: int, mode: str, steps: int = 10, rounds: 
 
 
 def _pieces(model, masks):
-    from ramcore.torch.layers import mask_targets, weight_to_pieces
+    from ramcore.layers.bipartite import weight_to_pieces
+    from ramcore.torch.targets import mask_targets
 
     for t in mask_targets(model):
         yield from weight_to_pieces(masks[t.name].numpy(), t.pieces)

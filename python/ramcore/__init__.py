@@ -2,6 +2,8 @@
 
 The graph constructions run in a compiled C++ core (`ramcore._core`) and reach Python as numpy
 arrays that own the core's buffers, so `scipy.sparse.csr_array` views of them copy nothing.
+A layer of a network seen as a bipartite graph is `ramcore.layers`; PyTorch adapters are
+`ramcore.torch`; the command line's applications are `ramcore.apps` (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ except ImportError as err:  # pragma: no cover - only without a built extension
         "Install with `pip install .` from the repository root."
     ) from err
 
+from . import layers
 from .field import inverse_mod, is_prime, legendre_symbol, sqrt_mod, two_squares_minus_one
-from .gap import RamanujanGap, ramanujan_gap
 from .graphs import (
     BiregularGraph,
     LPSGenerators,
@@ -27,8 +29,12 @@ from .graphs import (
     lps_parameters,
 )
 from .groups import PGL2, PSL2
+from .layers.gap import RamanujanGap, ramanujan_gap
 from .multipartite import MultipartiteGraph
 from .resistance import Resistances, effective_resistance, graph_resistance, sketch_size
+
+# Through the old module path on purpose: importing ramcore.sparsify (a module) here, before the
+# function of the same name is bound, keeps `ramcore.sparsify` the function for good.
 from .sparsify import LayerReport, SparsifyResult, SpecSparResult, magnitude, sparsify, spec_spar
 from .spectral import (
     Certificate,
@@ -45,6 +51,7 @@ from .topometrics import motif4_counts, topometrics
 __version__ = "0.1.0"
 
 __all__ = [
+    "layers",
     "PGL2",
     "PSL2",
     "MultipartiteGraph",
