@@ -2,7 +2,7 @@
 
 Elements are 2x2 matrices [[a, b], [c, d]] over F_q up to scalars, stored as rows (a, b, c, d) of
 an (k, 4) int64 array in canonical form: a = 1, or a = 0 and b = 1. Ranks order PSL2 first:
-ranks [0, |PSL2|) are PSL2 and [|PSL2|, |PGL2|) its coset, so the PSL2 ranking is the restriction
+ranks [0, `|PSL2|`) are PSL2 and [`|PSL2|`, `|PGL2|`) its coset, so the PSL2 ranking is the restriction
 of the PGL2 one and the two sides of a bipartite LPS graph are contiguous.
 
 Element-wise operations run in the C++ core on all cores (`threads`) with the GIL released.
@@ -61,7 +61,7 @@ def _ranks(value: Any, order: int, group: str) -> IntArray:
 
 
 class PGL2:
-    """PGL2(F_q) for an odd prime q <= 32749; PSL2 is its subclass restricted to ranks < |PSL2|."""
+    """PGL2(F_q) for an odd prime q <= 32749; PSL2 is its subclass restricted to ranks < `|PSL2|`."""
 
     name = "PGL2"
 

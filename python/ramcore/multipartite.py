@@ -30,7 +30,7 @@ class MultipartiteGraph:
             contiguous and partitions appear in increasing order.
         names: one name per partition ("input", then the module name whose output it is).
         encoding: "unrolled", "rolled" or "rolled_channel" (or "custom" for hand-built graphs).
-        weighted: whether `adjacency` carries |W| (seed 004 eq. 4) rather than ones.
+        weighted: whether `adjacency` carries `|W|` (seed 004 eq. 4) rather than ones.
     """
 
     adjacency: sp.csr_array

@@ -68,7 +68,9 @@ class RegressionResult:
 
     per_regressor: name -> {"adj_r2": (mean, std), "mae": (mean, std)} over the runs, each run's
       figures computed on the out-of-fold predictions of all samples.
+
     adj_r2, mae: (mean, std) over regressors and runs, as Table 3 of seed 004 averages them.
+
     importance: feature -> Pearson r between the feature and the out-of-fold predictions, averaged
       over regressors and runs (Figs. 3-4); NaN for a constant feature.
     """

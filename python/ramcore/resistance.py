@@ -130,6 +130,7 @@ def graph_resistance(
       component has at most 4096 vertices).
     epsilon, delta: the sketch's accuracy: every edge within (1 +- epsilon) with probability
       >= 1 - delta, through `sketch_size(epsilon, edges, delta)` rows unless `sketch_rows` is given.
+
     seed: the sketch's random signs; tol, max_iterations: per CG solve (relative residual).
     """
     start = time.perf_counter()

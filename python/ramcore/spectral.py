@@ -46,7 +46,7 @@ OPERATORS = ("adjacency", "laplacian", "normalized_laplacian")
 class EigenResult:
     """Eigenvalues (best first in the `which` order) with their true residual norms
     ||A y - lambda y|| for unit Ritz vectors y; `converged` says whether every true residual met
-    max(tol |lambda|, 100 eps ||A||) (relative, with a floor for eigenvalues near zero)."""
+    max(tol `|lambda|`, 100 eps ||A||) (relative, with a floor for eigenvalues near zero)."""
 
     values: FloatArray
     residuals: FloatArray
@@ -212,14 +212,18 @@ def eigs(
 
     a: an LPSGraph, BiregularGraph (its bipartite adjacency), LPSOperator (matrix-free), a scipy
       sparse matrix, a numpy array or a torch tensor (copied to the CPU with a DeviceWarning).
+
     which: "LA" largest, "SA" smallest (algebraic), "LM" largest in magnitude.
     operator: "adjacency", "laplacian" (D - A) or "normalized_laplacian" (I - D^-1/2 A D^-1/2).
+
     nontrivial: exclude the known trivial eigenvectors of the adjacency (constant, and +-1 by side
       when bipartite) for ramcore graphs and regular graphs; for other matrices, the computed top
       eigenvector in the `which` order. For a Laplacian, the kernel (constant, or D^1/2 1).
+
     deflate: extra vectors (n,) or (n, r) to exclude (orthonormalised here).
     matrix_free: for an LPSGraph, use the on-the-fly Cayley operator instead of its CSR.
     tol: relative residual tolerance; ncv: basis size (default max(2k + 1, 20)).
+
     method: "thick-restart" (default; full re-orthogonalisation, any k, multiplicities resolved)
       or "two-pass" (k = 1: the plain recurrence in two passes, memory O(n) and no Gram-Schmidt,
       several times faster on large graphs; see lanczos.hpp).
@@ -377,6 +381,7 @@ def svds(
     b: a BiregularGraph or LPSGraph (their biadjacency), a scipy sparse matrix, numpy array or
       torch tensor. nontrivial: exclude the top singular pair (constant vectors for bi-regular and
       LPS graphs; the computed top pair otherwise), so values[0] is sigma_2.
+
     side: "cols" (B^T B, right vectors), "rows" (B B^T, left vectors) or "auto" (smaller side).
     Singular values below about sqrt(eps) * sigma_1 lose relative accuracy on the normal operator.
     """
@@ -440,7 +445,7 @@ class Certificate:
     """Ramanujan certificate computed by ramcore.
 
     For an LPS graph: lambda1 = p + 1 (checked by a matrix-vector product with the constant
-    vector) and `nontrivial` = the largest |lambda| over the other eigenvalues (also excluding
+    vector) and `nontrivial` = the largest `|lambda|` over the other eigenvalues (also excluding
     -(p + 1) when bipartite); bound 2 sqrt(p). For a non-bipartite X^{p,q} this is also sigma_2
     of its bipartite double cover. For a bi-regular graph: lambda1 = sigma_1 = sqrt(l q) and
     `nontrivial` = sigma_2; bound sqrt(l - 1) + sqrt(q - 1).

@@ -105,43 +105,45 @@ def topometrics(
       (entry (u, v) != 0 is the edge u -> v with that weight; explicit zeros are not edges,
       duplicate entries are summed). Self-loops are refused. A bare matrix has no partitions, so
       footnote 4 excludes no layer: wrap it in a `MultipartiteGraph` for that.
-    normalized: divide by |V| or |E| as listed in `NORMALIZATION` (footnote 7); False gives the raw
-      values. A metric divided by |E| is NaN for a graph without edges.
+    normalized: divide by `|V|` or `|E|` as listed in `NORMALIZATION` (footnote 7); False gives the raw
+      values. A metric divided by `|E|` is NaN for a graph without edges.
+
     progress: a tqdm progress bar (if tqdm is installed) advancing per metric; None shows it for
       graphs of at least 10^6 edges when stderr is a terminal.
+
     threads: threads for the core (None: all cores). Results do not depend on it.
 
-    The metrics (|V| nodes, |E| directed edges; "U" is the undirected simple graph of the edges,
-    direction dropped and u -> v, v -> u merged into one edge of weight max(|w_uv|, |w_vu|)):
+    The metrics (`|V|` nodes, `|E|` directed edges; "U" is the undirected simple graph of the edges,
+    direction dropped and u -> v, v -> u merged into one edge of weight max(`|w_uv|`, `|w_vu|`)):
 
     - sink: nodes with out-degree 0 and in-degree > 0, outside the last partition (footnote 4).
-      / |V|.
-    - source: nodes with in-degree 0 and out-degree > 0, outside the first partition. / |V|.
+      / `|V|`.
+    - source: nodes with in-degree 0 and out-degree > 0, outside the first partition. / `|V|`.
     - disconnected: nodes with neither in- nor out-edges, in any partition (the three node sets are
-      disjoint, as in the seed's code). / |V|.
-    - r_out: removable out-connections, the sum of the sources' out-degrees. / |E| (Section 3.3).
-    - r_in: removable in-connections, the sum of the sinks' in-degrees. / |E|.
+      disjoint, as in the seed's code). / `|V|`.
+    - r_out: removable out-connections, the sum of the sources' out-degrees. / `|E|` (Section 3.3).
+    - r_in: removable in-connections, the sum of the sinks' in-degrees. / `|E|`.
     - n1, n2: mean over nodes of N_k(a), the number of nodes reachable from a along at most k
       edges in their direction, a itself included (the seed's igraph neighborhood_size(mode="out")
-      counts the root). n1 = 1 + |E|/|V| raw. / |E|, which gives the seed's published values.
+      counts the root). n1 = 1 + `|E|`/`|V|` raw. / `|E|`, which gives the seed's published values.
     - motifs4: the number of 4-node sets whose induced subgraph is (weakly) connected: the six
       connected simple graphs on 4 nodes in U (star, path, tailed triangle, 4-cycle, diamond,
       K4), direction ignored since a 4-set's weak connectivity does not depend on it. Exact, where
-      the seed sampled FANMOD/RAND-ESU estimates. / |E|. `motif4_counts` gives the classes.
-    - kcore: mean core number on U (Batagelj & Zaversnik 2003). / |E|.
+      the seed sampled FANMOD/RAND-ESU estimates. / `|E|`. `motif4_counts` gives the classes.
+    - kcore: mean core number on U (Batagelj & Zaversnik 2003). / `|E|`.
     - strength: mean node strength S(a) = sum of the weights of the edges at a, in and out, as
-      given (a `MultipartiteGraph` stores |W|): 2 sum(w) / |V|. / |E|.
+      given (a `MultipartiteGraph` stores `|W|`): 2 sum(w) / `|V|`. / `|E|`.
     - components: weakly connected components, isolated nodes included. Raw.
-    - component_size: mean component size |V| / components. / |V|.
-    - cut_edges: bridges of U. / |E|.
-    - cut_nodes: articulation points of U. / |V|.
-    - spectral_gap: lambda_1 - lambda_2 of the adjacency |W| of U (footnote 5: undirected,
+    - component_size: mean component size `|V|` / components. / `|V|`.
+    - cut_edges: bridges of U. / `|E|`.
+    - cut_nodes: articulation points of U. / `|V|`.
+    - spectral_gap: lambda_1 - lambda_2 of the adjacency `|W|` of U (footnote 5: undirected,
       absolute weights), the two largest eigenvalues counted with multiplicity (so 0 when the top
       one repeats). NaN for a single node. Raw.
-    - spectral_radius: the largest eigenvalue of the Laplacian D - |W| of U. Raw.
+    - spectral_radius: the largest eigenvalue of the Laplacian D - `|W|` of U. Raw.
 
     The spectra come from the core's two-pass Lanczos (relative residual tolerance 1e-10, so the
-    eigenvalues are exact to about 1e-10 |lambda_1|); a `ConvergenceWarning` says when it did not
+    eigenvalues are exact to about 1e-10 `|lambda_1|`); a `ConvergenceWarning` says when it did not
     converge.
     """
     if not isinstance(normalized, bool):

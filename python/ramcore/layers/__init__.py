@@ -1,11 +1,11 @@
 """A layer of a neural network as a bipartite graph, without torch.
 
-A weight, score or mask of shape (out, in, *kernel) is the biadjacency of a bipartite graph from its
+A weight, score or mask of shape `(out, in, *kernel)` is the biadjacency of a bipartite graph from its
 in * prod(kernel) inputs to its out outputs (`bipartite`). On that one view: the Ramanujan bound
 differences of seeds 001/003 and Hoang et al. (`gap`), exact effective resistances (`resistance`),
 pruning by spectral sparsification of seed 002 (`sparsify`), Ramanujan and random mask constructions
 (`masks`) and density allocation across layers (`allocation`). `ramcore.torch` adapts these to
-`nn.Module`s.
+`nn.Module` instances.
 """
 
 from .allocation import ALLOCATIONS, layer_densities

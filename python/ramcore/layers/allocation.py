@@ -3,7 +3,7 @@
 "uniform" keeps the same fraction of every layer. "er" (Erdos-Renyi; Mocanu et al. 2018) makes a
 layer's density proportional to (n_in + n_out) / (n_in n_out) of its (out, in) shape; "erk" (Evci et
 al. 2020) to sum(shape) / prod(shape) with the kernel dimensions included. Both read PyTorch's
-(out, in, *kernel) layout, keep a layer dense when its density would exceed 1 and re-solve the
+`(out, in, *kernel)` layout, keep a layer dense when its density would exceed 1 and re-solve the
 scale, so that the whole network keeps `density` of its weights.
 """
 
@@ -25,7 +25,7 @@ def layer_densities(
 ) -> dict[str, float]:
     """Per-layer densities that keep `density` of all the layers' weights overall.
 
-    shapes: layer name -> weight shape (out, in, *kernel). allocation: one of ALLOCATIONS, or a
+    shapes: layer name -> weight shape `(out, in, *kernel)`. allocation: one of ALLOCATIONS, or a
     mapping name -> density covering every layer (checked and returned as given).
     """
     if isinstance(allocation, Mapping):

@@ -1,6 +1,6 @@
 """A layer is a bipartite graph: the one view of a weight, score or mask that every layer routine uses.
 
-A weight of shape (out, in, *kernel) (PyTorch's layout; a Linear weight is (out, in)) is the
+A weight of shape `(out, in, *kernel)` (PyTorch's layout; a Linear weight is (out, in)) is the
 biadjacency
 
     B = W.reshape(out, -1).T        rows: the in * prod(kernel) inputs, columns: the out outputs
@@ -55,7 +55,7 @@ def check_layout(layout: str) -> str:
 def biadjacency(matrix: Any, layout: str = "torch") -> sp.csr_array:
     """The layer's biadjacency B as a CSR (values as given, explicit zeros kept).
 
-    matrix: numpy array, scipy sparse matrix or torch tensor. layout="torch" reads (out, in, *kernel)
+    matrix: numpy array, scipy sparse matrix or torch tensor. layout="torch" reads `(out, in, *kernel)`
     (a sparse matrix is then (out, in) and is transposed); layout="biadjacency" takes a 2-d matrix
     whose rows are already the inputs.
     """
@@ -79,7 +79,7 @@ def biadjacency(matrix: Any, layout: str = "torch") -> sp.csr_array:
 
 
 def abs_biadjacency(matrix: Any, layout: str = "torch") -> sp.csr_array:
-    """|B| in float64 without explicit zeros: the weighted graph of the layer (signs ignored)."""
+    """`|B|` in float64 without explicit zeros: the weighted graph of the layer (signs ignored)."""
     b: Any = biadjacency(matrix, layout).astype(np.float64)
     if not np.all(np.isfinite(b.data)):
         raise ValueError("matrix contains NaN or infinite entries")
@@ -89,7 +89,7 @@ def abs_biadjacency(matrix: Any, layout: str = "torch") -> sp.csr_array:
 
 
 def dense_biadjacency(array: Any, name: str) -> FloatArray:
-    """A dense weight or score array (out, in, *kernel) as its float64 biadjacency (in * prod(kernel), out),
+    """A dense weight or score array `(out, in, *kernel)` as its float64 biadjacency (in * prod(kernel), out),
     checked: at least 2-d, real, finite and non-negative (edge weights). The result is a view when
     the input already is float64."""
     arr = np.asarray(array)
@@ -133,7 +133,7 @@ def dense_connected(nz: Any) -> bool:
 
 
 def weight_to_pieces(weight: npt.ArrayLike, pieces: int) -> list[npt.NDArray[np.generic]]:
-    """Split a weight (out, in, *k) into `pieces` biadjacencies of shape (in * prod(k), out / pieces)."""
+    """Split a weight `(out, in, *k)` into `pieces` biadjacencies of shape (in * prod(k), out / pieces)."""
     w = np.asarray(weight)
     return [p.reshape(p.shape[0], -1).T for p in np.split(w, pieces, axis=0)]
 
@@ -154,7 +154,7 @@ def piece_slice(numel: int, pieces: int, piece: int) -> slice:
 
 
 def piece_biadjacency(flat_piece: npt.NDArray[Any], rows: int, cols: int) -> FloatArray:
-    """A flattened piece (out_p, in, *kernel) as its float64 biadjacency (rows, cols) =
+    """A flattened piece `(out_p, in, *kernel)` as its float64 biadjacency (rows, cols) =
     (in * prod(kernel), out_p), as weight_to_pieces."""
     out: FloatArray = np.asarray(flat_piece, dtype=np.float64).reshape(cols, rows).T
     return out

@@ -9,7 +9,7 @@ eigenvalues (= singular values of the biadjacency B):
     Delta_R = (sqrt(dL - 1) + sqrt(dR - 1) - t2) / t2
 
 dL, dR the average left/right degrees of the component's (unweighted) graph. The unweighted
-variant uses the mask (W != 0); `weighted=True` uses |W| for t1 and t2 (degrees stay combinatorial).
+variant uses the mask (W != 0); `weighted=True` uses `|W|` for t1 and t2 (degrees stay combinatorial).
 
 The raw convention of Hoang et al.'s public code ("Revisiting pruning at initialization through the
 lens of Ramanujan graph", ICLR 2023; `raw_ramanujan_gap`) drops zero-degree vertices, keeps the whole
@@ -93,7 +93,7 @@ def ramanujan_gap(matrix: Any, *, weighted: bool = False, layout: str = "torch")
     """Delta_S and Delta_R of one layer's weight, score or mask matrix.
 
     matrix: numpy array, scipy sparse matrix or torch tensor. layout="torch" reads PyTorch's
-    (out, in, *kernel) weight layout (inputs on the left); layout="biadjacency" takes a 2-d
+    `(out, in, *kernel)` weight layout (inputs on the left); layout="biadjacency" takes a 2-d
     matrix whose rows are the left vertices.
     """
     check_layout(layout)
@@ -213,8 +213,8 @@ def raw_ramanujan_gap(matrix: Any, *, weighted: bool = False, layout: str = "tor
     """Raw differences 2 sqrt(t1 - 1) - t2 and sqrt(dL - 1) + sqrt(dR - 1) - t2 (Hoang et al.'s code).
 
     matrix: numpy array, scipy sparse matrix or torch tensor; layout as ``ramanujan_gap``
-    ("torch": (out, in, *kernel); "biadjacency": rows are the left vertices). Zero-degree vertices are
-    dropped; both average degrees must be >= 3. weighted=True takes t1, t2 of |matrix|, else of its
+    ("torch": `(out, in, *kernel)`; "biadjacency": rows are the left vertices). Zero-degree vertices are
+    dropped; both average degrees must be >= 3. weighted=True takes t1, t2 of `|matrix|`, else of its
     non-zero pattern.
     """
     check_layout(layout)
@@ -250,10 +250,10 @@ class IterativeGap:
 
 
 def iterative_mean_gaps(matrix: Any, *, layout: str = "torch") -> IterativeGap:
-    """Delta r_imdb (of the non-zero pattern) and lambda_imsg (of |matrix|) of one layer graph.
+    """Delta r_imdb (of the non-zero pattern) and lambda_imsg (of `|matrix|`) of one layer graph.
 
-    matrix: the masked weight |W| ⊙ mask (numpy, scipy sparse or torch); its non-zero pattern is
-    the graph. layout: "torch" ((out, in, *kernel)) or "biadjacency" (rows = left = inputs).
+    matrix: the masked weight `|W|` ⊙ mask (numpy, scipy sparse or torch); its non-zero pattern is
+    the graph. layout: "torch" (`(out, in, *kernel)`) or "biadjacency" (rows = left = inputs).
     """
     check_layout(layout)
     b = abs_biadjacency(matrix, layout)

@@ -5,8 +5,8 @@ A mask is a boolean (rows, cols) biadjacency: rows are a layer's inputs, columns
 Every function keeps exactly round(density * rows * cols) entries (at least one) and is
 deterministic: the Ramanujan fit uses no randomness, the random ones a seeded numpy Generator.
 
-How `ramanujan_mask` fits a shape (the design, also in the README)
------------------------------------------------------------------
+How `ramanujan_mask` fits a shape (the design; docs/masks.md tells it in prose)
+-------------------------------------------------------------------------------
 Two algebraic families, truncated to the layer's shape, then cut to the exact edge count:
 
 * "affine" (generalises Burnwal-Sinha-Vidyasagar, seed 000 section 3.3): for a prime q and s >= 0,

@@ -36,13 +36,16 @@ def effective_resistance(weights: Any) -> Any:
     Returns float64 resistances with the input's shape and kind: an ndarray; a csr_array with the
       input's stored entries (duplicates summed); a torch tensor on the input's device (a GPU
       tensor is computed there by torch; CPU tensors share numpy's path).
+
     At a zero entry the value is the resistance between the two neurons in the layer graph (the
     entry is not an edge); between different connected components, including isolated neurons
     (all-zero rows or columns), it is `inf`.
 
     Per component with m >= n vertices on its sides (rows u, columns v), G = D_r^-1 W and the
-    Schur complement S = D_c - W^T G (a Laplacian on the columns) give
+    Schur complement S = D_c - W^T G (a Laplacian on the columns) give::
+
         R(u, v) = 1/D_r[u] + <Y[u], G[u]> - 2 Y[u, v] + S^+[v, v],   Y = G S^+
+
     (docs/design.md, section 5); S^+ = (S + a J/n)^-1 - J/(a n) on a connected component.
     """
     if is_torch(weights):

@@ -11,7 +11,7 @@
   Fig. 3, and connectivity). `scope="global"` runs Algorithm 1 once on the whole network's
   multipartite graph (small MLP-like models), the baseline of Lemma 3.1.
 
-Scores: `magnitude(weights)` gives |W| (seed 002's magnitude score); SNIP and SynFlow scores are
+Scores: `magnitude(weights)` gives `|W|` (seed 002's magnitude score); SNIP and SynFlow scores are
 computed from a model and data by `ramcore.torch` and passed here as score matrices.
 """
 
@@ -52,7 +52,7 @@ SMALL_EIGH = 64  # Gram matrices up to this size go to LAPACK
 
 
 def magnitude(weights: Any) -> Any:
-    """|W| for one weight array or a mapping name -> weight (numpy or torch): the magnitude score."""
+    """`|W|` for one weight array or a mapping name -> weight (numpy or torch): the magnitude score."""
     if isinstance(weights, Mapping):
         return {name: magnitude(w) for name, w in weights.items()}
     if is_torch(weights):
@@ -97,6 +97,7 @@ def spec_spar(
     C: the sampling constant (5 in the seed). seed: the random draws (numpy's PCG64): an int, or a
       numpy Generator to draw from (`sparsify` draws layer `name` from
       `np.random.default_rng([seed, zlib.crc32(name.encode())])`).
+
     resistance: precomputed `effective_resistance(scores)` (computed when None).
     """
     _one_of(epsilon, density)
@@ -289,6 +290,7 @@ def sparsify(
       its own stream keyed by its name, so adding or reordering layers leaves the others' masks.
     scope: "layerwise" (Algorithm 2) or "global" (Algorithm 1 on the whole multipartite graph of a
       chain of 2-d layers, consecutive ones sharing neurons: layer i's out = layer i+1's in).
+
     report: compute the per-layer LayerReport (lambda_2 costs about as much as the resistances).
     return_weights: also return every layer's sparsifier weights w_e / p_e (H of Algorithm 1).
     """

@@ -10,8 +10,8 @@ Per bipartite piece of every masked layer on the rolled encoding (rows in * prod
   held by at least 3 left vertices, with all right vertices; isolated vertices dropped), as
   `iterative_mean_spectral_gap` / `find_d_left_regular` of github.com/VITA-Group/ramanujan-on-pai.
 - `lambda_imsg` (Hoang et al. 2023a, "iterative mean weighted spectral gap"): over the same
-  subgraphs, mu_0 - mu_hat of the weighted adjacency |W| (for a bipartite graph, sigma_1 - sigma_2
-  of |W| restricted to K_d).
+  subgraphs, mu_0 - mu_hat of the weighted adjacency `|W|` (for a bipartite graph, sigma_1 - sigma_2
+  of `|W|` restricted to K_d).
 
 Every value needs min(dL, dR) >= 3 (seed 004 appendix D): a graph or subgraph below it is skipped,
 and a layer without any qualifying (sub)graph gets NaN. `density` is the piece's kept fraction.

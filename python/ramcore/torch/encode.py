@@ -4,7 +4,7 @@
 multipartite graph encoding (MGE, sections 3.1-3.2): one node per input activation and per output
 activation of every Conv1d/Conv2d/Linear layer, an edge wherever an unmasked kernel entry joins an
 input to an output during the convolution (eq. 3; stride, padding, dilation and groups honoured),
-|W| on the edges when `weighted` (eq. 4). The model is traced with torch.fx; the trace follows
+`|W|` on the edges when `weighted` (eq. 4). The model is traced with torch.fx; the trace follows
 activations through normalisation, activation functions, dropout, flatten/view/reshape/permute,
 slicing, zero padding and concatenation, which create no nodes; `ramcore.torch.unroll` does
 the tracing and documents its design decisions (padding nodes, pooling, residual connections).
@@ -12,7 +12,7 @@ the tracing and documents its design decisions (padding nodes, pooling, residual
 `encode(..., encoding="rolled" | "rolled_channel")` and `encode_layers` give the two baselines of
 seed 004 (section 4.2), one bipartite graph per layer, as a tuple of two-partition
 MultipartiteGraphs: "rolled" (seeds 001/002: Cin*kh*kw kernel entries x Cout, an edge per kept
-weight, |W|) and "rolled_channel" (Prabhu et al.: Cin x Cout, an edge where a kernel slice is not
+weight, `|W|`) and "rolled_channel" (Prabhu et al.: Cin x Cout, an edge where a kernel slice is not
 fully pruned, weighted by its L2 norm as in the reference code). A grouped convolution is the
 block-diagonal union of its groups' graphs. Linear layers are their mask in all three encodings.
 
@@ -179,7 +179,7 @@ def encode(
     (`masks_of`) or, without any, its nonzero weights; a layer missing from the mapping is encoded
     from its nonzero weights. encoding: "unrolled" returns one MultipartiteGraph (see the module
     docstring); "rolled"/"rolled_channel" return one two-partition graph per Conv/Linear layer, in
-    the order the forward pass calls them. weighted: edges carry |W| (eq. 4) instead of 1.
+    the order the forward pass calls them. weighted: edges carry `|W|` (eq. 4) instead of 1.
     pad_input: keep the padding nodes of the first convolution's input. max_bytes: refuse (with
     MemoryError and the estimate) an encoding larger than this; default half the available memory.
     threads: worker threads for the core (None: all cores; `ramcore.validation.threads`).
@@ -255,7 +255,7 @@ def encode_layers(
     (names ("input", layer)) per Linear/Conv layer, in `model.named_parameters()` order.
 
     "rolled": rows Cin*prod(kernel) (entry (c, ky, kx) is node (c*kh + ky)*kw + kx), columns Cout,
-    an edge per kept weight, |W| when weighted. "rolled_channel": rows Cin, columns Cout, an edge
+    an edge per kept weight, `|W|` when weighted. "rolled_channel": rows Cin, columns Cout, an edge
     where the kernel slice W[o, c] is not fully pruned, its L2 norm when weighted."""
     if encoding not in ("rolled", "rolled_channel"):
         raise ValueError(f"encode_layers: encoding must be 'rolled' or 'rolled_channel', got {encoding!r}")

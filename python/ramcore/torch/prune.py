@@ -3,12 +3,14 @@
 `ramanujan_prune`, layer-wise connectivity-based pruning: for each layer i,
 for k = 0, 1, ..., K-1, prune the lowest-scoring fraction p / 2^k of the layer's remaining weights
 (PRUNEBYPERCENTILE); then
+
   1. if min(dL, dR) < 2 (average degrees of the pruned graph's connected component), keep the layer as it
      was (the guard against layer collapse) and stop;
   2. if max(Delta_S, Delta_R) > 0 on the unweighted graph, accept the pruned layer and stop;
-  3. else if the score-weighted graph (|theta_i| ⊙ mask) has Delta_S^theta >= 0 and t1^theta >= 1,
+  3. else if the score-weighted graph (`|theta_i|` ⊙ mask) has Delta_S^theta >= 0 and t1^theta >= 1,
      accept the pruned layer and stop;
   4. else halve the percentile (k <- k + 1).
+
 When all K levels fail the layer is kept as it was. The paper calls the algorithm once per pruning
 iteration and repeats until no layer changes; `iterations` does that here. The weights are never
 touched: the result is a set of masks, for `apply_masks`.
@@ -129,15 +131,18 @@ def ramanujan_prune(
         SynFlow, ...), used at every iteration;
       - a callable taking the current masks (name -> bool tensor) and returning such a mapping, called
         once per iteration (e.g. `lambda m: synflow_scores(model, targets, (6,), masks=m)`);
-      - "magnitude" (|W|), "snip" (needs `batch`, optional `loss_fn`) or "synflow" (recomputed on the
+      - "magnitude" (`|W|`), "snip" (needs `batch`, optional `loss_fn`) or "synflow" (recomputed on the
         current masks; `input_shape` unless the first layer is nn.Linear), from `ramcore.torch.scores`.
     percentile: p, the fraction of each layer's remaining weights pruned at level 0 (seed 001 uses
       p = 0.2 for FC layers), a float in (0, 1) or a mapping name -> p covering every selected layer.
     levels: K, the attempts p, p/2, ..., p/2^(K-1) per layer. iterations: calls of Algorithm 1, each
       starting from the previous masks; stops early when no layer changes (the paper's criterion).
+
     masks: the starting masks (default: the applied masks, else weight != 0).
+
     collapse: "average" (Algorithm 1 line 7: min(dL, dR) < 2 on the pruned component) or "node" (the
       text of section 4.2: some vertex of the piece has degree < 2).
+
     Layers are selected as `mask_targets`; each piece (group, gate block) is its own layer here. The
     count pruned is round(p/2^k * remaining) exactly; the lowest scores go first (NaN lowest) and ties
     remove the highest index first, so the lowest index is kept, as `topk_masks`.

@@ -10,7 +10,7 @@ it disconnected, and every spectral bound would then speak of one group.
 
 The mask of a parameter is, in this order: `masks[name]` when given, the mask applied by
 `ramcore.torch.apply_masks` (`masks_of(model)`, either mode), else `weight != 0`. The unweighted graph is
-the mask; the weighted one is |W| ⊙ mask (seed 001 section 4.1: signs are ignored).
+the mask; the weighted one is `|W|` ⊙ mask (seed 001 section 4.1: signs are ignored).
 
 Two conventions of the Ramanujan bound differences are reported side by side.
 
@@ -22,7 +22,7 @@ Table 1), normalised by t2 and computed on the largest connected component, as
     Delta_R = (sqrt(dL - 1) + sqrt(dR - 1) - t2) / t2       (average-degree bound, "db")
 
 with t1 >= t2 the two largest adjacency eigenvalues (the singular values of the biadjacency, of the mask
-or of |W| ⊙ mask) and dL, dR the average left/right degrees. A layer is Ramanujan when
+or of `|W|` ⊙ mask) and dL, dR the average left/right degrees. A layer is Ramanujan when
 max(Delta_S, Delta_R) >= 0: seed 001 (section 4.2 and its hypothesis test) calls max(Delta_S, Delta_R) < 0
 the loss of the property. t2 = 0 (a complete bipartite component) gives +inf.
 
@@ -35,7 +35,7 @@ largest singular values of what remains
     raw Delta_S = 2 sqrt(lambda1 - 1) - lambda2
     raw Delta_R = sqrt(dL - 1) + sqrt(dR - 1) - lambda2
 
-(their code scores the unweighted mask; the weighted columns apply the same formulas to |W| ⊙ mask with
+(their code scores the unweighted mask; the weighted columns apply the same formulas to `|W|` ⊙ mask with
 the degrees of its non-zero pattern). Undefined values are NaN and `reason` says why (their code returns
 None, or -1 for lambda1 < 1). A layer is raw-Ramanujan when max(raw Delta_S, raw Delta_R) >= 0.
 """

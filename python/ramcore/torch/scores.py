@@ -10,25 +10,25 @@ Methods (theta are the target weights, L the loss on a batch, ⊙ the elementwis
 
 - `magnitude_scores` -- magnitude pruning at initialisation (Frankle et al., "Pruning neural networks
   at initialization: why are we missing the mark?", ICLR 2021, the baseline of Han et al. 2015):
-  S = |theta|.
+  S = `|theta|`.
 - `snip_scores` -- SNIP (Lee, Ajanthan & Torr, "SNIP: single-shot network pruning based on connection
   sensitivity", ICLR 2019, eq. 6): with gates c on every connection, g_j = dL(c ⊙ theta)/dc_j at c = 1,
-  which equals (theta ⊙ dL/dtheta)_j, and S_j = |g_j| / sum_k |g_k| over all targets. Keep the top.
+  which equals (theta ⊙ dL/dtheta)_j, and S_j = `|g_j|` / sum_k `|g_k|` over all targets. Keep the top.
 - `grasp_scores` -- GraSP (Wang, Zhang & Grosse, "Picking winning tickets before training by preserving
   gradient flow", ICLR 2020, eq. 8): S(-theta) = -theta ⊙ Hg with g = dL/dtheta, H = d2L/dtheta2, the
-  loss taken on logits / T (T = 200), normalised by |sum S| + 1e-10 as in the authors' code
+  loss taken on logits / T (T = 200), normalised by `|sum S|` + 1e-10 as in the authors' code
   (github.com/alecwangcq/GraSP). The weights with the LARGEST scores are removed: build the mask with
   `topk_masks(scores, density, largest=False)`, or call `grasp_masks`.
 - `synflow_scores` / `synflow_masks` -- SynFlow (Tanaka, Kunin, Yamins & Ganguli, "Pruning neural
   networks without any data by iteratively conserving synaptic flow", NeurIPS 2020, eq. 2 and
-  Algorithm 1): R = 1^T (prod_l |theta^l|) 1, evaluated as the sum of the outputs of the network with
-  every parameter and buffer replaced by its absolute value on an all-ones input; S = |theta ⊙ dR/dtheta|.
+  Algorithm 1): R = 1^T (prod_l `|theta^l|`) 1, evaluated as the sum of the outputs of the network with
+  every parameter and buffer replaced by its absolute value on an all-ones input; S = `|theta ⊙ dR/dtheta|`.
   Iterative, data-free, global: 100 rounds with the exponential schedule density**(k/rounds), the
   scores recomputed on the masked network each round.
 - `prospr_scores` -- ProsPr (Alizadeh, Tailor, Zintgraf, van Amersfoort, Farquhar, Lane & Gal,
   "Prospect pruning: finding trainable weights at initialization using meta-gradients", ICLR 2022):
   gates c on the targets, theta_0 = c ⊙ theta; `steps` differentiable SGD steps (momentum, weight
-  decay) theta_{k+1} = theta_k - lr (dL_k/dtheta_k + ...) on successive batches; S = |dL(theta_K)/dc|
+  decay) theta_{k+1} = theta_k - lr (dL_k/dtheta_k + ...) on successive batches; S = `|dL(theta_K)/dc|`
   at c = 1, back-propagated through the steps (the meta-gradient). Keep the top (global).
 - `random_masks` -- uniform random masks with exact per-layer counts from a seeded CPU generator (the
   "random" baseline of Liu et al., "The unreasonable effectiveness of random pruning", ICLR 2022).
@@ -164,7 +164,7 @@ def _keep_count(density: float, numel: int) -> int:
 
 
 def magnitude_scores(targets: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """S = |theta| for each target (float64, CPU). Keep the top."""
+    """S = `|theta|` for each target (float64, CPU). Keep the top."""
     _check_tensor_mapping(targets, "targets")
     return {name: _to_cpu64(p.detach().abs()) for name, p in targets.items()}
 
@@ -199,7 +199,8 @@ def synflow_scores(
     masks: Mapping[str, Tensor] | None = None,
     dtype: torch.dtype | None = torch.float64,
 ) -> dict[str, Tensor]:
-    """One-shot SynFlow scores S = |theta ⊙ dR/dtheta|, R = 1^T (prod_l |theta^l|) 1 (Tanaka et al., eq. 2).
+    """One-shot SynFlow scores S = `|theta ⊙ dR/dtheta|`, R = 1^T (prod_l `|theta^l|`) 1
+    (Tanaka et al., eq. 2).
 
     R is the sum of the outputs of `model` in eval mode (as the authors' code, so BatchNorm applies the
     absolute values of its running statistics and affine parameters) on one all-ones input of shape
@@ -344,7 +345,8 @@ def snip_scores(
     batches: int | None = 1,
     train_mode: bool = True,
 ) -> dict[str, Tensor]:
-    """SNIP connection sensitivity S = |theta ⊙ g| / sum |theta ⊙ g| (Lee et al. 2019, eq. 6). Keep the top.
+    """SNIP connection sensitivity S = `|theta ⊙ g|` / sum `|theta ⊙ g|` (Lee et al. 2019, eq. 6).
+    Keep the top.
 
     `batch` is an `(inputs, labels)` pair or an iterable of them (a DataLoader); the first `batches` of
     them are used (None: all) and g is the sum of their gradients dL_b/dtheta (as Synaptic-Flow's SNIP
@@ -376,7 +378,7 @@ def grasp_scores(
     batches: int | None = 1,
     train_mode: bool = True,
 ) -> dict[str, Tensor]:
-    """GraSP scores S = -theta ⊙ Hg / (|sum S| + 1e-10) (Wang et al. 2020, eq. 8). REMOVE the top.
+    """GraSP scores S = -theta ⊙ Hg / (`|sum S|` + 1e-10) (Wang et al. 2020, eq. 8). REMOVE the top.
 
     Follows the authors' code: the loss is taken on `model(inputs) / temperature`; g = sum_b dL_b/dtheta
     over the first `batches` batches (None: all), computed without a graph; then
@@ -409,7 +411,7 @@ def prospr_scores(
     weight_decay: float = 5e-4,
     train_mode: bool = True,
 ) -> dict[str, Tensor]:
-    """ProsPr meta-gradient scores |dL(theta_K)/dc| at c = 1 (Alizadeh et al. 2022). Keep the top.
+    """ProsPr meta-gradient scores `|dL(theta_K)/dc|` at c = 1 (Alizadeh et al. 2022). Keep the top.
 
     `batch`: one `(inputs, labels)` pair or an iterable of them; step k uses batch k (cycling when
     there are fewer than steps + 1), the last one scores theta_K. Every floating parameter takes the

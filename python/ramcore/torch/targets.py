@@ -1,9 +1,9 @@
 """Which parameters of a model are masked, and how each one is a set of bipartite graphs.
 
-A weight of shape (out, in, *kernel) is split along its first axis into `pieces` equal blocks: the
+A weight of shape `(out, in, *kernel)` is split along its first axis into `pieces` equal blocks: the
 groups of a grouped convolution (one bipartite graph per group), the gate blocks of an RNN/LSTM/GRU
 weight (seed 003 treats each gate's matrix as its own layer graph) and the q/k/v blocks of an
-attention input projection. Each piece of shape (out_p, in, *kernel) is the biadjacency
+attention input projection. Each piece of shape `(out_p, in, *kernel)` is the biadjacency
 B = piece.reshape(out_p, -1).T: rows are the inputs (in * prod(kernel)), columns the outputs, as
 `ramcore.layers.bipartite` reads every layer (docs/design.md, section 4).
 
@@ -64,7 +64,7 @@ class MaskTarget:
         return piece_slice(self.numel, self.pieces, piece)
 
     def piece_biadjacency(self, flat_piece: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
-        """A flattened piece (out_p, in, *kernel) as its float64 biadjacency `piece_shape`."""
+        """A flattened piece `(out_p, in, *kernel)` as its float64 biadjacency `piece_shape`."""
         return piece_biadjacency(flat_piece, *self.piece_shape)
 
 

@@ -9,7 +9,7 @@ convolution pieces that the C++ core (`ramcore._core.unrolled_encoding`) turns i
 Design decisions:
 
 - Padding nodes. Seed 004's L_i counts the padding of a layer's input (footnote 2), yet keeps
-  |R_i| = |L_{i+1}| to join consecutive layers. Both hold only if padding positions are nodes of
+  `|R_i|` = `|L_{i+1}|` to join consecutive layers. Both hold only if padding positions are nodes of
   the network input and of no later layer: the input partition is the zero-padded input of the
   first convolution that reads it (C x (H + 2P) x (W + 2P), its padding nodes with out-edges only;
   `pad_input=False` drops them), while inside the network a layer's padding positions are the
@@ -18,7 +18,7 @@ Design decisions:
 - Pooling (appendix C). Pooling creates no partition: an edge of the next layer from a pooled entry
   u is replaced by edges from every node of u's pooling window. This covers max/average pooling,
   adaptive pooling (to 1x1 before the classifier in the ResNets) and `x.mean(dims)`. Overlapping
-  windows can give one edge twice; it is stored once, with the sum of |W| when weighted.
+  windows can give one edge twice; it is stored once, with the sum of `|W|` when weighted.
 - Residual connections (section 3.2). `a + b` of a layer output and a shortcut does not create a
   partition for the shortcut: its edges (a 1x1 downsampling convolution's, or an identity with
   weight 1, subsampled and zero-padded for He et al.'s option-A shortcut) join the block's input
@@ -135,7 +135,7 @@ def mask_table(model: nn.Module, masks: Mapping[str, Tensor] | None) -> dict[str
 def layer_mask(
     name: str, module: nn.Module, masks: Mapping[str, Tensor], weighted: bool
 ) -> tuple[BoolArray, FloatArray | None]:
-    """(kept, |W|) of a layer as numpy arrays (torch's threads cost more than these small reductions
+    """(kept, `|W|`) of a layer as numpy arrays (torch's threads cost more than these small reductions
     take): kept from its mask, or weight != 0 without one. A weighted encoding also drops kept
     weights that are exactly zero (eq. 4 lists the edges with W != 0)."""
     weight = cast(Tensor, module.weight).detach().cpu().numpy()
@@ -163,7 +163,7 @@ def layer_mask(
 
 @dataclass(eq=False)
 class Nodes:
-    """An activation whose entries are graph nodes. `map` (K, *shape) holds node + 1 for each of the
+    """An activation whose entries are graph nodes. `map` `(K, *shape)` holds node + 1 for each of the
     K slots of every entry (0: no node, the constant zero of padding). K > 1 after pooling: each
     entry stands for the window of nodes it pools (appendix C)."""
 
