@@ -336,3 +336,31 @@ def test_exhausted_krylov_space_on_sparse_bipartite_graph_with_isolated_vertices
     r = ramcore.eigs(sp.csr_array(a), k)
     assert r.converged
     np.testing.assert_allclose(r.values, np.linalg.eigvalsh(a)[::-1][:k], atol=1e-12)
+
+
+@pytest.mark.parametrize("p,q", [(5, 13), (31, 3)])
+def test_lps_operator_builds_the_compiled_operator_once(p, q, monkeypatch):
+    from ramcore import _core
+
+    built = []
+    real = _core.CayleyOperator
+
+    def counting(p_, q_):
+        built.append((p_, q_))
+        return real(p_, q_)
+
+    monkeypatch.setattr(_core, "CayleyOperator", counting)
+    g = ramcore.lps_graph(p, q, allow_multigraph=True)
+    op = ramcore.LPSOperator(g.generators)
+    assert built == []  # built on first use
+    rng = np.random.default_rng(1)
+    x, z = rng.standard_normal((2, g.num_vertices))
+    first = op.matvec(x)
+    compiled = op.cayley
+    second = op @ z
+    assert op.cayley is compiled and isinstance(compiled, real)
+    np.testing.assert_allclose(first, g.adjacency @ x, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(second, g.adjacency @ z, rtol=1e-12, atol=1e-12)
+    res = ramcore.eigs(op, 1, which="LA", nontrivial=False)  # the solver reuses it too
+    assert res.values[0] == pytest.approx(p + 1)
+    assert built == [(p, q)]

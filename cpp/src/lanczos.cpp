@@ -109,29 +109,29 @@ std::vector<int> preferred_order(const std::vector<double>& theta, Which which) 
 }
 
 // out[:, c] = sum_q V[:, q] s[q][cols[c]] for the m columns of V (column-major, stride n).
-// `out` may alias V's first columns: each block of rows is computed into a buffer first.
+// `out` may alias V's first columns: each tile of kSumBlock rows is computed into a buffer first.
 void combine(std::int64_t n, const double* v, int m, const std::vector<double>& s, int sdim,
              const std::vector<int>& cols, double* out, std::int64_t out_stride, bool row_major,
              int threads, const StopFn& stop) {
   const auto k = static_cast<Size>(cols.size());
   parallel_for(
-      (n + kBlock - 1) / kBlock, 1, threads,
+      (n + kSumBlock - 1) / kSumBlock, 1, threads,
       [&](std::int64_t b0, std::int64_t b1) {
-        std::vector<double> buf(static_cast<Size>(kBlock) * k);
+        std::vector<double> buf(static_cast<Size>(kSumBlock) * k);
         for (std::int64_t b = b0; b < b1; ++b) {
-          const std::int64_t i0 = b * kBlock, i1 = std::min(n, (b + 1) * kBlock), len = i1 - i0;
+          const std::int64_t i0 = b * kSumBlock, i1 = std::min(n, (b + 1) * kSumBlock), len = i1 - i0;
           std::fill(buf.begin(), buf.end(), 0.0);
           for (int q = 0; q < m; ++q) {
             const double* vq = v + static_cast<std::int64_t>(q) * n + i0;
             for (Size c = 0; c < k; ++c) {
               const double sc = s[static_cast<Size>(q) * static_cast<Size>(sdim) + static_cast<Size>(cols[c])];
-              double* bc = buf.data() + c * static_cast<Size>(kBlock);
+              double* bc = buf.data() + c * static_cast<Size>(kSumBlock);
               for (std::int64_t i = 0; i < len; ++i) bc[i] += sc * vq[i];
             }
           }
           for (Size c = 0; c < k; ++c)
             for (std::int64_t i = 0; i < len; ++i) {
-              const double x = buf[c * static_cast<Size>(kBlock) + static_cast<Size>(i)];
+              const double x = buf[c * static_cast<Size>(kSumBlock) + static_cast<Size>(i)];
               if (row_major) {
                 out[(i0 + i) * static_cast<std::int64_t>(k) + static_cast<std::int64_t>(c)] = x;
               } else {
@@ -383,7 +383,6 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
   const auto un = static_cast<Size>(n), ur = static_cast<Size>(r);
   const std::int64_t max_steps =
       std::max<std::int64_t>(50, static_cast<std::int64_t>(opt.max_restarts + 1) * std::max(opt.ncv, 20));
-  const std::int64_t nblocks = (n + kBlock - 1) / kBlock;
 
   std::vector<double> y(un * ur);  // deflation block, column-major
   for (Size i = 0; i < un; ++i)
@@ -422,33 +421,26 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
   // The recurrence, in three sweeps per step so that pass 2 can replay it bit for bit:
   //   alpha = v . A v;  w = A v - alpha v - beta_prev v_prev, with c = Y^T w and ||w||^2 in the
   //   same sweep;  beta = sqrt(||w||^2 - ||c||^2) (Y orthonormal);  v_next = (w - Y c) / beta.
-  std::vector<double> partial(static_cast<Size>(nblocks) * (ur + 1));
   auto update = [&](double alpha, double beta_prev, std::vector<double>& c) {
-    parallel_for(
-        nblocks, kBlocksPerTask, threads,
-        [&](std::int64_t b0, std::int64_t b1) {
-          for (std::int64_t b = b0; b < b1; ++b) {
-            const std::int64_t i0 = b * kBlock, i1 = std::min(n, (b + 1) * kBlock);
-            double sq = 0.0;
-            for (std::int64_t i = i0; i < i1; ++i) {
-              const auto u = static_cast<Size>(i);
-              w[u] -= alpha * cur[i] + beta_prev * prev[i];
-              sq += w[u] * w[u];
-            }
-            double* acc = partial.data() + static_cast<Size>(b) * (ur + 1);
-            acc[ur] = sq;
-            for (Size k = 0; k < ur; ++k) {
-              const double* yk = y.data() + k * un;
-              double s = 0.0;
-              for (std::int64_t i = i0; i < i1; ++i) s += yk[i] * w[static_cast<Size>(i)];
-              acc[k] = s;
-            }
-          }
-        },
-        stop);
-    c.assign(ur + 1, 0.0);
-    for (std::int64_t b = 0; b < nblocks; ++b)
-      for (Size k = 0; k <= ur; ++k) c[k] += partial[static_cast<Size>(b) * (ur + 1) + k];
+    c = deterministic_sum<Sums>(
+            n, kSumBlock, kBlocksPerTask, threads,
+            [&](std::int64_t i0, std::int64_t i1, Sums& acc) {
+              double sq = 0.0;
+              for (std::int64_t i = i0; i < i1; ++i) {
+                const auto u = static_cast<Size>(i);
+                w[u] -= alpha * cur[i] + beta_prev * prev[i];
+                sq += w[u] * w[u];
+              }
+              acc[ur] = sq;
+              for (Size k = 0; k < ur; ++k) {
+                const double* yk = y.data() + k * un;
+                double s = 0.0;
+                for (std::int64_t i = i0; i < i1; ++i) s += yk[i] * w[static_cast<Size>(i)];
+                acc[k] = s;
+              }
+            },
+            stop, Sums(ur + 1))
+            .v;
     double cc = 0.0;
     for (Size k = 0; k < ur; ++k) cc += c[k] * c[k];
     return std::sqrt(std::max(c[ur] - cc, 0.0));  // ||w - Y c||

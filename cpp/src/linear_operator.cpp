@@ -33,30 +33,21 @@ void CsrOperator<Index>::apply(const double* x, double* y, int threads, const St
       stop);
 }
 
-// One sweep for y = A x and x . y: rows in vector_ops' blocks of kBlock, each block's partial sum
-// taken in row order and the partials added in block order, so the result is bit-identical to
-// apply() followed by dot() for any thread count.
+// One sweep for y = A x and x . y: the same deterministic_sum blocks as dot(), each block's sum
+// taken in row order, so the result is bit-identical to apply() followed by dot() for any thread
+// count. One block per task: a block of rows costs the row lengths more than a block of dot().
 template <class Index>
 double CsrOperator<Index>::apply_dot(const double* x, double* y, int threads, const StopFn& stop) const {
   if (rows_ != cols_) return LinearOperator::apply_dot(x, y, threads, stop);
-  const std::int64_t nb = (rows_ + kBlock - 1) / kBlock;
-  std::vector<double> partial(static_cast<std::size_t>(nb), 0.0);
-  parallel_for(
-      nb, 1, threads,
-      [&](std::int64_t b0, std::int64_t b1) {
-        for (std::int64_t b = b0; b < b1; ++b) {
-          double block = 0.0;
-          for (std::int64_t r = b * kBlock, end = std::min(rows_, (b + 1) * kBlock); r < end; ++r) {
-            y[r] = row_times(r, x);
-            block += x[r] * y[r];
-          }
-          partial[static_cast<std::size_t>(b)] = block;
+  return deterministic_sum<double>(
+      rows_, kSumBlock, 1, threads,
+      [&](std::int64_t r0, std::int64_t r1, double& s) {
+        for (std::int64_t r = r0; r < r1; ++r) {
+          y[r] = row_times(r, x);
+          s += x[r] * y[r];
         }
       },
       stop);
-  double total = 0.0;
-  for (double p : partial) total += p;
-  return total;
 }
 
 template <class Index>

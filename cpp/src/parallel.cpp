@@ -71,7 +71,8 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kPollInterval = std::chrono::milliseconds(50);
 
 // When the calling thread last polled `stop`. A long run of short loops (the sweeps of a Krylov
-// iteration, each done before a 50 ms wait times out) polls between loops on this clock instead.
+// iteration, each done before a 50 ms wait times out) polls between loops on this clock instead,
+// and so do sequential loops (StopPoll).
 thread_local Clock::time_point last_poll = Clock::now();
 
 bool poll(const StopFn& stop) {
@@ -102,6 +103,10 @@ bool wait_polling(std::unique_lock<std::mutex>& lock, std::condition_variable& c
 
 }  // namespace
 
+void check_stop(const StopFn& stop) {
+  if (stop && Clock::now() - last_poll >= kPollInterval && poll(stop)) throw Interrupted();
+}
+
 int resolve_threads(int threads) {
   if (threads > 0) return threads;
   const unsigned hw = std::thread::hardware_concurrency();
@@ -112,7 +117,7 @@ void parallel_for(std::int64_t n, std::int64_t chunk, int threads, const RangeFn
                   const StopFn& stop) {
   enforce(chunk > 0, "parallel_for: chunk must be positive");
   if (n <= 0) return;
-  if (stop && Clock::now() - last_poll >= kPollInterval && poll(stop)) throw Interrupted();
+  check_stop(stop);
   const std::int64_t chunks = (n + chunk - 1) / chunk;
   if (chunks == 1) {  // one short task: not worth a thread
     body(0, n);

@@ -3,25 +3,19 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <utility>
 
 #include "ramcore/enforce.hpp"
+#include "ramcore/splitmix64.hpp"
 
 namespace ramcore {
 namespace {
 
-constexpr std::int64_t kCols = 16;       // right-hand sides solved together
-constexpr std::int64_t kRowBlock = 1024;  // fixed reduction blocks: thread-count independent sums
-
-std::uint64_t mix(std::uint64_t z) {  // splitmix64
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+constexpr std::int64_t kCols = 16;  // right-hand sides solved together
 
 std::uint64_t edge_key(std::int64_t u, std::int64_t v) {
   const auto a = static_cast<std::uint64_t>(std::min(u, v)), b = static_cast<std::uint64_t>(std::max(u, v));
-  return mix(mix(a) ^ b);
+  return splitmix64(splitmix64(a) ^ b);
 }
 
 // Connected components by breadth-first search (loops and weights play no part).
@@ -60,7 +54,7 @@ class BlockSolver {
   BlockSolver(std::int64_t n, const Index* indptr, const Index* indices, const double* data,
               const SketchOptions& o, const StopFn& stop)
       : n_(n), indptr_(indptr), indices_(indices), data_(data), o_(o), stop_(stop),
-        blocks_((n + kRowBlock - 1) / kRowBlock) {
+        blocks_((n + kSumBlock - 1) / kSumBlock) {
     degree_.assign(static_cast<std::size_t>(n), 0.0);
     for (std::int64_t u = 0; u < n; ++u)
       for (auto k = begin(u); k < end(u); ++k)
@@ -68,7 +62,7 @@ class BlockSolver {
     inv_degree_.resize(degree_.size());
     for (std::size_t u = 0; u < degree_.size(); ++u) inv_degree_[u] = degree_[u] > 0 ? 1.0 / degree_[u] : 1.0;
     const std::int64_t per_row = std::max<std::int64_t>(1, n ? end(n - 1) / n : 1) + 1;
-    chunk_ = std::max<std::int64_t>(1, kEntriesPerTask / (kRowBlock * per_row * kCols));
+    chunk_ = std::max<std::int64_t>(1, kEntriesPerTask / (kSumBlock * per_row * kCols));
     components_ = label_components(n, indptr, indices, label_);
     const auto size = static_cast<std::size_t>(checked_mul(n, kCols, "sketch block"));
     for (auto* v : {&y_, &x_, &r_, &p_, &q_}) v->assign(size, 0.0);
@@ -158,51 +152,46 @@ class BlockSolver {
     return std::any_of(a.begin(), a.end(), [](char v) { return v != 0; });
   }
 
-  // body(row-block range) over fixed row blocks, in parallel.
+  // body(row block range) over deterministic_sum's row blocks, in parallel.
   template <class F>
   void over_blocks(const F& body) {
     parallel_for(blocks_, chunk_, o_.threads, [&](std::int64_t b0, std::int64_t b1) {
-      for (std::int64_t b = b0; b < b1; ++b) body(b, b * kRowBlock, std::min(n_, (b + 1) * kRowBlock));
+      for (std::int64_t b = b0; b < b1; ++b) body(b * kSumBlock, std::min(n_, (b + 1) * kSumBlock));
     }, stop_);
+  }
+
+  // body(u0, u1, acc) over the same row blocks, with `width` per-block sums acc[0, width) reduced
+  // deterministically.
+  template <class F>
+  Sums column_sums(std::size_t width, const F& body) {
+    return deterministic_sum<Sums>(
+        n_, kSumBlock, chunk_, o_.threads,
+        [&](std::int64_t u0, std::int64_t u1, Sums& acc) { body(u0, u1, acc.data()); }, stop_, Sums(width));
   }
 
   // f(u, c, acc) for every entry, with per-column sums acc[c] reduced deterministically into sum.
   template <class F>
   void sweep(const F& f, std::vector<double>& sum) {
-    std::vector<double> partial(static_cast<std::size_t>(blocks_ * kCols), 0.0);
-    over_blocks([&](std::int64_t b, std::int64_t u0, std::int64_t u1) {
-      double* acc = partial.data() + b * kCols;
+    sum = column_sums(kCols, [&](std::int64_t u0, std::int64_t u1, double* acc) {
       for (std::int64_t u = u0; u < u1; ++u)
         for (std::size_t c = 0; c < kCols; ++c) f(u, c, acc);
-    });
-    reduce(partial, sum);
+    }).v;
   }
 
   template <class F>
   void sweep2(const F& f, std::vector<double>& sum1, std::vector<double>& sum2) {
-    const auto size = static_cast<std::size_t>(blocks_ * kCols);
-    std::vector<double> p1(size, 0.0), p2(size, 0.0);
-    over_blocks([&](std::int64_t b, std::int64_t u0, std::int64_t u1) {
-      double *a1 = p1.data() + b * kCols, *a2 = p2.data() + b * kCols;
+    const Sums s = column_sums(2 * kCols, [&](std::int64_t u0, std::int64_t u1, double* acc) {
       for (std::int64_t u = u0; u < u1; ++u)
-        for (std::size_t c = 0; c < kCols; ++c) f(u, c, a1, a2);
+        for (std::size_t c = 0; c < kCols; ++c) f(u, c, acc, acc + kCols);
     });
-    reduce(p1, sum1);
-    reduce(p2, sum2);
-  }
-
-  void reduce(const std::vector<double>& partial, std::vector<double>& sum) const {
-    std::fill(sum.begin(), sum.end(), 0.0);
-    for (std::int64_t b = 0; b < blocks_; ++b)
-      for (std::size_t c = 0; c < kCols; ++c) sum[c] += partial[static_cast<std::size_t>(b * kCols) + c];
+    sum1.assign(s.v.begin(), s.v.begin() + kCols);
+    sum2.assign(s.v.begin() + kCols, s.v.end());
   }
 
   // out = L in (all columns); with dot != nullptr also (dot_with . out) per column.
   void laplacian(const std::vector<double>& in, std::vector<double>& out, std::vector<double>* dot,
                  const std::vector<double>& dot_with) {
-    std::vector<double> partial(static_cast<std::size_t>(blocks_ * kCols), 0.0);
-    over_blocks([&](std::int64_t b, std::int64_t u0, std::int64_t u1) {
-      double* acc = partial.data() + b * kCols;
+    Sums d = column_sums(kCols, [&](std::int64_t u0, std::int64_t u1, double* acc) {
       for (std::int64_t u = u0; u < u1; ++u) {
         double s[kCols];
         const double du = degree_[static_cast<std::size_t>(u)];
@@ -220,14 +209,14 @@ class BlockSolver {
         }
       }
     });
-    if (dot) reduce(partial, *dot);
+    if (dot) *dot = std::move(d.v);
   }
 
   // y[:, c] = B^T W^1/2 q for the sign vector q of sketch row first + c (zero for c >= cols).
   void right_hand_sides(std::int64_t first, std::int64_t cols) {
     std::vector<std::uint64_t> key(kCols);
-    for (std::size_t c = 0; c < kCols; ++c) key[c] = mix(mix(o_.seed) ^ static_cast<std::uint64_t>(first + static_cast<std::int64_t>(c)));
-    over_blocks([&](std::int64_t, std::int64_t u0, std::int64_t u1) {
+    for (std::size_t c = 0; c < kCols; ++c) key[c] = splitmix64(splitmix64(o_.seed) ^ static_cast<std::uint64_t>(first + static_cast<std::int64_t>(c)));
+    over_blocks([&](std::int64_t u0, std::int64_t u1) {
       for (std::int64_t u = u0; u < u1; ++u) {
         double s[kCols] = {};
         for (auto k = begin(u); k < end(u); ++k) {
@@ -236,7 +225,7 @@ class BlockSolver {
           const std::uint64_t e = edge_key(u, v);
           const double a = (u < v ? 1.0 : -1.0) * std::sqrt(weight(k));
           for (std::int64_t c = 0; c < cols; ++c)
-            s[c] += (mix(key[static_cast<std::size_t>(c)] ^ e) >> 63) ? a : -a;
+            s[c] += (splitmix64(key[static_cast<std::size_t>(c)] ^ e) >> 63) ? a : -a;
         }
         for (std::size_t c = 0; c < kCols; ++c) y_[idx(u, c)] = s[c];
       }
@@ -260,7 +249,7 @@ class BlockSolver {
 
   // s1[k] += sum_c d^2, s2[k] += sum_c d^4 with d = x[u, c] - x[v, c], columns in order.
   void accumulate(std::int64_t cols, double* s1, double* s2) {
-    over_blocks([&](std::int64_t, std::int64_t u0, std::int64_t u1) {
+    over_blocks([&](std::int64_t u0, std::int64_t u1) {
       for (std::int64_t u = u0; u < u1; ++u) {
         const double* xu = x_.data() + u * kCols;
         for (auto k = begin(u); k < end(u); ++k) {

@@ -24,41 +24,12 @@ Size at(T i) {
 }
 
 // Nodes per parallel task: about kEntriesPerTask units of work each (`work` in total), fixed by the
-// graph alone so that per-chunk partial sums, added in chunk order, do not depend on the threads.
+// graph alone. The counts summed over these chunks (deterministic_sum) are exact integers, so the
+// chunks are sized for load balance; the one floating-point sum (weight_sum) uses kSumBlock.
 std::int64_t node_chunk(std::int64_t n, std::int64_t work) {
   const std::int64_t per_node = std::max<std::int64_t>(1, work / std::max<std::int64_t>(n, 1));
   return std::max<std::int64_t>(16, kEntriesPerTask / per_node);
 }
-
-// body(begin, end) -> T over fixed chunks of [0, n), summed in chunk order: deterministic.
-template <class T, class Body>
-T chunk_sum(std::int64_t n, std::int64_t chunk, int threads, const Body& body, const StopFn& stop) {
-  if (n <= 0) return T{};
-  std::vector<T> partial(at((n + chunk - 1) / chunk));
-  parallel_for(
-      n, chunk, threads, [&](std::int64_t begin, std::int64_t end) { partial[at(begin / chunk)] = body(begin, end); },
-      stop);
-  T total{};
-  for (const T& p : partial) total += p;
-  return total;
-}
-
-// Polls `stop` from the calling thread every few million steps of a sequential loop.
-class Poll {
- public:
-  explicit Poll(const StopFn& stop) : stop_(stop) {}
-  void tick(std::int64_t work = 1) {
-    budget_ -= work;
-    if (budget_ > 0) return;
-    budget_ = kEvery;
-    if (stop_ && stop_()) throw Interrupted();
-  }
-
- private:
-  static constexpr std::int64_t kEvery = std::int64_t{1} << 22;
-  const StopFn& stop_;
-  std::int64_t budget_ = kEvery;
-};
 
 // Zero-filled n-entry scratch arrays, one per chunk running at the same time (so at most one per
 // thread is ever allocated); a chunk hands its array back in the state the next user expects.
@@ -152,7 +123,7 @@ Topology<Index>::Topology(std::int64_t n, const Index* indptr, const Index* indi
   m_ = static_cast<std::int64_t>(indptr[n]);
   enforce(m_ >= 0 && m_ <= kMax / 2, "the undirected graph of " + std::to_string(m_) +
                                          " edges does not fit the index type; pass 64-bit indices");
-  Poll poll(stop);
+  StopPoll poll(stop);
 
   // Rows strictly increasing, in range and loop-free: the first offending row (in row order) is
   // reported, whatever the schedule.
@@ -258,8 +229,7 @@ Topology<Index>::Topology(std::int64_t n, const Index* indptr, const Index* indi
 template <class Index>
 LocalConnectivity Topology<Index>::local(const std::int32_t* partition, std::int32_t first, std::int32_t last,
                                          const StopFn& stop) const {
-  auto body = [&](std::int64_t b, std::int64_t e) {
-    LocalPart p;
+  auto body = [&](std::int64_t b, std::int64_t e, LocalPart& p) {
     for (std::int64_t v = b; v < e; ++v) {
       const auto out = static_cast<std::int64_t>(indptr_[v + 1] - indptr_[v]);
       const auto in = static_cast<std::int64_t>(in_degree_[at(v)]);
@@ -277,9 +247,8 @@ LocalConnectivity Topology<Index>::local(const std::int32_t* partition, std::int
         }
       }
     }
-    return p;
   };
-  return chunk_sum<LocalPart>(n_, kEntriesPerTask, threads_, body, stop).c;
+  return deterministic_sum<LocalPart>(n_, kEntriesPerTask, 1, threads_, body, stop).c;
 }
 
 template <class Index>
@@ -287,10 +256,9 @@ NeighbourhoodSums Topology<Index>::neighbourhoods(const StopFn& stop) const {
   // A node is counted once per root: marks hold the root's stamp a + 1, unique within this call,
   // so the arrays never need clearing. Work: sum over nodes of in-degree * out-degree.
   ScratchPool<Index> marks(n_);
-  auto body = [&](std::int64_t b, std::int64_t e) {
+  auto body = [&](std::int64_t b, std::int64_t e, HopPart& p) {
     typename ScratchPool<Index>::Lease lease(marks);
     Index* mark = lease.data();
-    HopPart p;
     for (std::int64_t a = b; a < e; ++a) {
       const auto stamp = static_cast<Index>(a + 1);
       mark[a] = stamp;
@@ -310,9 +278,8 @@ NeighbourhoodSums Topology<Index>::neighbourhoods(const StopFn& stop) const {
       }
       p.s.two_hop += reached;
     }
-    return p;
   };
-  return chunk_sum<HopPart>(n_, node_chunk(n_, m_), threads_, body, stop).s;
+  return deterministic_sum<HopPart>(n_, node_chunk(n_, m_), 1, threads_, body, stop).s;
 }
 
 // Exact connected 4-node subgraph counts on U from non-induced counts N_H (copies of H as a
@@ -336,7 +303,7 @@ template <class Index>
 Motif4Counts Topology<Index>::motifs4(const StopFn& stop) const {
   const std::int64_t n = n_;
   auto degree = [&](std::int64_t u) { return static_cast<std::int64_t>(offsets_[at(u + 1)] - offsets_[at(u)]); };
-  Poll poll(stop);
+  StopPoll poll(stop);
 
   // Rank by (degree, id): a stable counting sort. `order` maps ranks to nodes.
   std::int64_t max_degree = 0;
@@ -381,11 +348,10 @@ Motif4Counts Topology<Index>::motifs4(const StopFn& stop) const {
   for (auto& t : edge_triangles) t.store(0, std::memory_order_relaxed);
   for (auto& t : node_triangles) t.store(0, std::memory_order_relaxed);
   ScratchPool<Index> wedge_counts(n);
-  auto enumerate = [&](std::int64_t b, std::int64_t e) {
+  auto enumerate = [&](std::int64_t b, std::int64_t e, SubgraphPart& p) {
     typename ScratchPool<Index>::Lease lease(wedge_counts);
     Index* wedges = lease.data();
     std::vector<Index> common, touched;
-    SubgraphPart p;
     for (std::int64_t u = b; u < e; ++u) {
       const auto ue = static_cast<std::int64_t>(roff[at(u + 1)]);
       for (auto pv = static_cast<std::int64_t>(hi[at(u)]); pv < ue; ++pv) {
@@ -445,13 +411,11 @@ Motif4Counts Topology<Index>::motifs4(const StopFn& stop) const {
       }
       touched.clear();
     }
-    return p;
   };
-  SubgraphPart s = chunk_sum<SubgraphPart>(n, chunk, threads_, enumerate, stop);
+  SubgraphPart s = deterministic_sum<SubgraphPart>(n, chunk, 1, threads_, enumerate, stop);
 
   // Pass 2: the degree-based counts, with the triangle counts now complete.
-  auto tally = [&](std::int64_t b, std::int64_t e) {
-    SubgraphPart p;
+  auto tally = [&](std::int64_t b, std::int64_t e, SubgraphPart& p) {
     for (std::int64_t u = b; u < e; ++u) {
       const auto ub = static_cast<std::int64_t>(roff[at(u)]), ue = static_cast<std::int64_t>(roff[at(u + 1)]);
       const Int128 du = ue - ub;
@@ -466,9 +430,8 @@ Motif4Counts Topology<Index>::motifs4(const StopFn& stop) const {
         p.diamond += choose2(t);
       }
     }
-    return p;
   };
-  const SubgraphPart d = chunk_sum<SubgraphPart>(n, chunk, threads_, tally, stop);
+  const SubgraphPart d = deterministic_sum<SubgraphPart>(n, chunk, 1, threads_, tally, stop);
   s.star = d.star;
   s.paw = d.paw;
   s.path_edges = d.path_edges;
@@ -491,7 +454,7 @@ Motif4Counts Topology<Index>::motifs4(const StopFn& stop) const {
 template <class Index>
 std::int64_t Topology<Index>::core_number_sum(const StopFn& stop) const {
   const std::int64_t n = n_;
-  Poll poll(stop);
+  StopPoll poll(stop);
   std::vector<std::int64_t> deg(at(n)), pos(at(n)), vert(at(n));
   std::int64_t max_degree = 0;
   for (std::int64_t v = 0; v < n; ++v) {
@@ -545,12 +508,10 @@ double Topology<Index>::weight_sum(const StopFn& stop) const {
       return *this;
     }
   };
-  auto body = [&](std::int64_t b, std::int64_t e) {
-    Part p;
+  auto body = [&](std::int64_t b, std::int64_t e, Part& p) {
     for (std::int64_t k = b; k < e; ++k) p.s += data_[k];
-    return p;
   };
-  return chunk_sum<Part>(m_, kEntriesPerTask, threads_, body, stop).s;
+  return deterministic_sum<Part>(m_, kSumBlock, kEntriesPerTask / kSumBlock, threads_, body, stop).s;
 }
 
 // Tarjan's low-link depth-first search with an explicit stack (graphs have millions of nodes). U is
@@ -560,7 +521,7 @@ double Topology<Index>::weight_sum(const StopFn& stop) const {
 template <class Index>
 GlobalConnectivity Topology<Index>::connectivity(const StopFn& stop) const {
   const std::int64_t n = n_;
-  Poll poll(stop);
+  StopPoll poll(stop);
   std::vector<std::int64_t> disc(at(n), -1), low(at(n)), parent(at(n)), next(at(n)), stack;
   std::vector<char> cut(at(n), 0);
   GlobalConnectivity g;

@@ -81,24 +81,28 @@ def svds_csr(
     two_pass: bool = False,
     keep_bytes: int = 0,
 ) -> dict[str, Any]: ...
-def eigsh_cayley(
-    p: int,
-    q: int,
-    deflate: npt.NDArray[np.float64] | None,
-    k: int,
-    which: str,
-    ncv: int,
-    tol: float,
-    max_restarts: int,
-    seed: int,
-    threads: int,
-    vectors: bool,
-    two_pass: bool = False,
-    keep_bytes: int = 0,
-) -> dict[str, Any]: ...
-def cayley_matvec(
-    p: int, q: int, x: npt.NDArray[np.float64], threads: int = 0
-) -> npt.NDArray[np.float64]: ...
+# The matrix-free adjacency operator of X^{p,q} (loops and repeated generators as weights): the
+# generators and group tables are built once, by the constructor, and reused by every call.
+class CayleyOperator:
+    def __init__(self, p: int, q: int) -> None: ...
+    @property
+    def rows(self) -> int: ...
+    def matvec(self, x: npt.NDArray[np.float64], threads: int = 0) -> npt.NDArray[np.float64]: ...
+    def eigsh(
+        self,
+        deflate: npt.NDArray[np.float64] | None,
+        k: int,
+        which: str,
+        ncv: int,
+        tol: float,
+        max_restarts: int,
+        seed: int,
+        threads: int,
+        vectors: bool,
+        two_pass: bool = False,
+        keep_bytes: int = 0,
+    ) -> dict[str, Any]: ...
+
 def sketch_resistance(
     indptr: npt.NDArray[Any],
     indices: npt.NDArray[Any],

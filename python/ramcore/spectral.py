@@ -86,13 +86,22 @@ class LPSOperator:
         self.degree = self.p + 1
         self.bipartite = generators.legendre == -1
         self.shape = (self.num_vertices, self.num_vertices)
+        self._cayley: _core.CayleyOperator | None = None
+
+    @property
+    def cayley(self) -> _core.CayleyOperator:
+        """The compiled operator (generators and group tables), built on first use (over a second
+        for large p) and then reused by every product and by `eigs`."""
+        if self._cayley is None:
+            self._cayley = _core.CayleyOperator(self.p, self.q)
+        return self._cayley
 
     def matvec(self, x: Any, threads: int | None = None) -> FloatArray:
         """A x for a vector with one entry per vertex."""
         v = np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
         if v.shape[0] != self.num_vertices:
             raise ValueError(f"x must have {self.num_vertices} entries, got {v.shape[0]}")
-        out: FloatArray = _core.cayley_matvec(self.p, self.q, v, _threads(threads))
+        out: FloatArray = self.cayley.matvec(v, _threads(threads))
         return out
 
     def __matmul__(self, x: Any) -> FloatArray:
@@ -245,7 +254,7 @@ def eigs(
         y = _stack(trivial, _deflation(deflate, n))
         _check_k(args["k"], n, y)
         _basis_memory(n, args["k"], args["ncv"], args["two_pass"])
-        raw = _core.eigsh_cayley(a.p, a.q, y, which=which, vectors=return_vectors, **args)
+        raw = a.cayley.eigsh(y, which=which, vectors=return_vectors, **args)
         return _eigen_result(raw, args["tol"], start)
 
     indptr, indices, data, n = _symmetric_csr(a)

@@ -1,7 +1,7 @@
 // Deterministic parallel vector kernels for the Krylov solvers.
 //
-// Reductions are summed per fixed block of kBlock entries and the block sums are added in block
-// order, so results are bit-identical for any thread count.
+// Reductions are deterministic_sum's fixed blocks of kSumBlock entries, the block sums added in
+// block order, so results are bit-identical for any thread count.
 #pragma once
 
 #include <cstdint>
@@ -11,11 +11,10 @@
 
 namespace ramcore {
 
-constexpr std::int64_t kBlock = 8192;
 // Vector work per parallel task: a smaller vector is swept by the calling thread alone, which is
 // faster than waking workers for a sweep that fits in cache (~0.1 ms).
-constexpr std::int64_t kBlocksPerTask = 16;
-constexpr std::int64_t kVectorTask = kBlock * kBlocksPerTask;
+constexpr std::int64_t kVectorTask = std::int64_t{1} << 17;
+constexpr std::int64_t kBlocksPerTask = kVectorTask / kSumBlock;
 
 double dot(std::int64_t n, const double* x, const double* y, int threads, const StopFn& stop);
 double norm2(std::int64_t n, const double* x, int threads, const StopFn& stop);
