@@ -125,6 +125,12 @@ class LPSOperator:
         """2 sqrt(p), as `LPSGraph.ramanujan_bound`."""
         return 2.0 * math.sqrt(self.p)
 
+    def trivial_vectors(self, operator: str = "adjacency") -> FloatArray:
+        """As `LPSGraph.trivial_vectors` (ranks below n / 2 are one side of a bipartite graph)."""
+        n = self.num_vertices
+        bipartite_adjacency = self.bipartite and operator == "adjacency"
+        return constant_vectors(n, np.arange(n) >= n // 2 if bipartite_adjacency else None)
+
 
 def lps_operator(p: int, q: int, *, allow_multigraph: bool = False) -> LPSOperator:
     """Matrix-free adjacency operator of X^{p,q} (see `LPSOperator`)."""
@@ -250,7 +256,7 @@ def eigs(
         if operator != "adjacency":
             raise ValueError("the matrix-free LPS operator supports operator='adjacency' only")
         n = a.num_vertices
-        trivial = constant_vectors(n, _sides(n) if a.bipartite else None) if nontrivial else None
+        trivial = a.trivial_vectors() if nontrivial else None
         y = _stack(trivial, _deflation(deflate, n))
         _check_k(args["k"], n, y)
         _basis_memory(n, args["k"], args["ncv"], args["two_pass"])
@@ -293,11 +299,6 @@ def _norm(x: FloatArray) -> float:
     """Euclidean norm without BLAS: an OpenBLAS call leaves its threads spinning for ~0.1 s,
     stealing the cores the solver is about to use."""
     return float(np.sqrt(np.sum(x * x)))
-
-
-def _sides(n: int) -> npt.NDArray[np.int8]:
-    side: npt.NDArray[np.int8] = (np.arange(n) >= n // 2).astype(np.int8)
-    return side
 
 
 def _stack(*blocks: FloatArray | None) -> FloatArray | None:
