@@ -1,3 +1,4 @@
+import os
 import shutil
 import subprocess
 import sys
@@ -7,10 +8,17 @@ import scipy.sparse as sp
 
 import ramcore
 
+# one BLAS thread, as conftest sets for the test process (the dense spectrum of `certify --plot`)
+ONE_BLAS_THREAD = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
 
 def run(*args, check=True):
     proc = subprocess.run(
-        [sys.executable, "-m", "ramcore", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "ramcore", *args],
+        capture_output=True,
+        text=True,
+        timeout=600,  # a hang guard only
+        env=ONE_BLAS_THREAD,
     )
     if check:
         assert proc.returncode == 0, proc.stderr

@@ -10,8 +10,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
+from ramcore.apps.demo import run_demo, write_outputs  # noqa: E402
 from ramcore.cli import main  # noqa: E402
-from ramcore.torch.demo import run_demo, write_outputs  # noqa: E402
 
 
 def test_demo_trains_and_writes_csv(tmp_path: Path) -> None:

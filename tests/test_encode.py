@@ -3,14 +3,10 @@ for the convolution edges, pooling, residual blocks, rolled baselines, sizes and
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import numpy as np
 import pytest
+
+from sigint import assert_interrupted_in_core, interrupt_child, posix_signals
 
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
@@ -543,39 +539,20 @@ def test_csr_is_canonical_and_to_networkx():
     assert nxg.number_of_nodes() == g.num_nodes and nxg.number_of_edges() == g.num_edges
 
 
-INTERRUPT = """
-import sys, torch, ramcore.torch as rt
+INTERRUPT_SETUP = """
+import torch, ramcore.torch as rt
 from torch import nn
 # 32x32 windows at stride 1 into a linear layer: every input pixel reaches each of the 256 outputs
 # through up to 1024 windows, merged into 256 edges: ~15 s of core work for 1 M edges
 model = nn.Sequential(nn.MaxPool2d(32, stride=1), nn.Flatten(), nn.Linear(33 * 33, 256))
-print("start", flush=True)
-try:
-    rt.encode(model, (1, 64, 64), threads=1, max_bytes=10**11)
-except KeyboardInterrupt:
-    print("interrupted", flush=True)
-    sys.exit(3)
-print("finished", flush=True)
 """
 
 
-@pytest.mark.skipif(not hasattr(signal, "SIGINT") or os.name != "posix", reason="POSIX signals")
+@posix_signals
 def test_ctrl_c_interrupts_the_core():
-    proc = subprocess.Popen(
-        [sys.executable, "-c", INTERRUPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout.readline().strip() == "start"
-        time.sleep(1.0)  # past the trace, inside the core's passes
-        sent = time.perf_counter()
-        proc.send_signal(signal.SIGINT)
-        line = proc.stdout.readline().strip()
-        elapsed = time.perf_counter() - sent  # to the handler, not to the end of torch's teardown
-        out, err = proc.communicate(timeout=30)
-        assert line == "interrupted" and proc.returncode == 3, (line, out, err)
-        assert elapsed < 3.0, f"took {elapsed:.2f} s to stop"  # well under 1 s idle; 3 s for a loaded runner
-    finally:
-        proc.kill()
+    call = "rt.encode(model, (1, 64, 64), threads=1, max_bytes=10**11)"
+    # 1 CPU-s in: past the trace, inside the core's passes (see sigint.py: CPU time, not wall time)
+    assert_interrupted_in_core(interrupt_child(INTERRUPT_SETUP, call, after_cpu=1.0))
 
 
 def fig1_piece(**changes):

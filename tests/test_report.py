@@ -17,9 +17,10 @@ torch = pytest.importorskip("torch")
 from torch import Tensor, nn  # noqa: E402
 
 from ramcore.gap import ramanujan_gap  # noqa: E402
+from ramcore.layers.bipartite import weight_to_pieces  # noqa: E402
 from ramcore.torch.apply import apply_masks, remove_masks  # noqa: E402
-from ramcore.torch.layers import mask_targets, weight_to_pieces  # noqa: E402
 from ramcore.torch.scores import magnitude_scores, snip_scores, synflow_scores  # noqa: E402
+from ramcore.torch.targets import mask_targets  # noqa: E402
 
 # the module, even where ramcore.torch re-exports the function `report` under the same name
 R = importlib.import_module("ramcore.torch.report")

@@ -149,8 +149,14 @@ def run_ranking(
     epochs: int = 10,
     device: str = "cpu",
     progress: bool = True,
+    regression_runs: int = 10,
 ) -> RankingResult:
-    """Train, encode and measure every case, then regress and rank (see the module docstring)."""
+    """Train, encode and measure every case, then regress and rank (see the module docstring).
+
+    regression_runs: shuffles of the 5-fold cross-validation of the accuracy-drop regression (10);
+    the importances behind the ranking mixture use min(3, regression_runs). Fewer is faster and
+    noisier (the tests run 1).
+    """
     start = time.perf_counter()
     samples: list[Sample] = []
     for name in models:
@@ -177,11 +183,12 @@ def run_ranking(
                     )
     regression = {}
     for enc in ENCODINGS:
-        res = regress_accuracy_drop(_features(samples, enc), [s.drop for s in samples], runs=10)
+        res = regress_accuracy_drop(_features(samples, enc), [s.drop for s in samples], runs=regression_runs)
         regression[enc] = (res.adj_r2[0], res.adj_r2[1], res.mae[0])
     table = [s.topometrics["unrolled"] for s in samples]  # the mixture scales x as the regression does
     ranges = {m: (min(t[m] for t in table), max(t[m] for t in table)) for m in table[0]}
-    rankings = [_rank_case(samples, name, d, ranges) for name in models for d in densities]
+    runs = min(3, regression_runs)
+    rankings = [_rank_case(samples, name, d, ranges, runs) for name in models for d in densities]
     return RankingResult(samples, regression, rankings, time.perf_counter() - start)
 
 
@@ -192,23 +199,27 @@ def _features(samples: Sequence[Sample], encoding: str) -> dict[str, list[float]
     return {m: v for m, v in cols.items() if all(math.isfinite(x) for x in v) and len(set(v)) > 1}
 
 
-def _importance(samples: Sequence[Sample]) -> dict[str, float]:
+def _importance(samples: Sequence[Sample], runs: int) -> dict[str, float]:
     if len(samples) < 3:
         return {}
     feats = _features(samples, "unrolled")
     if not feats:
         return {}
-    res = regress_accuracy_drop(feats, [s.drop for s in samples], folds=min(5, len(samples)), runs=3)
+    res = regress_accuracy_drop(feats, [s.drop for s in samples], folds=min(5, len(samples)), runs=runs)
     return res.importance
 
 
 def _rank_case(
-    samples: Sequence[Sample], model: str, density: float, ranges: Mapping[str, tuple[float, float]]
+    samples: Sequence[Sample],
+    model: str,
+    density: float,
+    ranges: Mapping[str, tuple[float, float]],
+    runs: int,
 ) -> RankingRow:
     case = [s for s in samples if s.model == model and s.density == density]
     truth = rank({s.method: s.accuracy for s in case}, ascending=False)
-    w_arch = _importance([s for s in samples if s.model == model and s.density != density])
-    w_sparsity = _importance([s for s in samples if s.model != model and s.density == density])
+    w_arch = _importance([s for s in samples if s.model == model and s.density != density], runs)
+    w_sparsity = _importance([s for s in samples if s.model != model and s.density == density], runs)
     metrics = list(case[0].topometrics["unrolled"])
     w_m = {m: w_arch.get(m, 0.0) for m in metrics}
     w_s = {m: w_sparsity.get(m, 0.0) for m in metrics}
