@@ -99,14 +99,14 @@ def topology_case(name: str, density: float, side: int):
     """The core's Topology of the graph (CSR checks, the undirected simple graph U)."""
     g = mge(name, density, side)
     tm = _topometrics_module()
-    return lambda: (tm._topology(g, 0), _size(g))[1]
+    return lambda: (tm.build_topology(g), _size(g))[1]
 
 
 def ramcore_group(name: str, density: float, side: int, group: str):
     """One metric group, raw values, on a prebuilt Topology, as `topometrics()` computes it."""
     g = mge(name, density, side)
     tm = _topometrics_module()
-    topo, partition, first, last = tm._topology(g, 0)
+    topo, partition, first, last = tm.build_topology(g)
 
     def local():
         r = topo.local(partition, first, last)
@@ -121,7 +121,7 @@ def ramcore_group(name: str, density: float, side: int, group: str):
         return {k: r[k] for k in ("components", "bridges", "articulation_points")}
 
     def spectral_gap():
-        top = tm._spectrum(topo, "adjacency", "spectral_gap")
+        top = tm.topology_spectrum(topo, "adjacency", "spectral_gap")
         return {"gap": float(top[0] - top[1])}
 
     compute = {
@@ -132,7 +132,9 @@ def ramcore_group(name: str, density: float, side: int, group: str):
         "strength": lambda: {"strength_sum": 2.0 * topo.weight_sum()},
         "connectivity": connectivity,
         "spectral_gap": spectral_gap,
-        "spectral_radius": lambda: {"radius": float(tm._spectrum(topo, "laplacian", "spectral_radius")[0])},
+        "spectral_radius": lambda: {
+            "radius": float(tm.topology_spectrum(topo, "laplacian", "spectral_radius")[0])
+        },
     }[group]
     return lambda: {**_size(g), "values": compute()}
 

@@ -16,7 +16,7 @@ except ImportError as err:  # pragma: no cover - only without a built extension
         "Install with `pip install .` from the repository root."
     ) from err
 
-from . import layers
+from . import gap, layers  # noqa: F401  (gap: the old module path stays an attribute)
 from .field import inverse_mod, is_prime, legendre_symbol, sqrt_mod, two_squares_minus_one
 from .graphs import (
     BiregularGraph,

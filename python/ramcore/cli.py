@@ -5,6 +5,9 @@ ramcore lps 5 13                      build X^{5,13} and print its summary
 ramcore lps 5 13 --save g.npz         ... and save the adjacency (scipy.sparse.load_npz)
 ramcore biregular 7 3 --part adjacency --save b.npz
 ramcore params --target-vertices 100000 --bipartite
+ramcore certify lps 5 13              certify X^{5,13} as Ramanujan (--matrix-free for large q)
+ramcore certify biregular 7 3 --plot s.png
+ramcore demo                          sparse training on the bundled digits (needs torch)
 ramcore topometrics resnet20 --method snip --density 0.05
 ramcore rank-demo                     seed 004's ranking pipeline on the bundled digits
 """

@@ -1,8 +1,9 @@
 """Array interoperability: torch tensors, numpy arrays and scipy sparse matrices.
 
-ramcore's numerics run on numpy and scipy on the CPU. These helpers are the one place that knows
-how a torch tensor (dense or sparse, any device) becomes a numpy or scipy object and back, so the
-rest of the package never imports torch to read an input.
+ramcore's numerics run on numpy and scipy on the CPU. These helpers turn a torch tensor (dense or
+sparse, any device) into a numpy or scipy object and back, and any matrix-like input into a checked
+CSR, so the modules that read such inputs never import torch for it. (Routines with a torch path of
+their own, such as the GPU resistances of `ramcore.layers.resistance`, keep tensors as tensors.)
 """
 
 from __future__ import annotations

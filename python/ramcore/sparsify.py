@@ -1,5 +1,25 @@
 """The former home of seed 002's pruning; it lives in `ramcore.layers.sparsify` (kept so old imports work)."""
 
-from .layers.sparsify import LayerReport, SparsifyResult, SpecSparResult, magnitude, sparsify, spec_spar
+from .layers.sparsify import (
+    C_SEED,
+    DENSE_GRAM,
+    SMALL_EIGH,
+    LayerReport,
+    SparsifyResult,
+    SpecSparResult,
+    magnitude,
+    sparsify,
+    spec_spar,
+)
 
-__all__ = ["LayerReport", "SparsifyResult", "SpecSparResult", "magnitude", "sparsify", "spec_spar"]
+__all__ = [
+    "C_SEED",
+    "DENSE_GRAM",
+    "SMALL_EIGH",
+    "LayerReport",
+    "SparsifyResult",
+    "SpecSparResult",
+    "magnitude",
+    "sparsify",
+    "spec_spar",
+]

@@ -24,6 +24,8 @@ from .validation import threads as _threads
 
 __all__ = [
     "TOPOMETRICS",
+    "build_topology",
+    "topology_spectrum",
     "NORMALIZATION",
     "MOTIF_CLASSES",
     "ConvergenceWarning",
@@ -150,7 +152,7 @@ def topometrics(
         raise TypeError(f"normalized must be a bool, got {type(normalized).__name__} {normalized!r}")
     if progress is not None and not isinstance(progress, bool):
         raise TypeError(f"progress must be None or a bool, got {type(progress).__name__} {progress!r}")
-    topo, partition, first, last = _topology(graph, _threads(threads))
+    topo, partition, first, last = build_topology(graph, threads)
     n, m = topo.num_nodes, topo.num_edges
     if progress is None:
         isatty = getattr(sys.stderr, "isatty", None)
@@ -183,12 +185,12 @@ def topometrics(
         raw["cut_nodes"] = conn["articulation_points"]
         bar.done(4, "spectral_gap")
         if n >= 2:
-            top = _spectrum(topo, "adjacency", "spectral_gap")
+            top = topology_spectrum(topo, "adjacency", "spectral_gap")
             raw["spectral_gap"] = float(top[0] - top[1])
         else:
             raw["spectral_gap"] = math.nan
         bar.done(1, "spectral_radius")
-        raw["spectral_radius"] = float(_spectrum(topo, "laplacian", "spectral_radius")[0])
+        raw["spectral_radius"] = float(topology_spectrum(topo, "laplacian", "spectral_radius")[0])
         bar.done(1, "")
 
     out = {key: float(raw[key]) for key in TOPOMETRICS}
@@ -205,13 +207,18 @@ def motif4_counts(graph: MultipartiteGraph | Any, threads: int | None = None) ->
     graph, by class: star (K_1,3), path (P_4), tailed_triangle (a triangle with a pendant edge),
     cycle (C_4), diamond (K_4 minus an edge), clique (K_4). Their sum is `topometrics`' raw
     motifs4. Same inputs as `topometrics`."""
-    topo = _topology(graph, _threads(threads))[0]
+    topo = build_topology(graph, threads)[0]
     counts = topo.motifs4()
     return {key: int(counts[key]) for key in MOTIF_CLASSES}
 
 
-def _topology(graph: Any, threads: int) -> tuple[_core.Topology, np.ndarray | None, int, int]:
-    """The core's Topology of `graph`, with the partition and the first/last partition labels."""
+def build_topology(
+    graph: Any, threads: int | None = None
+) -> tuple[_core.Topology, np.ndarray | None, int, int]:
+    """The core's Topology of `graph` (the input checks and the undirected simple graph U that every
+    metric group works on), with the partition and the first/last partition labels; what
+    `topometrics` builds first, public so that its parts can be timed (benchmarks)."""
+    threads = _threads(threads)
     partition: np.ndarray | None = None
     first = last = 0
     if isinstance(graph, MultipartiteGraph):
@@ -264,7 +271,9 @@ def _topology(graph: Any, threads: int) -> tuple[_core.Topology, np.ndarray | No
     return topo, partition, first, last
 
 
-def _spectrum(topo: _core.Topology, which: str, name: str) -> np.ndarray:
+def topology_spectrum(topo: _core.Topology, which: str, name: str) -> np.ndarray:
+    """Lanczos on a Topology: "adjacency" (the two largest eigenvalues of `|W|`) or "laplacian" (its
+    largest); warns with `ConvergenceWarning` when it did not converge."""
     # The two-pass Lanczos keeps its vectors while they fit in this budget (else it replays them).
     keep = min(2**30, available_memory() // 4)
     res = topo.spectrum(which, TOL, MAX_RESTARTS, keep)

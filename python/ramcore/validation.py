@@ -23,6 +23,7 @@ def as_int(value: Any, name: str) -> int:
 
 
 def odd_prime(value: Any, name: str, maximum: int | None = None) -> int:
+    """`value` as an odd prime int, at most `maximum` when given (the core's limit for `name`)."""
     n = as_int(value, name)
     if n < 3 or n % 2 == 0 or not (n < 2**64 and _core.is_prime(n)):
         raise ValueError(f"{name} must be an odd prime, got {n}")
@@ -91,6 +92,7 @@ def check_memory(nbytes: int, what: str, fix: str) -> None:
 
 
 def format_bytes(n: float) -> str:
+    """A byte count for people: "1.5 GiB"."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if abs(n) < 1024 or unit == "PiB":
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"

@@ -187,8 +187,8 @@ def run_ranking(
         regression[enc] = (res.adj_r2[0], res.adj_r2[1], res.mae[0])
     table = [s.topometrics["unrolled"] for s in samples]  # the mixture scales x as the regression does
     ranges = {m: (min(t[m] for t in table), max(t[m] for t in table)) for m in table[0]}
-    runs = min(3, regression_runs)
-    rankings = [_rank_case(samples, name, d, ranges, runs) for name in models for d in densities]
+    importance_runs = min(3, regression_runs)
+    rankings = [_rank_case(samples, name, d, ranges, importance_runs) for name in models for d in densities]
     return RankingResult(samples, regression, rankings, time.perf_counter() - start)
 
 

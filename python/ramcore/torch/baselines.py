@@ -29,13 +29,14 @@ from typing import Any
 import numpy as np
 from torch import Tensor, nn
 
-from ..layers.gap import IterativeGap, iterative_mean_gaps, raw_ramanujan_gap
+from ..layers.gap import MIN_LEFT, IterativeGap, iterative_mean_gaps, raw_ramanujan_gap
 from .pieces import current_masks, flat_weight
 from .targets import KINDS, Patterns, selected_targets
 
 __all__ = [
     "BaselineRow",
-    "IterativeGap",  # re-exported from ramcore.layers.gap
+    "IterativeGap",  # IterativeGap, MIN_LEFT, iterative_mean_gaps: re-exported from ramcore.layers.gap
+    "MIN_LEFT",
     "iterative_mean_gaps",
     "network_baselines",
     "ramanujan_baselines",

@@ -137,14 +137,14 @@ def make_masks(
     """Masks for the linear/conv/RNN/attention weights of `model` keeping `density` of them.
 
     method: "ramanujan" (deterministic, data-free fit of a Ramanujan construction per bipartite
-    piece, see `ramcore.masks`), "random" (uniform per layer), "er"/"erk" (random masks with that
+    piece, see `ramcore.layers.masks`), "random" (uniform per layer), "er"/"erk" (random masks with that
     allocation), "random_regular" (random bi-regular expander per piece), "magnitude", "snip",
     "grasp", "prospr" (need `data`: a batch (inputs, labels) or a DataLoader; prospr takes up to
     4 batches, one per meta step), "synflow" (data-free,
     `rounds` iterations on an all-ones input of `input_shape`, one sample without the batch axis;
     needed unless the first layer is Linear), "sparsify" (spectral sparsification of every
     bipartite piece by effective resistances of `score`: "magnitude", "snip" (needs `data`) or
-    "synflow" (one-shot scores); seed 002 Algorithm 2 at an exact density, `ramcore.sparsify`).
+    "synflow" (one-shot scores); seed 002 Algorithm 2 at an exact density, `ramcore.layers.sparsify`).
     allocation: "uniform" (default for the structural methods and sparsify), "er", "erk" or a
     dict; None lets the score methods rank globally. seed: every random choice.
     """

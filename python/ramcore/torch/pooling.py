@@ -29,6 +29,7 @@ __all__ = [
 
 
 def pair(v: Any) -> tuple[int, int]:
+    """An int or a pair of ints (a pooling or convolution argument) as a pair."""
     return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) else (int(v), int(v))
 
 
@@ -90,6 +91,7 @@ def max_pool_args(
     input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
     ceil_mode: bool = False, return_indices: bool = False,
 ) -> tuple[Any, Any, Any, Any, bool, bool]:  # fmt: skip
+    """(kernel, stride, padding, dilation, ceil_mode, return_indices) of an F.max_pool call."""
     return kernel_size, stride, padding, dilation, ceil_mode, return_indices
 
 
@@ -97,12 +99,15 @@ def avg_pool_args(
     input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
     count_include_pad: bool = True, divisor_override: Any = None,
 ) -> tuple[Any, Any, Any, Any, bool, bool]:  # fmt: skip
+    """The window of an F.avg_pool call, as `max_pool_args` gives it (dilation 1, no indices)."""
     return kernel_size, stride, padding, 1, ceil_mode, False
 
 
 def adaptive_args(input: Any, output_size: Any, return_indices: bool = False) -> tuple[Any, bool]:
+    """(output_size, return_indices) of an F.adaptive_*_pool call."""
     return output_size, return_indices
 
 
 def mean_args(input: Any, dim: Any = None, keepdim: bool = False, dtype: Any = None) -> tuple[Any, bool]:
+    """(dim, keepdim) of a torch.mean call."""
     return dim, keepdim

@@ -227,6 +227,7 @@ _Value = (Nodes, Pending, Input)
 
 
 def unsupported(what: str) -> NotImplementedError:
+    """The error for a layer or operation the encoding cannot follow, listing what it can."""
     return NotImplementedError(
         f"encode: cannot encode {what}. Supported: Conv1d/Conv2d/Linear layers, max/average/adaptive "
         "pooling and mean, normalisation, activations, dropout, flatten/view/reshape/permute, slicing, "
@@ -238,6 +239,7 @@ def unsupported(what: str) -> NotImplementedError:
 
 
 def trace(model: nn.Module) -> fx.GraphModule:
+    """The torch.fx graph of `model`; NotImplementedError when fx cannot trace it."""
     try:
         return fx.symbolic_trace(model)
     except Exception as err:  # fx raises many types (TraceError, TypeError, ...)
