@@ -48,3 +48,16 @@ def test_multigraph_certificate_is_honest():
     nontrivial = oracles.lps_nontrivial(31, 3, allow_multigraph=True)  # dense eigvalsh
     assert cert.nontrivial == pytest.approx(nontrivial, rel=1e-8)
     assert cert.ramanujan == (nontrivial <= 2 * np.sqrt(31))
+
+
+def test_certify_checks_memory_before_any_vector():
+    # X^{5,2003} has 8e9 vertices: one vector alone is 64 GB. The refusal comes first (issue 14:
+    # certify once ran for minutes, or failed in numpy's allocation, before eigs' own check).
+    with pytest.raises(MemoryError, match="Lanczos basis"):
+        ramcore.certify(ramcore.lps_operator(5, 2003))
+
+
+def test_certify_memory_check_honours_available_memory(monkeypatch):
+    monkeypatch.setattr(ramcore.validation, "available_memory", lambda: 2**20)
+    with pytest.raises(MemoryError, match="Lanczos basis"):
+        ramcore.certify(ramcore.lps_operator(5, 61))

@@ -132,3 +132,40 @@ def test_index_dtype_argument():
         ramcore.biregular_graph(5, 3, index_dtype="int16")
     with pytest.raises(ValueError, match="int32 cannot index"):
         ramcore.biregular_graph(3, 300_000_000, index_dtype="int32")
+
+
+# --- one policy for complex input: refused, naming the argument (issue 14) ------------------------
+
+_COMPLEX = np.ones((4, 3)) + 1j
+
+
+@pytest.mark.parametrize(
+    "call,name",
+    [
+        (lambda c: ramcore.eigs(np.ones((4, 4)) + 1j, 1), "a"),
+        (lambda c: ramcore.svds(c, 1), "b"),
+        (lambda c: ramcore.svds(__import__("scipy.sparse").sparse.csr_array(c), 1), "b"),
+        (lambda c: ramcore.ramanujan_gap(c), "matrix"),
+        (lambda c: ramcore.layers.raw_ramanujan_gap(c), "matrix"),
+        (lambda c: ramcore.effective_resistance(c), "weights"),
+        (lambda c: ramcore.effective_resistance(__import__("scipy.sparse").sparse.csr_array(c)), "weights"),
+        (lambda c: ramcore.graph_resistance(np.ones((4, 4)) + 1j), "graph"),
+        (lambda c: ramcore.spec_spar(c, density=0.5), "scores"),
+    ],
+)
+def test_complex_input_is_refused(call, name):
+    with pytest.raises(TypeError, match=f"^{name} is complex"):
+        call(_COMPLEX)
+
+
+def test_complex_tensors_are_refused():
+    torch = pytest.importorskip("torch")
+    c = torch.tensor(_COMPLEX)
+    for call, name in [
+        (lambda: ramcore.eigs(torch.tensor(np.ones((4, 4)) + 1j), 1), "a"),
+        (lambda: ramcore.ramanujan_gap(c), "matrix"),
+        (lambda: ramcore.effective_resistance(c), "weights"),
+        (lambda: ramcore.sparsify({"layer": c}, density=0.5), "scores"),
+    ]:
+        with pytest.raises(TypeError, match=f"^{name} is complex"):
+            call()

@@ -125,3 +125,44 @@ def test_bad_input():
         ramcore.ramanujan_gap(np.array([[np.nan, 1.0]]))
     with pytest.raises(TypeError, match="weighted must be a bool"):
         ramcore.ramanujan_gap(np.ones((2, 2)), weighted="yes")
+
+
+# --- results the solver did not converge to are never used (issue 14) -----------------------------
+
+
+def _unconverged_svds(*args, **kwargs):
+    """A Lanczos result that did not converge, with absurd values (what a lost recurrence gives)."""
+    return ramcore.SVDResult(
+        values=np.array([1.2e7, 5.8e6]), residuals=np.array([1.0, 1.0]), vectors=None, side="cols",
+        converged=False, matvecs=10, restarts=1000, tol=1e-12, seconds=0.0,
+    )  # fmt: skip
+
+
+def test_unconverged_lanczos_is_recomputed_densely(monkeypatch):
+    rng = np.random.default_rng(3)
+    b = (rng.random((120, 90)) < 0.1).astype(float)  # both sides above DENSE_LIMIT: the Lanczos path
+    monkeypatch.setattr(ramcore.layers.gap, "svds", _unconverged_svds)
+    gap = ramcore.ramanujan_gap(b, layout="biadjacency")
+    t1, t2 = reference_gap(b, weighted=False)[:2]
+    assert gap.defined and gap.t1 == pytest.approx(t1, rel=1e-10) and gap.t2 == pytest.approx(t2, rel=1e-10)
+
+
+def test_unconverged_lanczos_beyond_the_dense_fallback_is_undefined(monkeypatch):
+    b = np.ones((100, 80))
+    monkeypatch.setattr(ramcore.layers.gap, "svds", _unconverged_svds)
+    monkeypatch.setattr(ramcore.layers.gap, "DENSE_FALLBACK", 100)  # as if the layer were huge
+    gap = ramcore.ramanujan_gap(b)
+    assert not gap.defined and "did not converge" in gap.reason
+    assert math.isnan(gap.t1) and math.isnan(gap.delta_s) and math.isnan(gap.delta_r)
+    raw = ramcore.layers.raw_ramanujan_gap(b)
+    assert not raw.defined and "did not converge" in raw.reason and math.isnan(raw.delta_s)
+
+
+def test_dense_layer_on_the_lanczos_path():
+    """A fully dense 100 x 80 layer: t1 = sqrt(mn), t2 = 0, Delta_S = +inf (issue 14's example)."""
+    gap = ramcore.ramanujan_gap(np.ones((80, 100)))
+    if not gap.defined:  # the solver may still refuse to converge; it must then say so
+        assert "did not converge" in gap.reason
+        return
+    assert gap.t1 == pytest.approx(math.sqrt(80 * 100), rel=1e-9)
+    assert gap.t2 == pytest.approx(0.0, abs=1e-6) and gap.delta_s == math.inf

@@ -159,3 +159,21 @@ def test_fit_takes_the_candidate_with_the_best_margins() -> None:
     for _ in range(3):
         rand = ramcore.ramanujan_gap(random_mask(363, 96, 0.1, rng)[0], layout="biadjacency")
         assert ours.delta_s > rand.delta_s and ours.delta_r > rand.delta_r
+
+
+# --- memory scales with the layer, not with 1 / density (issue 14) ---------------------------------
+
+
+def test_tiny_densities_cost_what_the_layer_costs(monkeypatch):
+    # 1e-9 once built arrays of q ~ 1e9 entries (12 GiB); every q above the layer's size gives the
+    # same single edge, so with 8 MiB of "available" memory the fit still succeeds, identically.
+    monkeypatch.setattr(ramcore.validation, "available_memory", lambda: 8 * 2**20)
+    masks = [ramcore.layers.ramanujan_mask(128, 64, d)[0] for d in (1e-5, 1e-9, 1e-300)]
+    assert all(int(m.sum()) == 1 for m in masks)
+    assert all(np.array_equal(m, masks[0]) for m in masks)
+
+
+def test_affine_candidate_memory_is_checked(monkeypatch):
+    monkeypatch.setattr(ramcore.validation, "available_memory", lambda: 2**16)
+    with pytest.raises(MemoryError, match="affine candidate"):
+        ramcore.layers.affine_edges(4096, 4096, 61, 1000)

@@ -1,5 +1,6 @@
 """Seed 004 topometrics (Table 2) against networkx / numpy references on small multipartite DAGs."""
 
+import importlib
 import importlib.util
 import itertools
 import math
@@ -300,3 +301,15 @@ a.eliminate_zeros()
 def test_ctrl_c_raises_keyboard_interrupt_quickly(after_cpu):
     # CPU-seconds into the call, not wall seconds: the same point of the work however loaded the machine
     assert_interrupted_in_core(interrupt_child(SETUP, "ramcore.topometrics(a, threads=1)", after_cpu))
+
+
+def test_unconverged_spectra_are_nan_with_a_warning():
+    class Unconverged:  # a Topology whose Lanczos run did not converge
+        def spectrum(self, which, tol, max_restarts, keep):
+            return {"values": np.array([3.0, 2.0]), "residuals": np.array([0.5, 0.5]), "matvecs": 7,
+                    "converged": False}  # fmt: skip
+
+    tm = importlib.import_module("ramcore.topometrics")  # the module (ramcore.topometrics is the function)
+    with pytest.warns(tm.ConvergenceWarning, match="spectral_gap is NaN"):
+        values = tm.topology_spectrum(Unconverged(), "adjacency", "spectral_gap")
+    assert np.isnan(values).all() and len(values) == 2

@@ -22,6 +22,7 @@ __all__ = [
     "check_symmetric",
     "from_torch",
     "is_torch",
+    "refuse_complex",
     "to_torch_like",
 ]
 
@@ -42,6 +43,7 @@ def from_torch(a: Any, stacklevel: int = 3) -> Any:
         return a
     import torch
 
+    refuse_complex(a, "the tensor")
     if a.device.type != "cpu":
         warnings.warn(
             f"ramcore's solver runs on the CPU: copying the {tuple(a.shape)} tensor from {a.device}",
@@ -63,6 +65,7 @@ def from_torch(a: Any, stacklevel: int = 3) -> Any:
 
 def as_numpy(x: Any) -> npt.NDArray[np.float64]:
     """A dense tensor or array-like as a float64 numpy array (a tensor is copied to the CPU)."""
+    refuse_complex(x, "the array")
     if is_torch(x):
         return np.asarray(x.detach().cpu().double().numpy(), dtype=np.float64)
     return np.asarray(x, dtype=np.float64)
@@ -75,9 +78,22 @@ def to_torch_like(x: npt.NDArray[Any], like: Any) -> Any:
     return torch.from_numpy(np.ascontiguousarray(x)).to(like.device)
 
 
+def refuse_complex(a: Any, name: str) -> None:
+    """The one policy for complex input (numpy, scipy or torch): a TypeError naming `name`. Every
+    routine of ramcore works on real symmetric or real rectangular matrices; silently dropping the
+    imaginary part would give numbers for a different matrix."""
+    complex_dtype = a.is_complex() if is_torch(a) else np.iscomplexobj(a)
+    if complex_dtype:
+        raise TypeError(
+            f"{name} is complex ({a.dtype}); ramcore works on real matrices: pass its real part, "
+            "abs() or an explicitly real matrix (Hermitian matrices are not supported)"
+        )
+
+
 def as_csr(a: Any, name: str) -> sp.csr_array:
     """Any matrix-like input (scipy sparse, numpy, torch) as a float64 CSR whose indptr and indices
     share one dtype (zero-copy when it already is one), checked: 2-d, real, numeric, finite."""
+    refuse_complex(a, name)
     a = from_torch(a)
     m: Any
     if sp.issparse(a):
@@ -89,8 +105,7 @@ def as_csr(a: Any, name: str) -> sp.csr_array:
         if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
             raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
         m = sp.csr_array(arr)
-    if np.iscomplexobj(m.data):
-        raise TypeError(f"{name} must be real, got dtype {m.dtype}; pass its real part or abs() explicitly")
+    refuse_complex(m, name)
     if m.dtype != np.float64:
         m = m.astype(np.float64)
     if not np.all(np.isfinite(m.data)):

@@ -181,9 +181,12 @@ def _solver_args(
     }
 
 
-def _basis_memory(n: int, k: int, ncv: int, two_pass: bool = False) -> None:
+def _basis_memory(n: int, k: int, ncv: int | None, two_pass: bool = False, extra_vectors: int = 0) -> None:
+    """MemoryError before a solve whose Lanczos vectors (and `extra_vectors` more) would not fit."""
     m = 4 if two_pass else ncv or max(2 * k + 1, 20)
-    check_memory(8 * n * (m + 6), f"the Lanczos basis ({n:,} x {m + 1})", "use a smaller ncv or graph")
+    check_memory(
+        8 * n * (m + 6 + extra_vectors), f"the Lanczos basis ({n:,} x {m + 1})", "use a smaller ncv or graph"
+    )
 
 
 def _deflation(deflate: Any, n: int) -> FloatArray | None:
@@ -528,6 +531,8 @@ def certify(
     if isinstance(graph, LPSGraph) and matrix_free:
         graph = LPSOperator(graph.generators)
     n, d = graph.num_vertices, graph.degree
+    # Before any vector exists: the check eigs makes, plus the two vectors of lambda_1's residual.
+    _basis_memory(n, 1, ncv, method == "two-pass", extra_vectors=2)
     ones = np.full(n, 1.0 / math.sqrt(n))
     a1 = graph.matvec(ones, threads) if isinstance(graph, LPSOperator) else graph.adjacency @ ones
     lam1 = float(np.sum(ones * a1))

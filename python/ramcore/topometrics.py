@@ -145,8 +145,8 @@ def topometrics(
     - spectral_radius: the largest eigenvalue of the Laplacian D - `|W|` of U. Raw.
 
     The spectra come from the core's two-pass Lanczos (relative residual tolerance 1e-10, so the
-    eigenvalues are exact to about 1e-10 `|lambda_1|`); a `ConvergenceWarning` says when it did not
-    converge.
+    eigenvalues are exact to about 1e-10 `|lambda_1|`); a value it did not converge to is NaN, with
+    a `ConvergenceWarning` saying why.
     """
     if not isinstance(normalized, bool):
         raise TypeError(f"normalized must be a bool, got {type(normalized).__name__} {normalized!r}")
@@ -273,18 +273,18 @@ def build_topology(
 
 def topology_spectrum(topo: _core.Topology, which: str, name: str) -> np.ndarray:
     """Lanczos on a Topology: "adjacency" (the two largest eigenvalues of `|W|`) or "laplacian" (its
-    largest); warns with `ConvergenceWarning` when it did not converge."""
+    largest). Values that did not converge are NaN, with a `ConvergenceWarning` saying why."""
     # The two-pass Lanczos keeps its vectors while they fit in this budget (else it replays them).
     keep = min(2**30, available_memory() // 4)
     res = topo.spectrum(which, TOL, MAX_RESTARTS, keep)
     if not res["converged"]:
         warnings.warn(
             f"{name}: the Lanczos solver did not converge to the relative tolerance {TOL:g} in "
-            f"{res['matvecs']} matrix-vector products (residuals {res['residuals']}); the value may be "
-            "inaccurate",
+            f"{res['matvecs']} matrix-vector products (residuals {res['residuals']}); {name} is NaN",
             ConvergenceWarning,
             stacklevel=3,
         )
+        return np.full(len(res["values"]), math.nan)
     values: np.ndarray = res["values"]
     return values
 

@@ -24,7 +24,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
-from ..interop import from_torch
+from ..interop import from_torch, refuse_complex
 
 __all__ = [
     "LAYOUTS",
@@ -60,6 +60,7 @@ def biadjacency(matrix: Any, layout: str = "torch") -> sp.csr_array:
     whose rows are already the inputs.
     """
     check_layout(layout)
+    refuse_complex(matrix, "matrix")
     w = from_torch(matrix)
     if sp.issparse(w):
         m = sp.csr_array(cast(Any, w))
@@ -69,8 +70,6 @@ def biadjacency(matrix: Any, layout: str = "torch") -> sp.csr_array:
         raise ValueError(f"matrix must have at least 2 dimensions, got shape {arr.shape}")
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"matrix must be numeric or boolean, got dtype {arr.dtype}")
-    if np.iscomplexobj(arr):
-        raise TypeError(f"matrix must be real, got dtype {arr.dtype}; pass abs(matrix) or its real part")
     if layout == "torch":
         arr = arr.reshape(arr.shape[0], -1).T
     elif arr.ndim != 2:
@@ -92,13 +91,14 @@ def dense_biadjacency(array: Any, name: str) -> FloatArray:
     """A dense weight or score array `(out, in, *kernel)` as its float64 biadjacency (in * prod(kernel), out),
     checked: at least 2-d, real, finite and non-negative (edge weights). The result is a view when
     the input already is float64."""
+    refuse_complex(array, name)
     arr = np.asarray(array)
     if arr.ndim < 2:
         raise ValueError(
             f"{name} must have at least 2 dimensions ((out, in) or (out, in, kh, kw)), got shape {arr.shape}"
         )
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or np.iscomplexobj(arr):
-        raise TypeError(f"{name} must be real and numeric, got dtype {arr.dtype}")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
     b = np.asarray(arr.reshape(arr.shape[0], math.prod(arr.shape[1:])), dtype=np.float64).T
     check_weights(b, name)
     return b

@@ -32,6 +32,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 
 from ..spectral import svds
+from ..validation import available_memory
 from .bipartite import abs_biadjacency, check_layout, components
 
 __all__ = [
@@ -46,6 +47,11 @@ __all__ = [
 ]
 
 DENSE_LIMIT = 64  # components with a side this small take a dense SVD (exact, instant)
+DENSE_FALLBACK = 2**25  # entries: an unconverged Lanczos result is recomputed by a dense SVD up to this
+UNCONVERGED = (
+    "the two largest singular values did not converge (Lanczos) and the component is too large for "
+    "a dense SVD"
+)
 RAW_MIN_DEGREE = 3.0  # Hoang et al. skip layers whose average degrees are below 3
 MIN_LEFT = 3  # a degree class needs this many left vertices (find_d_left_regular's mindegree)
 
@@ -77,12 +83,21 @@ class RamanujanGap:
 
 
 def top_two(b: sp.csr_array) -> tuple[float, float]:
-    """The two largest adjacency eigenvalues of a connected bipartite graph with biadjacency b."""
+    """The two largest adjacency eigenvalues of a connected bipartite graph with biadjacency b: its
+    two largest singular values, by a dense SVD for small sides, else by Lanczos (`svds`). Values
+    Lanczos did not converge to are never returned: they are recomputed densely while the matrix
+    fits DENSE_FALLBACK entries, else both come back NaN (callers report them as undefined)."""
     rows, cols = b.shape
     if min(rows, cols) <= DENSE_LIMIT:
         sv = np.linalg.svd(b.toarray(), compute_uv=False)
     else:
-        sv = svds(b, 2, tol=1e-12).values
+        res = svds(b, 2, tol=1e-12)
+        if res.converged:
+            sv = res.values
+        elif rows * cols <= DENSE_FALLBACK and rows * cols * 8 <= available_memory() // 4:
+            sv = np.linalg.svd(b.toarray(), compute_uv=False)
+        else:
+            return math.nan, math.nan
     t1 = float(sv[0])
     if min(rows, cols) >= 2:
         return t1, float(sv[1])
@@ -156,6 +171,8 @@ def ramanujan_gap(matrix: Any, *, weighted: bool = False, layout: str = "torch")
             **common,
         )
     t1, t2 = top_two(lcc if weighted else pattern)
+    if math.isnan(t1):
+        return RamanujanGap(nan, nan, nan, nan, d_left, d_right, defined=False, reason=UNCONVERGED, **common)
     bound_s = 2.0 * math.sqrt(t1 - 1.0) if t1 >= 1.0 else nan
     bound_r = math.sqrt(d_left - 1.0) + math.sqrt(d_right - 1.0)
     reason = "" if t1 >= 1.0 else "t1 < 1: 2 sqrt(t1 - 1) is undefined, so Delta_S is NaN"
@@ -233,6 +250,8 @@ def raw_ramanujan_gap(matrix: Any, *, weighted: bool = False, layout: str = "tor
     if not weighted:
         core.data[:] = 1.0
     t1, t2 = top_two(core)
+    if math.isnan(t1):
+        return RawGap(math.nan, math.nan, math.nan, math.nan, d_left, d_right, False, UNCONVERGED)
     delta_r = math.sqrt(d_left - 1.0) + math.sqrt(d_right - 1.0) - t2
     if t1 < 1.0:
         reason = "t1 < 1: 2 sqrt(t1 - 1) is undefined, so Delta_S is NaN"

@@ -157,9 +157,16 @@ def affine_edges(rows: int, cols: int, q: int, count: int, shifts: int = 1) -> t
     while q ** (s + 1) < max(rows, cols):
         s += 1
     n_a, n_x = -(-rows // q), -(-cols // q)
+    # One block of rows when q >= rows: its rows r >= `rows` would be cut below, so skip them (the
+    # arrays then scale with the layer, not with q ~ 1 / density).
+    r = np.arange(q if n_a > 1 else min(q, rows))
+    check_memory(
+        48 * n_a * n_x * len(r) * shifts,
+        f"the affine candidate (q = {q}, {shifts} translates) of a {rows} x {cols} mask",
+        "use a larger density",
+    )
     a, x = _block_labels(n_a, q, s), _block_labels(n_x, q, s)
     shift = (_digits(a, q, s) @ _digits(x, q, s).T) % q  # <a, x> mod q
-    r = np.arange(q)
     rank = _block_rank(n_a, n_x)[:, :, None] * q + r
     row = (np.arange(n_a)[:, None, None] * q + r).repeat(n_x, axis=1)  # (n_a, n_x, q)
     rows_t, cols_t, order_t = [], [], []
@@ -294,8 +301,11 @@ def ramanujan_mask(rows: int, cols: int, density: float) -> tuple[BoolArray, Mas
         params = {"of": info.construction, **info.params}
         return mask, MaskInfo("complement", params, (rows, cols), edges, edges / (rows * cols))
     candidates = []
-    below = _largest_prime_at_most(1.0 / density)  # density 1/q >= target: trimmed
-    above = _next_prime(math.floor(1.0 / density) + 1)  # 1/q < target: k translates, k/q >= target
+    # Every q >= max(rows, cols) + 1 gives the same edges (one block: a partial matching, trimmed to
+    # `count`), so 1 / density is capped there: tiny densities cost no more than the layer's size.
+    spacing = min(1.0 / density, 2.0 * max(rows, cols) + 2.0)
+    below = _largest_prime_at_most(spacing)  # density 1/q >= target: trimmed
+    above = _next_prime(math.floor(spacing) + 1)  # 1/q < target: k translates, k/q >= target
     for q, k in ((below, 1), (above, math.ceil(density * above))):
         r, c, s = affine_edges(rows, cols, q, count, k)
         params = {"q": q, "s": s} if k == 1 else {"q": q, "s": s, "translates": k}

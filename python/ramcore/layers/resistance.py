@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from ..interop import from_torch, is_torch
+from ..interop import from_torch, is_torch, refuse_complex
 from ..validation import check_memory
 from .bipartite import check_weights, components, dense_biadjacency, dense_connected
 
@@ -48,6 +48,7 @@ def effective_resistance(weights: Any) -> Any:
 
     (docs/design.md, section 5); S^+ = (S + a J/n)^-1 - J/(a n) on a connected component.
     """
+    refuse_complex(weights, "weights")
     if is_torch(weights):
         return _torch_layer(weights)
     if sp.issparse(weights):

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from ..interop import as_numpy, is_torch, to_torch_like
+from ..interop import as_numpy, is_torch, refuse_complex, to_torch_like
 from ..spectral import eigs, svds
 from ..validation import as_int
 from .bipartite import check_weights, components, dense_biadjacency, dense_connected
@@ -113,6 +113,7 @@ def _spec_spar(
     rng: np.random.Generator,
     resistance: Any,
 ) -> SpecSparResult:
+    refuse_complex(scores, "scores")
     torch_input = is_torch(scores)
     w_nd = as_numpy(scores) if torch_input else np.asarray(scores)
     w = dense_biadjacency(w_nd, "scores").T  # edges in the weight's entry order, for the draws
@@ -222,7 +223,8 @@ def _exact_count(mask: BoolArray, p: FloatArray, target: int, rng: np.random.Gen
 class LayerReport:
     """One layer of a Sparsify run. lambda2_*: the second smallest eigenvalue of the normalised
     Laplacian of the layer graph weighted by the scores (before) and of the sparsifier H, weighted
-    w_e / p_e (after); 0 when the graph is disconnected (isolated neurons included).
+    w_e / p_e (after); 0 when the graph is disconnected (isolated neurons included), NaN when the
+    Lanczos solver did not converge on a layer too large for the dense path.
     connected_*: the layer graph over all its neurons is one component."""
 
     name: str
@@ -362,7 +364,8 @@ def _lambda2(w: FloatArray) -> tuple[float, bool]:
     if sparse:
         nmat = sp.csr_array(sp.diags_array(rs) @ sp.csr_array(w) @ sp.diags_array(cs))
         if min(m, n) > DENSE_GRAM:
-            return max(1.0 - float(svds(nmat, 2, tol=1e-10).values[1]), 0.0), True
+            res = svds(nmat, 2, tol=1e-10)
+            return (max(1.0 - float(res.values[1]), 0.0) if res.converged else math.nan), True
         gram = (nmat.T @ nmat if n <= m else nmat @ nmat.T).toarray()
     else:
         nd = w * rs[:, None] * cs[None, :]
