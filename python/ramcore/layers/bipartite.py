@@ -32,6 +32,7 @@ __all__ = [
     "biadjacency",
     "check_layout",
     "check_weights",
+    "view",
     "components",
     "dense_biadjacency",
     "dense_connected",
@@ -43,6 +44,13 @@ __all__ = [
 
 FloatArray = npt.NDArray[np.float64]
 LAYOUTS = ("torch", "biadjacency")  # (out, in, *kernel) weights, or 2-d matrices with inputs as rows
+
+
+def view(weight: Any) -> Any:
+    """The biadjacency (in * prod(kernel), out) of a dense weight `(out, in, *kernel)`, as a view
+    (no copy): works alike on numpy arrays and torch tensors (the GPU paths keep their tensors).
+    Every other function here reads a layer through it."""
+    return weight.reshape(weight.shape[0], math.prod(weight.shape[1:])).T
 
 
 def check_layout(layout: str) -> str:
@@ -71,7 +79,7 @@ def biadjacency(matrix: Any, layout: str = "torch") -> sp.csr_array:
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"matrix must be numeric or boolean, got dtype {arr.dtype}")
     if layout == "torch":
-        arr = arr.reshape(arr.shape[0], -1).T
+        arr = view(arr)
     elif arr.ndim != 2:
         raise ValueError(f"layout='biadjacency' needs a 2-d matrix, got shape {arr.shape}")
     return sp.csr_array(arr)
@@ -99,7 +107,7 @@ def dense_biadjacency(array: Any, name: str) -> FloatArray:
         )
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
-    b = np.asarray(arr.reshape(arr.shape[0], math.prod(arr.shape[1:])), dtype=np.float64).T
+    b = np.asarray(view(arr), dtype=np.float64)
     check_weights(b, name)
     return b
 
@@ -135,7 +143,7 @@ def dense_connected(nz: Any) -> bool:
 def weight_to_pieces(weight: npt.ArrayLike, pieces: int) -> list[npt.NDArray[np.generic]]:
     """Split a weight `(out, in, *k)` into `pieces` biadjacencies of shape (in * prod(k), out / pieces)."""
     w = np.asarray(weight)
-    return [p.reshape(p.shape[0], -1).T for p in np.split(w, pieces, axis=0)]
+    return [view(p) for p in np.split(w, pieces, axis=0)]
 
 
 def pieces_to_weight(

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from ..interop import from_torch, is_torch, refuse_complex
 from ..validation import check_memory
-from .bipartite import check_weights, components, dense_biadjacency, dense_connected
+from .bipartite import check_weights, components, dense_biadjacency, dense_connected, view
 
 __all__ = ["effective_resistance", "torch_resistance"]
 
@@ -192,7 +192,7 @@ def torch_resistance(t: Any) -> Any:
 
     if t.ndim < 2:
         raise ValueError(f"weights must have at least 2 dimensions, got shape {tuple(t.shape)}")
-    w = t.detach().reshape(t.shape[0], math.prod(t.shape[1:])).T.to(torch.float64)  # the biadjacency
+    w = view(t.detach()).to(torch.float64)
     if not bool(torch.isfinite(w).all()):
         raise ValueError("weights contains NaN or infinite entries")
     if w.numel() and float(w.min()) < 0:
