@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .progress import Progress, check_progress
+
 __all__ = [
     "REGRESSORS",
     "RegressionResult",
@@ -127,12 +129,14 @@ def regress_accuracy_drop(
     folds: int = 5,
     runs: int = 100,
     seed: int = 0,
+    progress: bool | None = None,
 ) -> RegressionResult:
     """Fit the seed's regressors to predict the accuracy drop from topometrics (seed 004 section 4.2).
 
     features: a mapping name -> column, a list of rows (mappings), or a (samples, n) array.
     drop: the accuracy drop of every sample, 1 - acc_sparse / acc_dense.
     folds: k of the k-fold cross-validation (seed: 5); runs: shuffles of the folds (seed: 100).
+    progress: progress over the runs x regressors fits (`ramcore.progress`; None: a bar on a terminal).
     Adjusted R^2 = 1 - (1 - R^2)(n - 1)/(n - p - 1) with n samples and p features; it is NaN when
     n <= p + 1 (the importance and MAE are still computed).
     """
@@ -153,18 +157,21 @@ def regress_accuracy_drop(
     figures: dict[str, dict[str, list[float]]] = {r: {"adj_r2": [], "mae": []} for r in regressors}
     corr_sum, corr_count = np.zeros(p), np.zeros(p)
     total = float(np.sum((y - y.mean()) ** 2))
-    for run in range(runs):
-        split = KFold(folds, shuffle=True, random_state=seed + run)
-        for name in regressors:
-            pred = cross_val_predict(_regressor(name), x, y, cv=split)
-            r2 = 1.0 - float(np.sum((y - pred) ** 2)) / total if total > 0 else math.nan
-            adjusted = 1.0 - (1.0 - r2) * (n - 1) / (n - p - 1) if n > p + 1 else math.nan
-            figures[name]["adj_r2"].append(adjusted)
-            figures[name]["mae"].append(float(np.mean(np.abs(y - pred))))
-            r = _pearson_columns(x, pred)
-            ok = np.isfinite(r)
-            corr_sum[ok] += r[ok]
-            corr_count[ok] += 1
+    with Progress(runs * len(regressors), "regression", "fit", check_progress(progress)) as bar:
+        for run in range(runs):
+            split = KFold(folds, shuffle=True, random_state=seed + run)
+            for name in regressors:
+                bar.update(0, name)
+                pred = cross_val_predict(_regressor(name), x, y, cv=split)
+                bar.update()
+                r2 = 1.0 - float(np.sum((y - pred) ** 2)) / total if total > 0 else math.nan
+                adjusted = 1.0 - (1.0 - r2) * (n - 1) / (n - p - 1) if n > p + 1 else math.nan
+                figures[name]["adj_r2"].append(adjusted)
+                figures[name]["mae"].append(float(np.mean(np.abs(y - pred))))
+                r = _pearson_columns(x, pred)
+                ok = np.isfinite(r)
+                corr_sum[ok] += r[ok]
+                corr_count[ok] += 1
     per = {
         name: {k: (float(np.mean(v)), float(np.std(v))) for k, v in f.items()} for name, f in figures.items()
     }

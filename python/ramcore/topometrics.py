@@ -10,7 +10,6 @@ bit-identical for any thread count, and Ctrl-C interrupts it.
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 from typing import Any
 
@@ -19,6 +18,7 @@ import scipy.sparse as sp
 
 from . import _core
 from .multipartite import MultipartiteGraph
+from .progress import Progress, check_progress
 from .validation import available_memory, check_memory
 from .validation import threads as _threads
 
@@ -110,8 +110,8 @@ def topometrics(
     normalized: divide by `|V|` or `|E|` as listed in `NORMALIZATION` (footnote 7); False gives the raw
       values. A metric divided by `|E|` is NaN for a graph without edges.
 
-    progress: a tqdm progress bar (if tqdm is installed) advancing per metric; None shows it for
-      graphs of at least 10^6 edges when stderr is a terminal.
+    progress: progress per metric (`ramcore.progress`): True always (a bar on a terminal, status
+      lines elsewhere), None a bar for graphs of at least 10^6 edges when stderr is a terminal.
 
     threads: threads for the core (None: all cores). Results do not depend on it.
 
@@ -150,48 +150,45 @@ def topometrics(
     """
     if not isinstance(normalized, bool):
         raise TypeError(f"normalized must be a bool, got {type(normalized).__name__} {normalized!r}")
-    if progress is not None and not isinstance(progress, bool):
-        raise TypeError(f"progress must be None or a bool, got {type(progress).__name__} {progress!r}")
+    progress = check_progress(progress)
     topo, partition, first, last = build_topology(graph, threads)
     n, m = topo.num_nodes, topo.num_edges
-    if progress is None:
-        isatty = getattr(sys.stderr, "isatty", None)
-        progress = m >= PROGRESS_EDGES and callable(isatty) and bool(isatty())
+    if progress is None and m < PROGRESS_EDGES:
+        progress = False  # small graphs take well under a second
 
     raw: dict[str, float] = {}
-    with _Progress(progress) as bar:
-        bar.start("sink")
+    with Progress(len(TOPOMETRICS), "topometrics", "metric", progress) as bar:
         local = topo.local(partition, first, last)
         raw["sink"] = local["sinks"]
         raw["source"] = local["sources"]
         raw["disconnected"] = local["disconnected"]
         raw["r_out"] = local["removable_out"]
         raw["r_in"] = local["removable_in"]
-        bar.done(5, "n1")
+        bar.update(5, "n1")
         one_hop, two_hop = topo.neighbourhoods()
         raw["n1"] = 1.0 + one_hop / n  # + 1: the root counts, as in igraph and the seed's table
         raw["n2"] = 1.0 + two_hop / n
-        bar.done(2, "motifs4")
+        bar.update(2, "motifs4")
         raw["motifs4"] = float(sum(topo.motifs4().values()))
-        bar.done(1, "kcore")
+        bar.update(1, "kcore")
         raw["kcore"] = topo.core_number_sum() / n
-        bar.done(1, "strength")
+        bar.update(1, "strength")
         raw["strength"] = 2.0 * topo.weight_sum() / n
-        bar.done(1, "components")
+        bar.update(1, "components")
         conn = topo.connectivity()
         raw["components"] = conn["components"]
         raw["component_size"] = n / conn["components"]
         raw["cut_edges"] = conn["bridges"]
         raw["cut_nodes"] = conn["articulation_points"]
-        bar.done(4, "spectral_gap")
+        bar.update(4, "spectral_gap")
         if n >= 2:
             top = topology_spectrum(topo, "adjacency", "spectral_gap")
             raw["spectral_gap"] = float(top[0] - top[1])
         else:
             raw["spectral_gap"] = math.nan
-        bar.done(1, "spectral_radius")
+        bar.update(1, "spectral_radius")
         raw["spectral_radius"] = float(topology_spectrum(topo, "laplacian", "spectral_radius")[0])
-        bar.done(1, "")
+        bar.update(1, "")
 
     out = {key: float(raw[key]) for key in TOPOMETRICS}
     if normalized:
@@ -287,32 +284,3 @@ def topology_spectrum(topo: _core.Topology, which: str, name: str) -> np.ndarray
         return np.full(len(res["values"]), math.nan)
     values: np.ndarray = res["values"]
     return values
-
-
-class _Progress:
-    """A tqdm bar over the 16 metrics when asked for and tqdm is installed; silent otherwise."""
-
-    def __init__(self, enabled: bool) -> None:
-        self._bar: Any = None
-        if enabled:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                return
-            self._bar = tqdm(total=len(TOPOMETRICS), desc="topometrics", unit="metric", file=sys.stderr)
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-    def start(self, metric: str) -> None:
-        if self._bar is not None:
-            self._bar.set_postfix_str(metric)
-
-    def done(self, count: int, next_metric: str) -> None:
-        if self._bar is not None:
-            self._bar.set_postfix_str(next_metric, refresh=False)
-            self._bar.update(count)

@@ -183,7 +183,8 @@ def run_ranking(
                     )
     regression = {}
     for enc in ENCODINGS:
-        res = regress_accuracy_drop(_features(samples, enc), [s.drop for s in samples], runs=regression_runs)
+        features, drops = _features(samples, enc), [s.drop for s in samples]
+        res = regress_accuracy_drop(features, drops, runs=regression_runs, progress=progress)
         regression[enc] = (res.adj_r2[0], res.adj_r2[1], res.mae[0])
     table = [s.topometrics["unrolled"] for s in samples]  # the mixture scales x as the regression does
     ranges = {m: (min(t[m] for t in table), max(t[m] for t in table)) for m in table[0]}

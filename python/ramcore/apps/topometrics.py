@@ -24,7 +24,8 @@ def zoo_topometrics(
     threads: int | None = None,
 ) -> int:
     """Mask the zoo model `model_name` with `make_masks(method, density)` (SNIP-like methods score
-    a random batch of 64), encode it and print the topometrics (normalised unless `raw`)."""
+    a random batch of 64), encode it and print the topometrics (normalised unless `raw`); progress
+    on stderr (a bar on a terminal, status lines elsewhere)."""
     if model_name not in zoo.MODELS:
         raise ValueError(f"unknown model {model_name!r}; zoo models: {', '.join(zoo.MODELS)}")
     torch.manual_seed(seed)
@@ -38,7 +39,7 @@ def zoo_topometrics(
     graph = encode(model, shape, masks, encoding=encoding, weighted=weighted, threads=threads)
     graphs = graph if isinstance(graph, tuple) else (graph,)
     built = time.perf_counter()
-    rows = [topometrics(gr, normalized=not raw, threads=threads) for gr in graphs]
+    rows = [topometrics(gr, normalized=not raw, threads=threads, progress=True) for gr in graphs]
     done = time.perf_counter()
     nodes, edges = sum(gr.num_nodes for gr in graphs), sum(gr.num_edges for gr in graphs)
     print(f"{model_name}, {method} masks at density {masks.density:.4f}, input {shape}")
