@@ -177,3 +177,9 @@ def test_affine_candidate_memory_is_checked(monkeypatch):
     monkeypatch.setattr(ramcore.validation, "available_memory", lambda: 2**16)
     with pytest.raises(MemoryError, match="affine candidate"):
         ramcore.layers.affine_edges(4096, 4096, 61, 1000)
+
+
+def test_random_mask_checks_the_permutation_memory(monkeypatch):
+    monkeypatch.setattr(ramcore.validation, "available_memory", lambda: 2**20)
+    with pytest.raises(MemoryError, match="permutation"):
+        random_mask(1024, 1024, 0.1, np.random.default_rng(0))  # 8 MiB of indices

@@ -322,6 +322,8 @@ def random_mask(rows: int, cols: int, density: float, rng: np.random.Generator) 
     """Uniformly random mask with exactly round(density * rows * cols) entries."""
     rows, cols, density = _check(rows, cols, density)
     count = exact_count(rows, cols, density)
+    what = f"the permutation of a {rows} x {cols} layer's entries"
+    check_memory(8 * rows * cols, what, "mask a smaller layer")
     flat = np.zeros(rows * cols, dtype=bool)
     flat[rng.permutation(rows * cols)[:count]] = True
     return flat.reshape(rows, cols), MaskInfo("random", {}, (rows, cols), count, count / (rows * cols))
