@@ -91,7 +91,11 @@ def sketch_size(epsilon: float, edges: int, delta: float = 0.01) -> int:
     with cruder constants)."""
     epsilon, delta = _epsilon(epsilon), _delta(delta)
     edges = max(nonnegative_int(edges, "edges"), 1)
-    return math.ceil(2.0 * math.log(2.0 * edges / delta) / (epsilon**2 / 2 - epsilon**3 / 3))
+    denominator = epsilon**2 / 2 - epsilon**3 / 3  # 0.0 once epsilon**2 underflows
+    rows = 2.0 * math.log(2.0 * edges / delta) / denominator if denominator > 0 else math.inf
+    if not rows < 2**63:
+        raise ValueError(f"epsilon = {epsilon!r} is too small: the sketch would need over 2**63 rows")
+    return math.ceil(rows)
 
 
 def _epsilon(epsilon: Any) -> float:

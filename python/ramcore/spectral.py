@@ -186,7 +186,14 @@ def _deflation(deflate: Any, n: int) -> FloatArray | None:
     """Orthonormalise user-supplied vectors (n,) or (n, r) to exclude from the search."""
     if deflate is None:
         return None
-    y = np.asarray(deflate, dtype=np.float64)
+    if np.iscomplexobj(deflate):
+        raise TypeError("deflate must be real vectors, got complex ones")
+    try:
+        y = np.asarray(deflate, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"deflate must be an array of real vectors (n,) or (n, r), got {type(deflate).__name__}"
+        ) from None
     if y.ndim == 1:
         y = y[:, None]
     if y.ndim != 2 or y.shape[0] != n:

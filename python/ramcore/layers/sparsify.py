@@ -301,6 +301,10 @@ def sparsify(
         raise TypeError("scores must be a non-empty mapping name -> score matrix")
     if not all(isinstance(n, str) for n in scores):
         raise TypeError(f"scores must map layer names (str) to score matrices, got keys {list(scores)!r}")
+    for name, s in scores.items():
+        shape = tuple(getattr(s, "shape", ()))
+        if len(shape) >= 2 and math.prod(shape) == 0:
+            raise ValueError(f"scores[{name!r}] has shape {shape}: a layer without entries cannot be pruned")
     if scope not in ("layerwise", "global"):
         raise ValueError(f"scope must be 'layerwise' or 'global', got {scope!r}")
     _one_of(epsilon, density)
