@@ -15,6 +15,7 @@ ramcore rank-demo                     seed 004's ranking pipeline on the bundled
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -45,26 +46,24 @@ def _threads(text: str) -> int:
     return value
 
 
-def _tol(text: str) -> float:
+def _fraction(text: str, closed: bool, meaning: str) -> float:
+    """A number in (0, 1), or (0, 1] when `closed`; NaN and inf are refused."""
+    interval = "(0, 1]" if closed else "(0, 1)"
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected a number in (0, 1) (a relative residual tolerance), got {text!r}"
-        )
+        value = math.nan
+    if not (0 < value < 1 or (closed and value == 1)):
+        raise argparse.ArgumentTypeError(f"expected a number in {interval} ({meaning}), got {text!r}")
     return value
+
+
+def _tol(text: str) -> float:
+    return _fraction(text, False, "a relative residual tolerance")
 
 
 def _density(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1] (the fraction kept), got {text!r}")
-    return value
+    return _fraction(text, True, "the fraction kept")
 
 
 def _count(text: str) -> int:
