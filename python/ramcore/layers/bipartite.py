@@ -72,7 +72,7 @@ def biadjacency(matrix: Any, layout: str = "torch") -> sp.csr_array:
     if np.iscomplexobj(arr):
         raise TypeError(f"matrix must be real, got dtype {arr.dtype}; pass abs(matrix) or its real part")
     if layout == "torch":
-        arr = arr.reshape(arr.shape[0], -1).T
+        arr = arr.reshape(arr.shape[0], math.prod(arr.shape[1:])).T  # -1 fails on an empty layer
     elif arr.ndim != 2:
         raise ValueError(f"layout='biadjacency' needs a 2-d matrix, got shape {arr.shape}")
     return sp.csr_array(arr)
