@@ -356,7 +356,9 @@ def linear_output(name: str, keep: BoolArray, absw: FloatArray | None, src: Tens
             f"{tuple(src.shape[1:])} for this input_shape; check input_shape"
         )
     if src.dim() != 2:
-        raise unsupported(f"Linear layer {name!r} on a {tuple(src.shape[1:])} input (needs (features,))")
+        raise unsupported(
+            f"Linear layer {name!r} on a {tuple(src.shape[1:])} input (needs (features,): check input_shape)"
+        )
     if src.shape[1] != i:  # what the forward pass would refuse (a pooled map may still reshape)
         raise ValueError(
             f"encode: Linear layer {name!r} takes {i} features but receives {src.shape[1]} "
