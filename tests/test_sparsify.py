@@ -219,8 +219,10 @@ def test_sparsify_density_per_layer():
     weights = ramcore.magnitude(small_cnn(2))
     res = ramcore.sparsify(weights, density={"conv1": 0.5, "conv2": 0.1, "fc": 1.0}, report=False)
     assert [int(res.masks[n].sum()) for n in weights] == [108, 115, 160]
-    with pytest.raises(ValueError, match="no entry for layer 'fc'"):
+    with pytest.raises(ValueError, match=r"density: .* missing \['fc'\]"):
         ramcore.sparsify(weights, density={"conv1": 0.5, "conv2": 0.1})
+    with pytest.raises(ValueError, match=r"density: .* unknown \['fx'\]"):  # a misspelt layer is refused
+        ramcore.sparsify(weights, density={"conv1": 0.5, "conv2": 0.1, "fc": 1.0, "fx": 0.5})
 
 
 def test_sparsify_bad_arguments():

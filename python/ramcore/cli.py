@@ -15,6 +15,7 @@ ramcore rank-demo                     seed 004's ranking pipeline on the bundled
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -32,6 +33,37 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
+
+
+def _threads(text: str) -> int:
+    from .validation import MAX_THREADS
+
+    value = _int(text)
+    if not 1 <= value <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer <= {MAX_THREADS} (omit --threads for all cores), got {text!r}"
+        )
+    return value
+
+
+def _fraction(text: str, closed: bool, meaning: str) -> float:
+    """A number in (0, 1), or (0, 1] when `closed`; NaN and inf are refused."""
+    interval = "(0, 1]" if closed else "(0, 1)"
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (0 < value < 1 or (closed and value == 1)):
+        raise argparse.ArgumentTypeError(f"expected a number in {interval} ({meaning}), got {text!r}")
+    return value
+
+
+def _tol(text: str) -> float:
+    return _fraction(text, False, "a relative residual tolerance")
+
+
+def _density(text: str) -> float:
+    return _fraction(text, True, "the fraction kept")
 
 
 def _count(text: str) -> int:
@@ -71,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     for p in (lps, bi):
-        p.add_argument("--threads", type=_positive_int, default=None, help="worker threads (default: all)")
+        p.add_argument("--threads", type=_threads, default=None, help="worker threads (default: all)")
         p.add_argument("--save", metavar="FILE.npz", help="save the CSR matrix with scipy.sparse.save_npz")
 
     cert = sub.add_parser("certify", help="certify a graph as Ramanujan by its spectrum (Lanczos)")
@@ -89,8 +121,8 @@ def _parser() -> argparse.ArgumentParser:
     cb.add_argument("q", type=_int)
     cb.add_argument("l", type=_int)
     for c in (cl, cb):
-        c.add_argument("--tol", type=float, default=1e-10, help="relative residual tolerance (1e-10)")
-        c.add_argument("--threads", type=_positive_int, default=None, help="worker threads (default: all)")
+        c.add_argument("--tol", type=_tol, default=1e-10, help="relative residual tolerance (1e-10)")
+        c.add_argument("--threads", type=_threads, default=None, help="worker threads (default: all)")
         c.add_argument("--plot", metavar="FILE.png", help="draw the whole spectrum against the bound")
 
     par = sub.add_parser("params", help="list admissible LPS (p, q) pairs")
@@ -111,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     par.add_argument("--limit", type=_positive_int, default=20, help="rows to print (default 20)")
     demo = sub.add_parser("demo", help="train sparse MLP/CNN on the bundled digits data (needs torch)")
     demo.add_argument("--out", default="ramcore-demo", help="folder for demo.csv and demo.png")
-    demo.add_argument("--densities", type=float, nargs="+", default=[0.05, 0.1])
+    demo.add_argument("--densities", type=_density, nargs="+", default=[0.05, 0.1])
     demo.add_argument("--seeds", type=_positive_int, default=3)
     demo.add_argument("--epochs", type=_positive_int, default=10)
     demo.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
@@ -121,18 +153,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     topo.add_argument("model", help="a zoo model (ramcore.torch.zoo), e.g. resnet20, conv-6, vgg16")
     topo.add_argument("--method", default="random", help="mask method (make_masks), default random")
-    topo.add_argument("--density", type=float, default=0.05, help="fraction of weights kept")
+    topo.add_argument("--density", type=_density, default=0.05, help="fraction of weights kept")
     topo.add_argument("--encoding", choices=("unrolled", "rolled", "rolled_channel"), default="unrolled")
     topo.add_argument("--weighted", action="store_true", help="edges carry |W| (seed 004 eq. 4)")
     topo.add_argument("--raw", action="store_true", help="raw values instead of the normalised ones")
     topo.add_argument("--seed", type=_count, default=0, help="weights and random masks")
-    topo.add_argument("--threads", type=_positive_int, default=None, help="worker threads (default: all)")
+    topo.add_argument("--threads", type=_threads, default=None, help="worker threads (default: all)")
 
     rank = sub.add_parser(
         "rank-demo", help="seed 004 end to end on digits: train, encode, regress, rank PaI methods"
     )
     rank.add_argument("--out", default="ramcore-rank", help="folder for samples.csv, rankings.csv, rbo.png")
-    rank.add_argument("--densities", type=float, nargs="+", default=[0.02, 0.05, 0.1, 0.2])
+    rank.add_argument("--densities", type=_density, nargs="+", default=[0.02, 0.05, 0.1, 0.2])
     rank.add_argument("--seeds", type=_positive_int, default=2)
     rank.add_argument("--epochs", type=_positive_int, default=10)
     rank.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
@@ -155,8 +187,43 @@ def _check_densities(values: Sequence[float], flag: str) -> None:
 def _check_device(device: str) -> None:
     import torch
 
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(f"--device must be cpu, cuda or cuda:N, got {device!r}") from None
+    if dev.type == "cpu":
+        return
+    if dev.type != "cuda":
+        raise ValueError(f"--device {device}: only cpu and cuda devices are supported (cpu, cuda, cuda:N)")
+    if not torch.cuda.is_available():
         raise ValueError(f"--device {device}: no CUDA device is available here (use --device cpu)")
+    if dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
+
+
+def _check_output(path: str | None, flag: str, suffixes: Sequence[str] = ()) -> None:
+    """Fail before any work when `path` cannot be written: its folder must exist (and be a
+    folder), and its suffix be one of `suffixes` when given."""
+    if not path:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{flag} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{flag} {path}: the folder {folder} is not writable")
+    if os.path.isdir(path):
+        raise ValueError(f"{flag} {path}: is a folder, expected a file name")
+    if suffixes and os.path.splitext(path)[1].lower() not in suffixes:
+        raise ValueError(f"{flag} {path}: expected a file ending in {', '.join(suffixes)}")
+
+
+def _check_folder(path: str, flag: str) -> None:
+    """An output folder: it may be created, so its parent must exist, and it must not be a file."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{flag} {path}: exists and is not a folder")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError(f"{flag} {path}: the folder {parent} does not exist")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,6 +244,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     """Run the command in `args` (parsed and checked) from `ramcore.apps`."""
     if args.command in ("lps", "biregular", "params", "certify"):
+        _check_output(getattr(args, "save", None), "--save")
+        if getattr(args, "plot", None):
+            try:
+                from matplotlib.backend_bases import FigureCanvasBase
+            except ImportError as err:
+                raise ImportError(f"{err}; --plot needs matplotlib: pip install 'ramcore[plot]'") from err
+            formats = FigureCanvasBase.get_supported_filetypes()
+            suffix = os.path.splitext(args.plot)[1].lower()
+            _check_output(args.plot, "--plot", tuple("." + f for f in formats) if suffix else ())
         from .apps import graphs
 
         if args.command == "params":
@@ -215,6 +291,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "topometrics":
         _check_densities([args.density], "--density")
         _torch_or_hint("ramcore topometrics")
+        from .torch import zoo
+        from .torch.masks import METHODS
+
+        if args.model not in zoo.MODELS:
+            raise ValueError(f"unknown model {args.model!r}; zoo models: {', '.join(zoo.MODELS)}")
+        if args.method not in METHODS:
+            raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {args.method!r}")
         from .apps.topometrics import zoo_topometrics
 
         return zoo_topometrics(
@@ -230,6 +313,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     _check_densities(args.densities, "--densities")
     _torch_or_hint("the demo" if args.command == "demo" else "the ranking demo")
     _check_device(args.device)
+    _check_folder(args.out, "--out")
     if args.command == "demo":
         from .apps.demo import demo
 

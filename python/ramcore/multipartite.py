@@ -41,12 +41,36 @@ class MultipartiteGraph:
 
     def __post_init__(self) -> None:
         a, part = self.adjacency, self.partition
-        if not isinstance(a, sp.csr_array) or a.shape[0] != a.shape[1]:
-            raise ValueError("adjacency must be a square scipy.sparse.csr_array")
+        if not isinstance(a, sp.csr_array):
+            raise TypeError(f"adjacency must be a scipy.sparse.csr_array, got {type(a).__name__}")
+        if a.shape[0] != a.shape[1]:
+            raise ValueError(f"adjacency must be square, got shape {a.shape}")
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or np.iscomplexobj(a.data):
+            raise TypeError(f"adjacency must have real weights, got dtype {a.dtype}")
+        if not np.all(np.isfinite(a.data)):
+            raise ValueError("adjacency contains NaN or infinite weights")
+        if not isinstance(part, np.ndarray) or not np.issubdtype(part.dtype, np.integer):
+            raise TypeError(
+                f"partition must be an integer numpy array, got "
+                f"{type(part).__name__}{' of ' + str(part.dtype) if isinstance(part, np.ndarray) else ''}"
+            )
+        if not isinstance(self.names, tuple) or not all(isinstance(n, str) for n in self.names):
+            raise TypeError(f"names must be a tuple of str, got {self.names!r}")
         if part.shape != (a.shape[0],):
             raise ValueError(f"partition must have one entry per node ({a.shape[0]}), got shape {part.shape}")
         if part.size and (np.any(np.diff(part) < 0) or part[0] < 0 or part[-1] >= len(self.names)):
-            raise ValueError("partition must be non-decreasing, with values in [0, len(names))")
+            raise ValueError(
+                f"partition must be non-decreasing, with values in [0, len(names)) = [0, {len(self.names)})"
+            )
+        if a.nnz:  # every edge points forward: from a node to a node of a later partition
+            coo = a.tocoo()
+            back = np.flatnonzero(part[coo.row] >= part[coo.col])
+            if back.size:
+                u, v = int(coo.row[back[0]]), int(coo.col[back[0]])
+                raise ValueError(
+                    f"adjacency has {back.size} edge(s) that do not point to a later partition, e.g. "
+                    f"{u} -> {v} (partition {part[u]} -> {part[v]}); edges go from a partition to a later one"
+                )
 
     @property
     def num_nodes(self) -> int:

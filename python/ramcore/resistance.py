@@ -29,7 +29,7 @@ from .graphs import RamanujanFamily
 from .interop import as_csr, check_symmetric
 from .layers.bipartite import check_weights
 from .layers.resistance import effective_resistance  # re-exported: one layer's exact resistances
-from .validation import as_int, check_memory
+from .validation import as_int, check_memory, fraction, nonnegative_int, positive_int, tolerance
 from .validation import threads as _threads
 
 __all__ = ["Resistances", "effective_resistance", "graph_resistance", "sketch_size"]
@@ -90,22 +90,20 @@ def sketch_size(epsilon: float, edges: int, delta: float = 0.01) -> int:
     2003, Theorem 1.1 with a union bound; Spielman-Srivastava's 24 ln n / eps^2 is the same bound
     with cruder constants)."""
     epsilon, delta = _epsilon(epsilon), _delta(delta)
-    edges = max(as_int(edges, "edges"), 1)
-    return math.ceil(2.0 * math.log(2.0 * edges / delta) / (epsilon**2 / 2 - epsilon**3 / 3))
+    edges = max(nonnegative_int(edges, "edges"), 1)
+    denominator = epsilon**2 / 2 - epsilon**3 / 3  # 0.0 once epsilon**2 underflows
+    rows = 2.0 * math.log(2.0 * edges / delta) / denominator if denominator > 0 else math.inf
+    if not rows < 2**63:
+        raise ValueError(f"epsilon = {epsilon!r} is too small: the sketch would need over 2**63 rows")
+    return math.ceil(rows)
 
 
 def _epsilon(epsilon: Any) -> float:
-    e = float(epsilon)
-    if not 0 < e < 1:
-        raise ValueError(f"epsilon must lie in (0, 1), got {epsilon!r}")
-    return e
+    return fraction(epsilon, "epsilon", "the relative accuracy of every resistance")
 
 
 def _delta(delta: Any) -> float:
-    d = float(delta)
-    if not 0 < d < 1:
-        raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
-    return d
+    return fraction(delta, "delta", "the failure probability")
 
 
 def graph_resistance(
@@ -136,6 +134,15 @@ def graph_resistance(
     start = time.perf_counter()
     if method not in ("auto", "exact", "sketch"):
         raise ValueError(f"method must be 'auto', 'exact' or 'sketch', got {method!r}")
+    # every argument checked before any work, whichever method runs
+    eps, dl, tol = _epsilon(epsilon), _delta(delta), tolerance(tol, "tol")
+    if sketch_rows is not None:
+        positive_int(sketch_rows, "sketch_rows")
+    max_iterations = positive_int(max_iterations, "max_iterations", 2**31 - 1)
+    seed = as_int(seed, "seed")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    _threads(threads)
     a, unit = _adjacency(graph)
     n = a.shape[0]
     loops = int(np.count_nonzero(np.repeat(np.arange(n), np.diff(a.indptr)) == a.indices))
@@ -147,20 +154,7 @@ def graph_resistance(
     if method == "exact":
         values, comps = _exact_graph(a)
         return Resistances(values, a, "exact", comps, edges, seconds=time.perf_counter() - start)
-    eps = _epsilon(epsilon)
-    dl = _delta(delta)
     k = sketch_size(eps, edges, dl) if sketch_rows is None else as_int(sketch_rows, "sketch_rows")
-    if k < 1:
-        raise ValueError(f"sketch_rows must be a positive integer, got {k}")
-    tol = float(tol)
-    if not (0 < tol < 1):
-        raise ValueError(f"tol must lie in (0, 1), got {tol}")
-    max_iterations = as_int(max_iterations, "max_iterations")
-    if not 1 <= max_iterations <= 2**31 - 1:
-        raise ValueError(f"max_iterations must be a positive integer, got {max_iterations}")
-    seed = as_int(seed, "seed")
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
     check_memory(
         8 * (16 * 5 * n + 3 * a.nnz) + 16 * n,
         f"the sketch on {n:,} vertices and {a.nnz:,} stored entries",

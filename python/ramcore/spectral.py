@@ -23,7 +23,7 @@ import numpy.typing as npt
 from . import _core
 from .graphs import LPSGenerators, LPSGraph, RamanujanFamily, check_pq, constant_vectors, lps_generators
 from .interop import DeviceWarning, as_csr, check_symmetric
-from .validation import as_int, available_memory, check_memory
+from .validation import as_int, available_memory, check_memory, positive_int, tolerance
 from .validation import threads as _threads
 
 __all__ = [
@@ -149,12 +149,8 @@ METHODS = ("thick-restart", "two-pass")
 def _solver_args(
     k: Any, tol: Any, ncv: Any, max_restarts: Any, seed: Any, threads: Any, method: Any = "thick-restart"
 ) -> dict[str, Any]:
-    k = as_int(k, "k")
-    if k < 1:
-        raise ValueError(f"k must be a positive integer, got {k}")
-    tol = float(tol)
-    if not (tol > 0 and math.isfinite(tol)):
-        raise ValueError(f"tol must be a positive number, got {tol}")
+    k = positive_int(k, "k")
+    tol = tolerance(tol, "tol")
     ncv = 0 if ncv is None else as_int(ncv, "ncv")
     if ncv and ncv <= k:
         raise ValueError(f"ncv must exceed k = {k}, got {ncv}")
@@ -193,7 +189,14 @@ def _deflation(deflate: Any, n: int) -> FloatArray | None:
     """Orthonormalise user-supplied vectors (n,) or (n, r) to exclude from the search."""
     if deflate is None:
         return None
-    y = np.asarray(deflate, dtype=np.float64)
+    if np.iscomplexobj(deflate):
+        raise TypeError("deflate must be real vectors, got complex ones")
+    try:
+        y = np.asarray(deflate, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"deflate must be an array of real vectors (n,) or (n, r), got {type(deflate).__name__}"
+        ) from None
     if y.ndim == 1:
         y = y[:, None]
     if y.ndim != 2 or y.shape[0] != n:
@@ -519,6 +522,7 @@ def certify(
     both report the true residual of the computed eigenvector.
     """
     start = time.perf_counter()
+    tolerance(tol, "tol")  # before anything is built: a certificate needs tol in (0, 1)
     opts: dict[str, Any] = {"tol": tol, "ncv": ncv, "max_restarts": max_restarts, "seed": seed}
     opts["threads"] = threads
     opts["method"] = method

@@ -3,6 +3,7 @@ the value received and what is allowed."""
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 import os
@@ -20,6 +21,54 @@ def as_int(value: Any, name: str) -> int:
         return operator.index(value)
     except TypeError:
         raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}") from None
+
+
+def positive_int(value: Any, name: str, maximum: int | None = None) -> int:
+    """`value` as an int >= 1 (and <= `maximum` when given): a count or a size."""
+    n = as_int(value, name)
+    if n < 1 or (maximum is not None and n > maximum):
+        allowed = "a positive integer" if maximum is None else f"an integer in [1, {maximum}]"
+        raise ValueError(f"{name} must be {allowed}, got {n}")
+    return n
+
+
+def nonnegative_int(value: Any, name: str) -> int:
+    """`value` as an int >= 0: a count that may be zero, or a seed."""
+    n = as_int(value, name)
+    if n < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {n}")
+    return n
+
+
+def real(value: Any, name: str, allowed: str) -> float:
+    """`value` as a float; anything but a real number (None, str, bool, complex) is a TypeError
+    whose message says what is `allowed`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {allowed}, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def positive_real(value: Any, name: str) -> float:
+    """A finite real number > 0 (a constant, a scale)."""
+    x = real(value, name, "a finite positive real number")
+    if not (x > 0 and math.isfinite(x)):
+        raise ValueError(f"{name} must be a finite positive real number, got {value!r}")
+    return x
+
+
+def fraction(value: Any, name: str, meaning: str = "") -> float:
+    """A real number in the open interval (0, 1) (a probability, a relative accuracy)."""
+    allowed = "a real number in (0, 1)" + (f" ({meaning})" if meaning else "")
+    x = real(value, name, allowed)
+    if not 0.0 < x < 1.0:  # NaN fails too
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    return x
+
+
+def tolerance(value: Any, name: str = "tol") -> float:
+    """A relative residual tolerance: a real number in (0, 1). At 1 or above a residual as large
+    as the value itself would pass, so a certificate built on it would bound nothing."""
+    return fraction(value, name, "a relative residual tolerance")
 
 
 def odd_prime(value: Any, name: str, maximum: int | None = None) -> int:

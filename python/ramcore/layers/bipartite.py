@@ -79,7 +79,7 @@ def biadjacency(matrix: Any, layout: str = "torch") -> sp.csr_array:
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"matrix must be numeric or boolean, got dtype {arr.dtype}")
     if layout == "torch":
-        arr = view(arr)
+        arr = view(arr)  # math.prod, not -1: an empty layer keeps its shape
     elif arr.ndim != 2:
         raise ValueError(f"layout='biadjacency' needs a 2-d matrix, got shape {arr.shape}")
     return sp.csr_array(arr)

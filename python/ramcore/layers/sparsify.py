@@ -30,7 +30,8 @@ import scipy.sparse as sp
 
 from ..interop import as_numpy, is_torch, refuse_complex, to_torch_like
 from ..spectral import eigs, svds
-from ..validation import as_int
+from ..validation import as_int, per_name, positive_real
+from ..validation import density as check_density
 from .bipartite import check_weights, components, dense_biadjacency, dense_connected
 from .resistance import effective_resistance
 
@@ -101,6 +102,10 @@ def spec_spar(
     resistance: precomputed `effective_resistance(scores)` (computed when None).
     """
     _one_of(epsilon, density)
+    if density is not None:
+        density = check_density(density, "density")
+    if epsilon is not None:
+        epsilon = positive_real(epsilon, "epsilon")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(_seed(seed))
     return _spec_spar(scores, epsilon, density, _check_c(C), rng, resistance)
 
@@ -135,10 +140,7 @@ def _one_of(epsilon: Any, density: Any) -> None:
 
 
 def _check_c(c: Any) -> float:
-    value = float(c)
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"C must be a positive number, got {c!r}")
-    return value
+    return positive_real(c, "C")
 
 
 def _seed(seed: Any) -> int:
@@ -299,10 +301,22 @@ def sparsify(
     start = time.perf_counter()
     if not isinstance(scores, Mapping) or not scores:
         raise TypeError("scores must be a non-empty mapping name -> score matrix")
+    if not all(isinstance(n, str) for n in scores):
+        raise TypeError(f"scores must map layer names (str) to score matrices, got keys {list(scores)!r}")
+    for name, s in scores.items():
+        shape = tuple(getattr(s, "shape", ()))
+        if len(shape) >= 2 and math.prod(shape) == 0:
+            raise ValueError(f"scores[{name!r}] has shape {shape}: a layer without entries cannot be pruned")
     if scope not in ("layerwise", "global"):
         raise ValueError(f"scope must be 'layerwise' or 'global', got {scope!r}")
     _one_of(epsilon, density)
     c, base = _check_c(C), _seed(seed)
+    if isinstance(density, Mapping) and scope == "layerwise":  # a misspelt layer must not be ignored
+        density = per_name(density, [str(n) for n in scores], "density", check_density)
+    elif density is not None and not isinstance(density, Mapping):
+        density = check_density(density, "density")
+    if epsilon is not None:
+        epsilon = positive_real(epsilon, "epsilon")
     if scope == "global":
         if isinstance(density, Mapping):
             raise ValueError("scope='global' takes one density for the whole network")

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from .. import _core
 from ..multipartite import MultipartiteGraph
-from ..validation import available_memory
+from ..validation import available_memory, positive_int
 from ..validation import threads as core_threads
 from .targets import mask_targets
 from .unroll import Unroller, layer_mask, mask_table, trace
@@ -186,6 +186,8 @@ def encode(
     """
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+    if max_bytes is not None:
+        positive_int(max_bytes, "max_bytes")
     threads = core_threads(threads)
     plan = _plan(model, input_shape, masks, bool(weighted), pad_input, meta=True)
     if encoding != "unrolled":

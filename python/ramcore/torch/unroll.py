@@ -349,9 +349,16 @@ def identity_term(name: str, x: Nodes) -> Term:
 
 def linear_output(name: str, keep: BoolArray, absw: FloatArray | None, src: Tensor) -> Pending:
     """A Linear layer's output on the node map `src` (K, features): its mask as a 1x1 convolution piece."""
-    if src.dim() != 2:
-        raise unsupported(f"Linear layer {name!r} on a {tuple(src.shape[1:])} input (needs (features,))")
     o, i = keep.shape
+    if src.dim() != 2 and src.shape[-1] != i:  # the forward pass itself would fail: a wrong input_shape
+        raise ValueError(
+            f"encode: Linear layer {name!r} takes {i} features but receives an input of shape "
+            f"{tuple(src.shape[1:])} for this input_shape; check input_shape"
+        )
+    if src.dim() != 2:
+        raise unsupported(
+            f"Linear layer {name!r} on a {tuple(src.shape[1:])} input (needs (features,): check input_shape)"
+        )
     if src.shape[1] != i:  # what the forward pass would refuse (a pooled map may still reshape)
         raise ValueError(
             f"encode: Linear layer {name!r} takes {i} features but receives {src.shape[1]} "
@@ -413,9 +420,12 @@ class Unroller:
             t, b, l, r = ph, ph, pw, pw
         nodes = self.graph.nodes(x, (t, b, l, r))
         src = nodes.map.unsqueeze(2) if one_d else nodes.map
-        if src.dim() != 4 or src.shape[1] != module.in_channels:
-            raise unsupported(
-                f"{type(module).__name__} {name!r} on an input of shape {tuple(nodes.map.shape[1:])}"
+        if src.dim() != 4 or src.shape[1] != module.in_channels:  # the forward pass would fail too
+            need = "(channels, length)" if one_d else "(channels, height, width)"
+            raise ValueError(
+                f"encode: {type(module).__name__} {name!r} needs an input of shape {need} with "
+                f"{module.in_channels} channels but receives one of shape {tuple(nodes.map.shape[1:])} "
+                "for this input_shape; check input_shape"
             )
         if nodes.halo is not None:  # the network input: its padding nodes are part of the grid
             ht, hb, hl, hr = nodes.halo_pad
