@@ -143,22 +143,22 @@ void combine(std::int64_t n, const double* v, int m, const std::vector<double>& 
       stop);
 }
 
-// Breakdown of the recurrence (Parlett, "The Symmetric Eigenvalue Problem", 1980/1998, sec. 13.1
-// and 13.8 on restarting after an invariant subspace; Wu & Simon 2000, sec. 3, for the thick-restart
-// case): the new residual w = A v_j - alpha_j v_j - beta_{j-1} v_{j-1}, orthogonalised, has norm
-// beta_j at the rounding level of ||A||. Then span(V) (with the deflated block) is invariant up to
-// rounding and w is noise: normalising it divides that noise by beta_j. Worse, the part of the
-// noise along the deflated block Y is amplified by A at every later step (Gram-Schmidt leaves
-// eps^2 ||A v_j|| of it, divided by beta_j), so after a few steps the basis holds eigenvectors of
-// the deflated part and the "Ritz values" of P A P exceed ||A|| by orders of magnitude (issue 14:
-// 1e11 for the all-ones 100 x 100 matrix, whose deflated operator is exactly zero). Such a step
-// therefore records beta_j = 0 in T and continues from a fresh random vector orthogonal to the
-// basis and to Y. "Tiny" is measured against the largest ||A v_j|| seen (before any subtraction,
-// so it includes what the deflation projects away) and the caller's estimate of ||A||, never
-// against the Ritz values of the current run alone, which are themselves noise when P A P ~ 0.
-// With classical Gram-Schmidt twice, a step kept at beta_j > kBreakdown ||A|| leaves at most
-// eps^2 / kBreakdown ~ 5e-18 of Y in v_{j+1}; a dropped coupling (<= kBreakdown ||A||) is below the
-// 100 eps ||A|| accuracy floor of `accepted`.
+// Breakdown of the recurrence (Parlett, "The Symmetric Eigenvalue Problem", SIAM 1998, ch. 13:
+// beta_j = 0 means span(V) is invariant, and any vector orthogonal to it may continue; Wu & Simon
+// 2000 for the thick-restart form). The new residual w = A v_j - alpha_j v_j - beta_{j-1} v_{j-1},
+// orthogonalised, has norm beta_j at the rounding level of ||A||: span(V) (with the deflated block)
+// is invariant up to rounding and w is noise, which normalising divides by beta_j. Worse, the part
+// of the noise along the deflated block Y is amplified by A at every later step (Gram-Schmidt
+// leaves eps^2 ||A v_j|| of it, divided by beta_j), so after a few steps the basis holds
+// eigenvectors of the deflated part and the "Ritz values" of P A P exceed ||A|| by orders of
+// magnitude (issue 14: 1e11 for the all-ones 100 x 100 matrix, whose deflated operator is exactly
+// zero). Such a step therefore records beta_j = 0 in T and continues from a fresh random vector
+// orthogonal to the basis and to Y. "Tiny" is measured against the largest ||A v_j|| seen (before
+// any subtraction, so it includes what the deflation projects away) and the caller's estimate of
+// ||A||, never against the Ritz values of the current run alone, which are themselves noise when
+// P A P ~ 0. With classical Gram-Schmidt twice, a step kept at beta_j > kBreakdown ||A|| leaves at
+// most eps^2 / kBreakdown ~ 5e-18 of Y in v_{j+1}; a dropped coupling (<= kBreakdown ||A||) is
+// below the 100 eps ||A|| accuracy floor of `accepted`.
 constexpr double kBreakdown = 1e-14;
 
 // One thick-restart Lanczos run in the space orthogonal to `deflate`: k distinct Ritz values.
@@ -559,7 +559,7 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
     s = eigenvector(alphas, betas, theta);
     scale = std::max(scale, last_raw);
     anorm = std::max({std::abs(lo), std::abs(hi), scale});
-    // Breakdown (Parlett 1998, sec. 13.1): the Krylov space is invariant up to rounding, so T_j's
+    // Breakdown (Parlett 1998, ch. 13): the Krylov space is invariant up to rounding, so T_j's
     // extreme value is final. Either beta is at the rounding level of ||A|| (measured by ||A v_j||,
     // not by alpha_j, which is itself rounding when P A P ~ 0 as for rank-deficient input), or most
     // of w lies along the deflated block Y: in exact arithmetic w is orthogonal to Y, so that part is

@@ -11,7 +11,7 @@
 // Breakdown (beta_j at the rounding level of ||A||: an invariant subspace, e.g. rank-deficient input,
 // or a deflated operator P A P that is numerically zero) sets beta_j = 0 in T and continues from a
 // fresh random vector orthogonal to the basis and the deflated block (Parlett, "The Symmetric
-// Eigenvalue Problem", 1998, sec. 13.1); "rounding level" is judged against ||A v_j|| and the norm
+// Eigenvalue Problem", 1998, ch. 13); "rounding level" is judged against ||A v_j|| and the norm
 // seen by earlier runs, never the current run's own Ritz values. Returned values are Rayleigh
 // quotients of unit vectors, so |lambda| <= ||A|| always. Non-convergence is a returned status,
 // never an exception.
