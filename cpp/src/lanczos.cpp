@@ -256,11 +256,24 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
       const double raw = std::sqrt(deterministic_sum<double>(
           n, kSumBlock, kBlocksPerTask, threads,
           [&](std::int64_t i0, std::int64_t i1, double& sq) {
-            for (std::int64_t i = i0; i < i1; ++i) {
-              const double x = w[static_cast<Size>(i)];
-              sq += x * x;
-              w[static_cast<Size>(i)] = x - (alpha * vj[i] + beta_prev * vprev[i]);
+            // Four partial sums (fixed order, so still bit-identical for any thread count): one
+            // chain of dependent additions would make this sweep latency-bound instead of
+            // memory-bound.
+            double* wp = w.data();
+            double q[4] = {0.0, 0.0, 0.0, 0.0};
+            std::int64_t i = i0;
+            for (; i + 4 <= i1; i += 4)
+              for (int l = 0; l < 4; ++l) {
+                const double x = wp[i + l];
+                q[l] += x * x;
+                wp[i + l] = x - (alpha * vj[i + l] + beta_prev * vprev[i + l]);
+              }
+            for (; i < i1; ++i) {
+              const double x = wp[i];
+              q[0] += x * x;
+              wp[i] = x - (alpha * vj[i] + beta_prev * vprev[i]);
             }
+            sq += (q[0] + q[1]) + (q[2] + q[3]);
           },
           stop));
       scale = std::max(scale, raw);
