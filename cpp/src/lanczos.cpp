@@ -143,12 +143,32 @@ void combine(std::int64_t n, const double* v, int m, const std::vector<double>& 
       stop);
 }
 
+// Breakdown of the recurrence (Parlett, "The Symmetric Eigenvalue Problem", SIAM 1998, ch. 13:
+// beta_j = 0 means span(V) is invariant, and any vector orthogonal to it may continue; Wu & Simon
+// 2000 for the thick-restart form). The new residual w = A v_j - alpha_j v_j - beta_{j-1} v_{j-1},
+// orthogonalised, has norm beta_j at the rounding level of ||A||: span(V) (with the deflated block)
+// is invariant up to rounding and w is noise, which normalising divides by beta_j. Worse, the part
+// of the noise along the deflated block Y is amplified by A at every later step (Gram-Schmidt
+// leaves eps^2 ||A v_j|| of it, divided by beta_j), so after a few steps the basis holds
+// eigenvectors of the deflated part and the "Ritz values" of P A P exceed ||A|| by orders of
+// magnitude (issue 14: 1e11 for the all-ones 100 x 100 matrix, whose deflated operator is exactly
+// zero). Such a step therefore records beta_j = 0 in T and continues from a fresh random vector
+// orthogonal to the basis and to Y. "Tiny" is measured against the largest ||A v_j|| seen (before
+// any subtraction, so it includes what the deflation projects away) and the caller's estimate of
+// ||A||, never against the Ritz values of the current run alone, which are themselves noise when
+// P A P ~ 0. With classical Gram-Schmidt twice, a step kept at beta_j > kBreakdown ||A|| leaves at
+// most eps^2 / kBreakdown ~ 5e-18 of Y in v_{j+1}; a dropped coupling (<= kBreakdown ||A||) is
+// below the 100 eps ||A|| accuracy floor of `accepted`.
+constexpr double kBreakdown = 1e-14;
+
 // One thick-restart Lanczos run in the space orthogonal to `deflate`: k distinct Ritz values.
 //
 // The basis is column-major, n x (r + m + 1): the r deflation vectors first, then the Lanczos
 // vectors, so one Gram-Schmidt sweep handles both and every vector is contiguous for the operator.
+// `norm_scale` is a lower bound on ||A|| known before the run (0 if none); on return, the run's own
+// (largest ||A v_j|| and |Ritz value| seen), for the next run of the locking loop.
 LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r, const LanczosOptions& opt,
-                          const StopFn& stop) {
+                          const StopFn& stop, double& norm_scale) {
   const std::int64_t n = a.rows();
   enforce(a.cols() == n, "lanczos: the operator must be square");
   enforce(r >= 0 && r < n, "lanczos: deflating " + std::to_string(r) +
@@ -201,16 +221,27 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
   };
   enforce(fresh_vector(0), "lanczos: could not find a start vector outside the deflated space");
 
-  double anorm = 0.0;
+  // Largest ||A v_j|| (unit v_j, before the deflation projection) and |Ritz value| so far: a lower
+  // bound on ||A|| that sets the scale of "beta is zero" and the floor of `accepted`.
+  double scale = std::max(norm_scale, 0.0);
   int kk = 0;  // Ritz vectors kept at the start of this cycle
-  std::vector<double> theta, s;
+  int mm = m;  // basis size of this cycle: below m when the whole space is exhausted
+  std::vector<double> theta, s, tb;
   std::vector<int> order;
   double beta = 0.0;
-  // max |alpha_j| + beta_{j-1} so far: a lower bound on ||A|| that sets the scale of "beta is zero".
-  // Relative to |alpha_j| alone, a step from a (near) null vector (alpha_j ~ 1e-17, as on graphs
-  // with isolated nodes once the Krylov space is exhausted) would take rounding noise for a new
-  // direction and scale it up by 1 / beta: Ritz values of 10^5 on a graph of norm 3.
-  double scale = 0.0;
+  // Eigenpairs of the leading mm x mm block of T, in the `which` order.
+  auto ritz = [&]() {
+    if (mm == m) {
+      symmetric_eigen(t, m, theta, s);
+    } else {
+      tb.assign(static_cast<Size>(mm) * static_cast<Size>(mm), 0.0);
+      for (int i = 0; i < mm; ++i)
+        for (int c = 0; c < mm; ++c) tb[static_cast<Size>(i * mm + c)] = t[static_cast<Size>(i * m + c)];
+      symmetric_eigen(tb, mm, theta, s);
+    }
+    order = preferred_order(theta, opt.which);
+    for (double th : theta) scale = std::max(scale, std::abs(th));
+  };
   for (;;) {
     for (int j = kk; j < m; ++j) {
       const double* vj = col(j);
@@ -218,38 +249,57 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
       ++res.matvecs;
       const double alpha = dot(n, vj, w.data(), threads, stop);
       t[static_cast<Size>(j * m + j)] = alpha;
-      // Three-term recurrence first (after a restart the arrow terms are left to Gram-Schmidt).
+      // Three-term recurrence first (after a restart the arrow terms are left to Gram-Schmidt),
+      // measuring ||A v_j|| in the same sweep.
       const double beta_prev = j > kk ? t[static_cast<Size>((j - 1) * m + j)] : 0.0;
       const double* vprev = j > kk ? col(j - 1) : vj;
-      parallel_for(
-          n, kVectorTask, threads,
-          [&](std::int64_t i0, std::int64_t i1) {
-            for (std::int64_t i = i0; i < i1; ++i) w[static_cast<Size>(i)] -= alpha * vj[i] + beta_prev * vprev[i];
+      const double raw = std::sqrt(deterministic_sum<double>(
+          n, kSumBlock, kBlocksPerTask, threads,
+          [&](std::int64_t i0, std::int64_t i1, double& sq) {
+            // Four partial sums (fixed order, so still bit-identical for any thread count): one
+            // chain of dependent additions would make this sweep latency-bound instead of
+            // memory-bound.
+            double* wp = w.data();
+            double q[4] = {0.0, 0.0, 0.0, 0.0};
+            std::int64_t i = i0;
+            for (; i + 4 <= i1; i += 4)
+              for (int l = 0; l < 4; ++l) {
+                const double x = wp[i + l];
+                q[l] += x * x;
+                wp[i + l] = x - (alpha * vj[i + l] + beta_prev * vprev[i + l]);
+              }
+            for (; i < i1; ++i) {
+              const double x = wp[i];
+              q[0] += x * x;
+              wp[i] = x - (alpha * vj[i] + beta_prev * vprev[i]);
+            }
+            sq += (q[0] + q[1]) + (q[2] + q[3]);
           },
-          stop);
+          stop));
+      scale = std::max(scale, raw);
       beta = orthogonalise(j + 1);
-      scale = std::max(scale, std::abs(alpha) + beta_prev);
-      if (beta <= 1e-12 * std::max(scale, std::abs(alpha) + beta) || beta == 0.0) {  // invariant subspace
+      if (beta <= kBreakdown * scale) {  // invariant subspace (also the exact case beta = 0)
         beta = 0.0;
-        if (j + 1 < m && !fresh_vector(j + 1)) break;  // continue from a new direction
+        if (j + 1 < m && !fresh_vector(j + 1)) {  // no direction left: the whole space is spanned
+          mm = j + 1;
+          break;
+        }
       } else {
         store(j + 1, 1.0 / beta);
       }
       if (j + 1 < m) t[static_cast<Size>(j * m + j + 1)] = t[static_cast<Size>((j + 1) * m + j)] = beta;
     }
 
-    symmetric_eigen(t, m, theta, s);
-    order = preferred_order(theta, opt.which);
-    anorm = 0.0;
-    for (double th : theta) anorm = std::max(anorm, std::abs(th));
+    ritz();
+    enforce(mm >= opt.k, "lanczos: the Krylov space collapsed below k vectors");
     bool all = true;
     for (int i = 0; i < opt.k; ++i) {
       const auto c = static_cast<Size>(order[static_cast<Size>(i)]);
-      const double est = std::abs(beta * s[static_cast<Size>(m - 1) * static_cast<Size>(m) + c]);
+      const double est = std::abs(beta * s[static_cast<Size>(mm - 1) * static_cast<Size>(mm) + c]);
       // Half the tolerance on the estimate, so the true residual checked below has a margin.
-      all = all && est <= accepted(theta[c], anorm, 0.5 * opt.tol);
+      all = all && est <= accepted(theta[c], scale, 0.5 * opt.tol);
     }
-    if (all || res.restarts >= opt.max_restarts) {
+    if (all || mm < m || res.restarts >= opt.max_restarts) {
       res.converged = all;
       break;
     }
@@ -267,32 +317,55 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
       t[static_cast<Size>(c * m + kk)] = t[static_cast<Size>(kk * m + c)] =
           beta * s[static_cast<Size>(m - 1) * static_cast<Size>(m) + src];
     }
-    if (beta == 0.0 && !fresh_vector(kk)) break;  // exhausted: the kept Ritz pairs are exact
+    if (beta == 0.0 && !fresh_vector(kk)) {  // exhausted: the kept Ritz pairs are exact
+      mm = kk;
+      ritz();
+      res.converged = kk >= opt.k;
+      break;
+    }
   }
 
-  // Ritz vectors y = V s for the k wanted values (row-major n x k), with true residuals.
+  // Ritz vectors y = V s for the k wanted values (row-major n x k). Each is projected off the
+  // deflation block and normalised, and its value is the Rayleigh quotient y^T P A P y of that unit
+  // vector, so |value| <= ||A|| whatever happened above; the residual is the true ||P A P y - value y||
+  // (the Rayleigh quotient minimises it over all values, and differs from the Ritz value by at most it).
   const int k = opt.k;
   const std::vector<int> wanted(order.begin(), order.begin() + k);
   std::vector<double> y(un * static_cast<Size>(k));
-  combine(n, col(0), m, s, m, wanted, y.data(), 0, true, threads, stop);
-  std::vector<double> yc(un);
+  combine(n, col(0), mm, s, mm, wanted, y.data(), 0, true, threads, stop);
+  std::vector<double> yc(un), values(static_cast<Size>(k)), residuals(static_cast<Size>(k));
   for (int c = 0; c < k; ++c) {
-    const double th = theta[static_cast<Size>(wanted[static_cast<Size>(c)])];
     for (Size i = 0; i < un; ++i) yc[i] = y[i * static_cast<Size>(k) + static_cast<Size>(c)];
+    project_out(n, r, basis.data(), yc.data(), threads, stop);
     const double nrm = norm2(n, yc.data(), threads, stop);
     for (auto& x : yc) x /= nrm;
     a.apply(yc.data(), w.data(), threads, stop);
     ++res.matvecs;
     project_out(n, r, basis.data(), w.data(), threads, stop);  // residual of P A P
-    for (Size i = 0; i < un; ++i) w[i] -= th * yc[i];
-    res.values.push_back(th);
-    res.residuals.push_back(norm2(n, w.data(), threads, stop));
-    // Converged means the true residual, not just the Ritz estimate, meets the tolerance.
-    res.converged = res.converged && res.residuals.back() <= accepted(th, anorm, opt.tol);
-    if (opt.vectors)
-      for (Size i = 0; i < un; ++i) y[i * static_cast<Size>(k) + static_cast<Size>(c)] = yc[i];
+    const double rq = dot(n, yc.data(), w.data(), threads, stop);
+    for (Size i = 0; i < un; ++i) w[i] -= rq * yc[i];
+    values[static_cast<Size>(c)] = rq;
+    residuals[static_cast<Size>(c)] = norm2(n, w.data(), threads, stop);
+    scale = std::max(scale, std::abs(rq));
+    for (Size i = 0; i < un; ++i) y[i * static_cast<Size>(k) + static_cast<Size>(c)] = yc[i];
   }
-  if (opt.vectors) res.vectors = std::move(y);
+  // Best first again (a Rayleigh quotient may swap two values closer than their residuals).
+  const std::vector<int> final_order = preferred_order(values, opt.which);
+  for (int c = 0; c < k; ++c) {
+    const auto src = static_cast<Size>(final_order[static_cast<Size>(c)]);
+    res.values.push_back(values[src]);
+    res.residuals.push_back(residuals[src]);
+    // Converged means the true residual, not just the Ritz estimate, meets the tolerance.
+    res.converged = res.converged && residuals[src] <= accepted(values[src], scale, opt.tol);
+  }
+  if (opt.vectors) {
+    res.vectors.resize(y.size());
+    for (Size i = 0; i < un; ++i)
+      for (int c = 0; c < k; ++c)
+        res.vectors[i * static_cast<Size>(k) + static_cast<Size>(c)] =
+            y[i * static_cast<Size>(k) + static_cast<Size>(final_order[static_cast<Size>(c)])];
+  }
+  norm_scale = scale;
   return res;
 }
 
@@ -301,7 +374,8 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
 LanczosResult lanczos(const LinearOperator& a, const double* deflate, int r, const LanczosOptions& opt,
                       const StopFn& stop) {
   if (opt.two_pass) return lanczos_two_pass(a, deflate, r, opt, stop);
-  if (opt.k == 1) return lanczos_run(a, deflate, r, opt, stop);  // no multiplicity to resolve
+  double norm_scale = 0.0;  // lower bound on ||A||, carried from run to run
+  if (opt.k == 1) return lanczos_run(a, deflate, r, opt, stop, norm_scale);  // no multiplicity to resolve
   // Single-vector Krylov spaces hold one vector per eigenspace, so a repeated eigenvalue appears
   // once per run. Lock what a run finds (add it to the deflated block) and search again until a
   // run finds nothing that belongs among the k best: the k values then carry their multiplicity.
@@ -329,7 +403,10 @@ LanczosResult lanczos(const LinearOperator& a, const double* deflate, int r, con
     o.vectors = true;
     o.k = static_cast<int>(std::min<std::int64_t>(opt.k, n - width));
     o.seed = opt.seed + 0x9e3779b9ULL * locked.size();
-    LanczosResult run = lanczos_run(a, width ? block.data() : nullptr, width, o, stop);
+    // Each run after the first works in the complement of what was locked, where P A P may be
+    // (numerically) zero, as for rank-deficient input: its "zero" is measured against ||A||, the
+    // scale of the earlier runs, not against its own rounding-level Ritz values.
+    LanczosResult run = lanczos_run(a, width ? block.data() : nullptr, width, o, stop, norm_scale);
     total.matvecs += run.matvecs;
     total.restarts += run.restarts;
     total.converged = total.converged && run.converged;
@@ -421,17 +498,22 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
   // The recurrence, in three sweeps per step so that pass 2 can replay it bit for bit:
   //   alpha = v . A v;  w = A v - alpha v - beta_prev v_prev, with c = Y^T w and ||w||^2 in the
   //   same sweep;  beta = sqrt(||w||^2 - ||c||^2) (Y orthonormal);  v_next = (w - Y c) / beta.
+  //   The same sweep measures ||A v|| (before the subtraction) for the breakdown test.
+  double last_raw = 0.0, last_cc = 0.0, last_ww = 0.0;
   auto update = [&](double alpha, double beta_prev, std::vector<double>& c) {
     c = deterministic_sum<Sums>(
             n, kSumBlock, kBlocksPerTask, threads,
             [&](std::int64_t i0, std::int64_t i1, Sums& acc) {
-              double sq = 0.0;
+              double sq = 0.0, raw = 0.0;
               for (std::int64_t i = i0; i < i1; ++i) {
                 const auto u = static_cast<Size>(i);
-                w[u] -= alpha * cur[i] + beta_prev * prev[i];
+                const double x = w[u];
+                raw += x * x;
+                w[u] = x - (alpha * cur[i] + beta_prev * prev[i]);
                 sq += w[u] * w[u];
               }
               acc[ur] = sq;
+              acc[ur + 1] = raw;
               for (Size k = 0; k < ur; ++k) {
                 const double* yk = y.data() + k * un;
                 double s = 0.0;
@@ -439,10 +521,13 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
                 acc[k] = s;
               }
             },
-            stop, Sums(ur + 1))
+            stop, Sums(ur + 2))
             .v;
     double cc = 0.0;
     for (Size k = 0; k < ur; ++k) cc += c[k] * c[k];
+    last_raw = std::sqrt(c[ur + 1]);
+    last_cc = cc;
+    last_ww = c[ur];
     return std::sqrt(std::max(c[ur] - cc, 0.0));  // ||w - Y c||
   };
   auto finish = [&](const std::vector<double>& c, double beta, double* next) {
@@ -473,6 +558,7 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
   LanczosResult res;
   std::vector<double> alphas, betas, s, c;
   double theta = 0.0, anorm = 0.0;
+  double scale = 0.0;  // largest ||A v_j||: a lower bound on ||A||, the scale of "beta is zero"
   start();
   for (std::int64_t j = 0; j < max_steps; ++j) {
     const double alpha = a.apply_dot(cur, w.data(), threads, stop);  // A v and v . A v, one sweep
@@ -484,8 +570,15 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
             : opt.which == Which::kSmallest ? lo
                                             : (std::abs(lo) > std::abs(hi) ? lo : hi);
     s = eigenvector(alphas, betas, theta);
-    anorm = std::max(std::abs(lo), std::abs(hi));
-    const bool breakdown = beta <= 1e-12 * (std::abs(alpha) + beta) || static_cast<std::int64_t>(alphas.size()) >= n - r;
+    scale = std::max(scale, last_raw);
+    anorm = std::max({std::abs(lo), std::abs(hi), scale});
+    // Breakdown (Parlett 1998, ch. 13): the Krylov space is invariant up to rounding, so T_j's
+    // extreme value is final. Either beta is at the rounding level of ||A|| (measured by ||A v_j||,
+    // not by alpha_j, which is itself rounding when P A P ~ 0 as for rank-deficient input), or most
+    // of w lies along the deflated block Y: in exact arithmetic w is orthogonal to Y, so that part is
+    // rounding amplified by A, and beta = sqrt(||w||^2 - ||Y^T w||^2) would lose its digits too.
+    const bool leak = ur > 0 && last_cc > 0.25 * last_ww;
+    const bool breakdown = beta <= 1e-12 * scale || leak || static_cast<std::int64_t>(alphas.size()) >= n - r;
     if (breakdown || std::abs(beta * s.back()) <= accepted(theta, anorm, 0.5 * opt.tol)) {
       res.converged = true;  // confirmed below by the true residual
       break;
@@ -523,12 +616,17 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
       rotate(next);
     }
   }
+  // The returned value is the Rayleigh quotient x^T P A P x of the unit Ritz vector (so |value| <=
+  // ||A||, and it is within the residual of the Ritz value), with its true residual.
+  project_out(n, r, y.data(), x.data(), threads, stop);
   const double nx = norm2(n, x.data(), threads, stop);
   for (auto& e : x) e /= nx;
   a.apply(x.data(), w.data(), threads, stop);
   ++res.matvecs;
   project_out(n, r, y.data(), w.data(), threads, stop);
+  theta = dot(n, x.data(), w.data(), threads, stop);
   for (Size i = 0; i < un; ++i) w[i] -= theta * x[i];
+  anorm = std::max(anorm, std::abs(theta));
   res.values = {theta};
   res.residuals = {norm2(n, w.data(), threads, stop)};
   res.converged = res.converged && res.residuals[0] <= accepted(theta, anorm, opt.tol);

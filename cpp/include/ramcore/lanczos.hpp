@@ -8,7 +8,13 @@
 // (tridiagonal, plus an arrow after a restart) is diagonalised densely; a Ritz pair (theta, V s)
 // has residual norm |beta_{m-1} s_{m-1}|. Unconverged cycles restart from the best
 // k + (m - k) / 2 Ritz vectors and the last Lanczos vector, which keeps T an arrowhead matrix.
-// Non-convergence is a returned status, never an exception.
+// Breakdown (beta_j at the rounding level of ||A||: an invariant subspace, e.g. rank-deficient input,
+// or a deflated operator P A P that is numerically zero) sets beta_j = 0 in T and continues from a
+// fresh random vector orthogonal to the basis and the deflated block (Parlett, "The Symmetric
+// Eigenvalue Problem", 1998, ch. 13); "rounding level" is judged against ||A v_j|| and the norm
+// seen by earlier runs, never the current run's own Ritz values. Returned values are Rayleigh
+// quotients of unit vectors, so |lambda| <= ||A|| always. Non-convergence is a returned status,
+// never an exception.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +49,8 @@ struct LanczosOptions {
 };
 
 struct LanczosResult {
-  std::vector<double> values;     // k Ritz values, best first in the `which` order
+  std::vector<double> values;     // k values, best first in the `which` order: the Rayleigh
+                                  // quotients y^T P A P y of the unit Ritz vectors y (P = I - Y Y^T)
   std::vector<double> residuals;  // true residual norms ||A y - theta y|| of the unit Ritz vectors
   std::vector<double> vectors;    // n x k, row-major, when requested
   std::int64_t matvecs = 0;
@@ -62,8 +69,10 @@ LanczosResult lanczos(const LinearOperator& a, const double* deflate, int r,
 // converged Ritz values repeat ("ghosts") but does not move the extreme one (Paige 1980), which
 // is all a certificate needs. Pass 1 keeps only alpha, beta and three vectors, and after each
 // step finds the extreme eigenvalue of the tridiagonal T_j by bisection (Sturm counts) and its
-// eigenvector by inverse iteration; it stops when |beta_j s_j| <= tol * |theta|. Pass 2 replays
-// the same recurrence to form y = V s and reports the true residual ||P A P y - theta y||.
+// eigenvector by inverse iteration; it stops when |beta_j s_j| <= tol * |theta|, or at a breakdown
+// (beta_j at the rounding level of max ||A v_i||, or w mostly along the deflated block). Pass 2
+// replays the same recurrence to form y = V s and reports the Rayleigh quotient theta = y^T P A P y
+// of the unit vector y with its true residual ||P A P y - theta y||.
 LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, int r,
                                const LanczosOptions& options, const StopFn& stop);
 
