@@ -399,7 +399,9 @@ def svds(
       LPS graphs; the computed top pair otherwise), so values[0] is sigma_2.
 
     side: "cols" (B^T B, right vectors), "rows" (B B^T, left vectors) or "auto" (smaller side).
-    Singular values below about sqrt(eps) * sigma_1 lose relative accuracy on the normal operator.
+    Singular values below about sqrt(eps) * sigma_1 lose relative accuracy on the normal operator;
+    each residual is a bound on its value's error, min(r / sigma, sqrt(r)) for the residual r of
+    sigma^2 on the normal operator.
     """
     args = _solver_args(k, tol, ncv, max_restarts, seed, threads, method)
     start = time.perf_counter()
@@ -436,10 +438,12 @@ def svds(
     raw = _core.svds_csr(m.indptr, m.indices, data, rows, cols, columns, y, vectors=return_vectors, **args)
     theta = np.maximum(raw["values"], 0.0)
     sigma = np.sqrt(theta)
+    # A residual r of theta = sigma^2 on the normal operator bounds the error of sigma by r / sigma
+    # (|theta - theta'| = |sigma - sigma'| (sigma + sigma')) and by sqrt(r): report the smaller, so
+    # that a singular value near zero does not carry a bound of r / 1e-14.
+    r = np.maximum(raw["residuals"], 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        resid = np.where(
-            sigma > 0, raw["residuals"] / np.where(sigma > 0, sigma, 1.0), np.sqrt(raw["residuals"])
-        )
+        resid = np.minimum(np.where(sigma > 0, r / np.where(sigma > 0, sigma, 1.0), np.inf), np.sqrt(r))
     return SVDResult(
         values=sigma,
         residuals=resid,
