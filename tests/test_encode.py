@@ -596,3 +596,12 @@ def test_core_rejects_bad_pieces(changes, match):
 
     with pytest.raises(ValueError, match=match):
         _core.unrolled_encoding(35, [fig1_piece(**changes)], False)
+
+
+def test_default_limit_is_the_available_memory_now(monkeypatch):
+    import ramcore.validation
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3))
+    monkeypatch.setattr(ramcore.validation, "available_memory", lambda: 2_000)  # half: 1,000 bytes
+    with pytest.raises(MemoryError, match="over the limit of 1,000 bytes"):
+        rt.encode(model, (3, 8, 8))

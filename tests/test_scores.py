@@ -482,3 +482,13 @@ def test_score_functions_bad_inputs() -> None:
         S.synflow_scores(model, targets, masks={n: torch.ones(2, dtype=torch.bool) for n in targets})
     with pytest.raises(TypeError, match=r"targets\['a'\]"):
         S.magnitude_scores({"a": [1.0]})  # type: ignore[dict-item]
+
+
+def test_synflow_masks_report_progress(capsys: pytest.CaptureFixture[str]) -> None:
+    model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+    targets = {n: p for n, p in model.named_parameters() if n.endswith("weight")}
+    quiet = S.synflow_masks(model, targets, 0.5, rounds=4, progress=False)
+    assert capsys.readouterr().err == ""
+    shown = S.synflow_masks(model, targets, 0.5, rounds=4, progress=True)
+    assert "synflow: 4/4 rounds" in capsys.readouterr().err  # not a terminal: a status line
+    assert all(torch.equal(quiet[n], shown[n]) for n in quiet)  # progress changes nothing else

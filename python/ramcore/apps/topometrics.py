@@ -34,7 +34,7 @@ def zoo_topometrics(
     g = torch.Generator().manual_seed(seed)
     batch = (torch.randn(64, *shape, generator=g), torch.randint(0, 10, (64,), generator=g))
     start = time.perf_counter()
-    masks = make_masks(model, method, density, data=batch, input_shape=shape, seed=seed)
+    masks = make_masks(model, method, density, data=batch, input_shape=shape, seed=seed, progress=True)
     made = time.perf_counter()
     graph = encode(model, shape, masks, encoding=encoding, weighted=weighted, threads=threads)
     graphs = graph if isinstance(graph, tuple) else (graph,)

@@ -133,6 +133,7 @@ def make_masks(
     exclude: str | Sequence[str] | None = None,
     exclude_first: bool = False,
     exclude_last: bool = False,
+    progress: bool | None = None,
 ) -> MaskSet:
     """Masks for the linear/conv/RNN/attention weights of `model` keeping `density` of them.
 
@@ -146,7 +147,8 @@ def make_masks(
     bipartite piece by effective resistances of `score`: "magnitude", "snip" (needs `data`) or
     "synflow" (one-shot scores); seed 002 Algorithm 2 at an exact density, `ramcore.layers.sparsify`).
     allocation: "uniform" (default for the structural methods and sparsify), "er", "erk" or a
-    dict; None lets the score methods rank globally. seed: every random choice.
+    dict; None lets the score methods rank globally. seed: every random choice. progress: over
+    SynFlow's rounds, the one long loop here (`ramcore.progress`; None: a bar on a terminal).
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -168,7 +170,9 @@ def make_masks(
         else allocate_density(targets, density, allocation or "uniform")
     )
     if method in _SCORED:
-        masks = _score_masks(model, method, targets, density, per_layer, data, loss_fn, rounds, input_shape)
+        masks = _score_masks(
+            model, method, targets, density, per_layer, data, loss_fn, rounds, input_shape, progress
+        )
         infos: dict[str, tuple[MaskInfo, ...]] = {t.name: () for t in targets}
     elif method in ("random", "er", "erk"):
         assert per_layer is not None
@@ -266,13 +270,16 @@ def _score_masks(
     loss_fn: Callable[..., torch.Tensor] | None,
     rounds: int,
     input_shape: Sequence[int] | None,
+    progress: bool | None = None,
 ) -> dict[str, torch.Tensor]:
     if method == "synflow":  # iterative and global by construction (Tanaka et al. 2020)
         if per_layer is not None:
             raise ValueError("method='synflow' ranks all layers together: leave allocation=None")
         params = dict(model.named_parameters())
         chosen = {t.name: params[t.name] for t in targets}
-        return _scores.synflow_masks(model, chosen, density, rounds=rounds, input_shape=input_shape)
+        return _scores.synflow_masks(
+            model, chosen, density, rounds=rounds, input_shape=input_shape, progress=progress
+        )
     scores = _one_shot_scores(model, targets, method, "method", data, loss_fn, input_shape)
     largest = method != "grasp"  # GraSP removes its top scores (Wang et al. 2020, eq. 8)
     if per_layer is None:

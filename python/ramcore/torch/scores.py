@@ -52,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..progress import Progress, check_progress
 from ..validation import density as _density
 from ..validation import per_name
 
@@ -229,6 +230,7 @@ def synflow_masks(
     input_shape: Sequence[int] | None = None,
     *,
     dtype: torch.dtype | None = torch.float64,
+    progress: bool | None = None,
 ) -> dict[str, Tensor]:
     """SynFlow masks (Tanaka et al. 2020, Algorithm 1): iterative, data-free, global.
 
@@ -236,15 +238,17 @@ def synflow_masks(
     exactly round(density**(k/rounds) * total) weights globally (the exponential schedule). A weight
     pruned in one round never returns: in the authors' code its score is 0 <= threshold; here pruned
     weights rank below every kept one, so ties at zero score cannot revive them. Returns bool masks on
-    the CPU keeping exactly round(density * total) weights.
+    the CPU keeping exactly round(density * total) weights. progress: over the rounds
+    (`ramcore.progress`; None: a bar on a terminal).
     """
     names, params = _check_targets(model, targets)
+    show = check_progress(progress)
     final = _density(density)
     if isinstance(rounds, bool) or not isinstance(rounds, numbers.Integral) or rounds < 1:
         raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
     shape = _input_shape(model, input_shape)
     keep = _device_masks(names, params, None)
-    with _untouched(model, params):
+    with _untouched(model, params), Progress(int(rounds), "synflow", "round", show) as bar:
         weights = _linearise(model, params, dtype)
         ones = torch.ones((1, *shape), dtype=weights[0].dtype, device=weights[0].device)
         for k in range(1, int(rounds) + 1):
@@ -254,6 +258,7 @@ def synflow_masks(
             }
             chosen = topk_masks(ranked, final ** (k / rounds), scope="global")
             keep = [chosen[name].to(p.device) for name, p in zip(names, params)]
+            bar.update()
     return {name: mask.cpu() for name, mask in zip(names, keep)}
 
 
