@@ -75,8 +75,9 @@ class RamanujanFamily(Protocol):
         """(indptr, indices, values or None for all ones, n) of the symmetric adjacency."""
         ...
 
-    def trivial_vectors(self, operator: str = "adjacency") -> FloatArray:
-        """Orthonormal columns spanning the known trivial eigenvectors of `operator`."""
+    def trivial_vectors(self) -> FloatArray:
+        """Orthonormal columns spanning the known trivial eigenvectors of the adjacency (the
+        solvers know the Laplacians' kernels of any graph)."""
         ...
 
 
@@ -235,11 +236,10 @@ class LPSGraph:
     def symmetric_csr(self) -> tuple[Any, Any, FloatArray | None, int]:
         return self.indptr, self.indices, self.multiplicities, self.num_vertices
 
-    def trivial_vectors(self, operator: str = "adjacency") -> FloatArray:
-        """The constant vector (the kernel of both Laplacians of a regular graph), and for the
-        adjacency of a bipartite graph the vector +-1 by side (eigenvalue -(p + 1))."""
-        bipartite_adjacency = self.bipartite and operator == "adjacency"
-        return constant_vectors(self.num_vertices, self.side if bipartite_adjacency else None)
+    def trivial_vectors(self) -> FloatArray:
+        """The constant vector (eigenvalue p + 1), and for a bipartite graph the vector +-1 by side
+        (eigenvalue -(p + 1))."""
+        return constant_vectors(self.num_vertices, self.side)
 
     @property
     def num_edges(self) -> int:
@@ -541,16 +541,10 @@ class BiregularGraph:
         a = self.adjacency
         return a.indptr, a.indices, a.data, a.shape[0]
 
-    def trivial_vectors(self, operator: str = "adjacency") -> FloatArray:
-        """Adjacency: the singular pair of sigma_1 = sqrt(lq) as the two eigenvectors of +-sigma_1
-        (sqrt(l) on the rows, +-sqrt(q) on the columns). Laplacian: the constant vector. Normalised
-        Laplacian: D^1/2 1."""
+    def trivial_vectors(self) -> FloatArray:
+        """The singular pair of sigma_1 = sqrt(lq) as the two eigenvectors of +-sigma_1 (sqrt(l) on
+        the rows, +-sqrt(q) on the columns)."""
         rows, cols = self.num_rows, self.num_cols
-        if operator == "laplacian":
-            return constant_vectors(self.num_vertices)
-        if operator == "normalized_laplacian":
-            v = np.sqrt(np.concatenate([np.full(rows, float(self.l)), np.full(cols, float(self.q))]))
-            return np.ascontiguousarray((v / np.linalg.norm(v))[:, None])
         u = np.concatenate([np.full(rows, math.sqrt(self.l)), np.full(cols, math.sqrt(self.q))])
         flip = np.concatenate([np.full(rows, math.sqrt(self.l)), np.full(cols, -math.sqrt(self.q))])
         return np.ascontiguousarray(np.stack([u / np.linalg.norm(u), flip / np.linalg.norm(flip)], axis=1))

@@ -105,7 +105,6 @@ def as_csr(a: Any, name: str) -> sp.csr_array:
         if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
             raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
         m = sp.csr_array(arr)
-    refuse_complex(m, name)
     if m.dtype != np.float64:
         m = m.astype(np.float64)
     if not np.all(np.isfinite(m.data)):

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+from .interop import refuse_complex
+
 if TYPE_CHECKING:
     import networkx as nx
 
@@ -45,7 +47,8 @@ class MultipartiteGraph:
             raise TypeError(f"adjacency must be a scipy.sparse.csr_array, got {type(a).__name__}")
         if a.shape[0] != a.shape[1]:
             raise ValueError(f"adjacency must be square, got shape {a.shape}")
-        if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or np.iscomplexobj(a.data):
+        refuse_complex(a, "adjacency")
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
             raise TypeError(f"adjacency must have real weights, got dtype {a.dtype}")
         if not np.all(np.isfinite(a.data)):
             raise ValueError("adjacency contains NaN or infinite weights")

@@ -29,7 +29,7 @@ from .graphs import RamanujanFamily
 from .interop import as_csr, check_symmetric
 from .layers.bipartite import check_weights
 from .layers.resistance import effective_resistance  # re-exported: one layer's exact resistances
-from .validation import as_int, check_memory, fraction, nonnegative_int, positive_int, tolerance
+from .validation import check_memory, core_seed, fraction, nonnegative_int, positive_int, tolerance
 from .validation import threads as _threads
 
 __all__ = ["Resistances", "effective_resistance", "graph_resistance", "sketch_size"]
@@ -136,13 +136,10 @@ def graph_resistance(
         raise ValueError(f"method must be 'auto', 'exact' or 'sketch', got {method!r}")
     # every argument checked before any work, whichever method runs
     eps, dl, tol = _epsilon(epsilon), _delta(delta), tolerance(tol, "tol")
-    if sketch_rows is not None:
-        positive_int(sketch_rows, "sketch_rows")
+    rows = None if sketch_rows is None else positive_int(sketch_rows, "sketch_rows")
     max_iterations = positive_int(max_iterations, "max_iterations", 2**31 - 1)
-    seed = as_int(seed, "seed")
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
-    _threads(threads)
+    seed = core_seed(seed)
+    core_threads = _threads(threads)
     a, unit = _adjacency(graph)
     n = a.shape[0]
     loops = int(np.count_nonzero(np.repeat(np.arange(n), np.diff(a.indptr)) == a.indices))
@@ -154,14 +151,14 @@ def graph_resistance(
     if method == "exact":
         values, comps = _exact_graph(a)
         return Resistances(values, a, "exact", comps, edges, seconds=time.perf_counter() - start)
-    k = sketch_size(eps, edges, dl) if sketch_rows is None else as_int(sketch_rows, "sketch_rows")
+    k = sketch_size(eps, edges, dl) if rows is None else rows
     check_memory(
         8 * (16 * 5 * n + 3 * a.nnz) + 16 * n,
         f"the sketch on {n:,} vertices and {a.nnz:,} stored entries",
         "use a smaller graph",
     )
     raw = _core.sketch_resistance(
-        a.indptr, a.indices, None if unit else a.data, n, k, tol, max_iterations, seed, _threads(threads)
+        a.indptr, a.indices, None if unit else a.data, n, k, tol, max_iterations, seed, core_threads
     )
     values, stderr = raw["resistance"], raw["stderr"]
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -22,8 +22,8 @@ import numpy.typing as npt
 
 from . import _core
 from .graphs import LPSGenerators, LPSGraph, RamanujanFamily, check_pq, constant_vectors, lps_generators
-from .interop import DeviceWarning, as_csr, check_symmetric
-from .validation import as_int, available_memory, check_memory, positive_int, tolerance
+from .interop import DeviceWarning, as_csr, check_symmetric, refuse_complex
+from .validation import as_int, available_memory, check_memory, core_seed, positive_int, tolerance
 from .validation import threads as _threads
 
 __all__ = [
@@ -125,11 +125,10 @@ class LPSOperator:
         """2 sqrt(p), as `LPSGraph.ramanujan_bound`."""
         return 2.0 * math.sqrt(self.p)
 
-    def trivial_vectors(self, operator: str = "adjacency") -> FloatArray:
+    def trivial_vectors(self) -> FloatArray:
         """As `LPSGraph.trivial_vectors` (ranks below n / 2 are one side of a bipartite graph)."""
         n = self.num_vertices
-        bipartite_adjacency = self.bipartite and operator == "adjacency"
-        return constant_vectors(n, np.arange(n) >= n // 2 if bipartite_adjacency else None)
+        return constant_vectors(n, np.arange(n) >= n // 2 if self.bipartite else None)
 
 
 def lps_operator(p: int, q: int, *, allow_multigraph: bool = False) -> LPSOperator:
@@ -161,9 +160,7 @@ def _solver_args(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "two-pass" and k != 1:
         raise ValueError(f"method='two-pass' computes one eigenvalue: k must be 1, got {k}")
-    seed = as_int(seed, "seed")
-    if not 0 <= seed < 2**64:
-        raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+    seed = core_seed(seed)
     return {
         "k": k,
         "ncv": ncv,
@@ -172,9 +169,14 @@ def _solver_args(
         "seed": seed,
         "threads": _threads(threads),
         "two_pass": method == "two-pass",
-        # two-pass keeps its Lanczos vectors while they fit in this budget (else it replays them)
-        "keep_bytes": min(2**30, available_memory() // 4) if method == "two-pass" else 0,
+        "keep_bytes": two_pass_keep_bytes() if method == "two-pass" else 0,
     }
+
+
+def two_pass_keep_bytes() -> int:
+    """The memory the two-pass Lanczos may keep its vectors in (beyond it, it replays the
+    recurrence to form the eigenvector): a quarter of what is available, at most 1 GiB."""
+    return min(2**30, available_memory() // 4)
 
 
 def _basis_memory(n: int, k: int, ncv: int | None, two_pass: bool = False, extra_vectors: int = 0) -> None:
@@ -189,8 +191,7 @@ def _deflation(deflate: Any, n: int) -> FloatArray | None:
     """Orthonormalise user-supplied vectors (n,) or (n, r) to exclude from the search."""
     if deflate is None:
         return None
-    if np.iscomplexobj(deflate):
-        raise TypeError("deflate must be real vectors, got complex ones")
+    refuse_complex(deflate, "deflate")
     try:
         y = np.asarray(deflate, dtype=np.float64)
     except (TypeError, ValueError):
@@ -333,16 +334,16 @@ def _symmetric_csr(a: Any) -> tuple[Any, Any, Any, int]:
 
 
 def _trivial_vectors(a: Any, indptr: Any, data: Any, n: int, operator: str) -> FloatArray | None:
-    """Known trivial eigenvectors (a ramcore graph's own, or those of a Laplacian or a regular
-    graph), or None when they must be computed."""
-    if isinstance(a, RamanujanFamily):
-        return a.trivial_vectors(operator)
-    degrees = _degrees(indptr, data, n)
+    """Known trivial eigenvectors: the kernel of a Laplacian (of any graph), the adjacency's of a
+    ramcore graph (its own) or of a regular graph; None when they must be computed."""
     if operator == "laplacian":
         return constant_vectors(n)
     if operator == "normalized_laplacian":
-        v = np.sqrt(np.maximum(degrees, 0.0))
+        v = np.sqrt(np.maximum(_degrees(indptr, data, n), 0.0))
         return None if not v.any() else (v / _norm(v))[:, None]
+    if isinstance(a, RamanujanFamily):
+        return a.trivial_vectors()
+    degrees = _degrees(indptr, data, n)
     if n and np.allclose(degrees, degrees[0]):
         return constant_vectors(n)
     return None

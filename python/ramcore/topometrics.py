@@ -19,7 +19,8 @@ import scipy.sparse as sp
 from . import _core
 from .multipartite import MultipartiteGraph
 from .progress import Progress, check_progress
-from .validation import available_memory, check_memory
+from .spectral import two_pass_keep_bytes
+from .validation import check_memory
 from .validation import threads as _threads
 
 __all__ = [
@@ -271,9 +272,7 @@ def build_topology(
 def topology_spectrum(topo: _core.Topology, which: str, name: str) -> np.ndarray:
     """Lanczos on a Topology: "adjacency" (the two largest eigenvalues of `|W|`) or "laplacian" (its
     largest). Values that did not converge are NaN, with a `ConvergenceWarning` saying why."""
-    # The two-pass Lanczos keeps its vectors while they fit in this budget (else it replays them).
-    keep = min(2**30, available_memory() // 4)
-    res = topo.spectrum(which, TOL, MAX_RESTARTS, keep)
+    res = topo.spectrum(which, TOL, MAX_RESTARTS, two_pass_keep_bytes())
     if not res["converged"]:
         warnings.warn(
             f"{name}: the Lanczos solver did not converge to the relative tolerance {TOL:g} in "

@@ -40,6 +40,14 @@ def nonnegative_int(value: Any, name: str) -> int:
     return n
 
 
+def core_seed(value: Any, name: str = "seed") -> int:
+    """A seed of the core's random generators: an int in [0, 2**64)."""
+    n = as_int(value, name)
+    if not 0 <= n < 2**64:
+        raise ValueError(f"{name} must be in [0, 2**64), got {n}")
+    return n
+
+
 def real(value: Any, name: str, allowed: str) -> float:
     """`value` as a float; anything but a real number (None, str, bool, complex) is a TypeError
     whose message says what is `allowed`."""

@@ -164,5 +164,5 @@ def piece_slice(numel: int, pieces: int, piece: int) -> slice:
 def piece_biadjacency(flat_piece: npt.NDArray[Any], rows: int, cols: int) -> FloatArray:
     """A flattened piece `(out_p, in, *kernel)` as its float64 biadjacency (rows, cols) =
     (in * prod(kernel), out_p), as weight_to_pieces."""
-    out: FloatArray = np.asarray(flat_piece, dtype=np.float64).reshape(cols, rows).T
+    out: FloatArray = view(np.asarray(flat_piece, dtype=np.float64).reshape(cols, rows))
     return out

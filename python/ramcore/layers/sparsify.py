@@ -30,8 +30,8 @@ import scipy.sparse as sp
 
 from ..interop import as_numpy, is_torch, refuse_complex, to_torch_like
 from ..spectral import eigs, svds
-from ..validation import as_int, per_name, positive_real
 from ..validation import density as check_density
+from ..validation import nonnegative_int, per_name, positive_real
 from .bipartite import check_weights, components, dense_biadjacency, dense_connected
 from .resistance import effective_resistance
 
@@ -106,8 +106,9 @@ def spec_spar(
         density = check_density(density, "density")
     if epsilon is not None:
         epsilon = positive_real(epsilon, "epsilon")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(_seed(seed))
-    return _spec_spar(scores, epsilon, density, _check_c(C), rng, resistance)
+    if not isinstance(seed, np.random.Generator):
+        seed = np.random.default_rng(nonnegative_int(seed, "seed"))
+    return _spec_spar(scores, epsilon, density, positive_real(C, "C"), seed, resistance)
 
 
 def _spec_spar(
@@ -137,17 +138,6 @@ def _one_of(epsilon: Any, density: Any) -> None:
         raise ValueError(
             "give exactly one of epsilon (Algorithm 1) or density (a target fraction of entries)"
         )
-
-
-def _check_c(c: Any) -> float:
-    return positive_real(c, "C")
-
-
-def _seed(seed: Any) -> int:
-    s = as_int(seed, "seed")
-    if s < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {s}")
-    return s
 
 
 def _sample(
@@ -310,7 +300,7 @@ def sparsify(
     if scope not in ("layerwise", "global"):
         raise ValueError(f"scope must be 'layerwise' or 'global', got {scope!r}")
     _one_of(epsilon, density)
-    c, base = _check_c(C), _seed(seed)
+    c, base = positive_real(C, "C"), nonnegative_int(seed, "seed")
     if isinstance(density, Mapping) and scope == "layerwise":  # a misspelt layer must not be ignored
         density = per_name(density, [str(n) for n in scores], "density", check_density)
     elif density is not None and not isinstance(density, Mapping):

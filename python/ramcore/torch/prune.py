@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from ..layers.gap import bound_holds, ramanujan_gap
-from ..validation import per_name
+from ..validation import fraction, per_name, positive_int
 from .pieces import current_masks, mask_tensors
 from .scores import magnitude_scores, snip_scores, synflow_scores
 from .targets import KINDS, MaskTarget, Patterns, selected_targets
@@ -147,8 +147,8 @@ def ramanujan_prune(
     count pruned is round(p/2^k * remaining) exactly; the lowest scores go first (NaN lowest) and ties
     remove the highest index first, so the lowest index is kept, as `topk_masks`.
     """
-    _check_int(levels, "levels")
-    _check_int(iterations, "iterations")
+    positive_int(levels, "levels")
+    positive_int(iterations, "iterations")
     if collapse not in ("average", "node"):
         raise ValueError(f"collapse must be 'average' or 'node', got {collapse!r}")
     targets = selected_targets(model, kinds, include, exclude, exclude_first, exclude_last)
@@ -316,19 +316,8 @@ def _check_score_mapping(
 
 
 def _percentiles(targets: Sequence[MaskTarget], percentile: float | Mapping[str, float]) -> dict[str, float]:
-    return per_name(percentile, [t.name for t in targets], "percentile", _check_fraction)
+    return per_name(percentile, [t.name for t in targets], "percentile", _pruned_fraction)
 
 
-def _check_fraction(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{what} must be a number in (0, 1), got {value!r}")
-    if not 0.0 < float(value) < 1.0:
-        raise ValueError(
-            f"{what} must be in (0, 1) (the fraction of remaining weights pruned), got {value!r}"
-        )
-    return float(value)
-
-
-def _check_int(value: object, what: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{what} must be an integer >= 1, got {value!r}")
+def _pruned_fraction(value: object, what: str) -> float:
+    return fraction(value, what, "the fraction of remaining weights pruned")
