@@ -91,7 +91,10 @@ def _dense_spectrum(p, q, multigraph=False):
     return np.linalg.eigvalsh(ramcore.lps_graph(p, q, allow_multigraph=True).adjacency.toarray())
 
 
-@pytest.mark.parametrize("p,q", SPECTRAL_PAIRS + [(7, 3), (11, 13)])
+# every pair of q <= 37 that test_lps uses, but X^{5,29} (12,180 vertices: by traces and certificates)
+@pytest.mark.parametrize(
+    "p,q", SPECTRAL_PAIRS + [(7, 3), (11, 13), (3, 13), pytest.param(5, 17, marks=pytest.mark.slow)]
+)
 def test_spectrum_equals_dense_spectrum(p, q):
     multigraph = q < 2 * math.sqrt(p)
     spec = ramcore.lps_spectrum(p, q, allow_multigraph=multigraph)
@@ -205,3 +208,25 @@ def test_spectrum_summary_and_labels():
     assert "X^{5,13}" in s and "RAMANUJAN" in s and "2,184" in s
     with pytest.raises(TypeError, match="double_cover"):
         ramcore.lps_spectrum(5, 13, double_cover="yes")
+
+
+def test_tridiagonal_extremes_in_the_core():
+    """The convergence test of the batched Lanczos: both extreme eigenpairs of many tridiagonal
+    matrices in one call, against LAPACK."""
+    import scipy.linalg as sla
+
+    rng = np.random.default_rng(3)
+    for m in (1, 2, 7, 60):
+        a, b = rng.standard_normal((5, m)), rng.random((5, m))
+        values, vectors = ramcore._core.tridiagonal_extremes(a, b)
+        assert values.shape == (5, 2) and vectors.shape == (5, 2, m)
+        for r in range(5):
+            t = np.diag(a[r]) + np.diag(b[r, : m - 1], 1) + np.diag(b[r, : m - 1], -1)
+            ev = sla.eigvalsh(t)
+            np.testing.assert_allclose(values[r], [ev[-1], ev[0]], atol=1e-12)
+            for end in range(2):
+                y = vectors[r, end]
+                assert np.linalg.norm(t @ y - values[r, end] * y) < 1e-10
+                assert np.linalg.norm(y) == pytest.approx(1)
+    with pytest.raises(ValueError, match="count, m"):
+        ramcore._core.tridiagonal_extremes(np.ones((2, 3)), np.ones((3, 3)))

@@ -540,7 +540,9 @@ def certify(
       "auto": "representations" for an LPS graph of at least REPRESENTATIONS_MIN_VERTICES vertices
       without matrix_free, "two-pass" otherwise. Every method reports the true residual of the
       computed eigenvector.
+
     ncv, max_restarts: options of the Lanczos methods (checked whatever the method).
+
     progress: a bar over the blocks for "representations" (see ramcore.progress).
     """
     start = time.perf_counter()
