@@ -210,6 +210,25 @@ def test_spectrum_summary_and_labels():
         ramcore.lps_spectrum(5, 13, double_cover="yes")
 
 
+def test_kesten_mckay_density_and_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    from ramcore.plot import kesten_mckay_density, plot_lps_spectra
+
+    r = 2 * math.sqrt(5)
+    x = np.linspace(-r, r, 400_001)
+    f = kesten_mckay_density(x, 6)
+    assert np.trapezoid(f, x) == pytest.approx(1, abs=1e-4)  # a probability density on |x| <= 2 sqrt(5)
+    assert np.trapezoid(x * x * f, x) == pytest.approx(6, abs=1e-3)  # closed 2-walks on the tree: d
+    assert kesten_mckay_density([5.0, -5.0], 6).tolist() == [0.0, 0.0]
+    spectra = [ramcore.lps_spectrum(5, 13), ramcore.lps_spectrum(5, 29)]
+    for s in spectra:  # the same second moment, exactly, for every X^{p,q} without loops
+        assert s.trace(2) / s.num_vertices == pytest.approx(6)
+    path = tmp_path / "km.png"
+    assert plot_lps_spectra(spectra, str(path)) == str(path) and path.stat().st_size > 1000
+    with pytest.raises(ValueError, match="same p"):
+        plot_lps_spectra([spectra[0], ramcore.lps_spectrum(3, 7)], str(path))
+
+
 def test_tridiagonal_extremes_in_the_core():
     """The convergence test of the batched Lanczos: both extreme eigenpairs of many tridiagonal
     matrices in one call, against LAPACK."""
