@@ -1057,7 +1057,7 @@ class BlockCertificate:
 
     blocks: tuple[BlockExtremes, ...]
     best: BlockExtremes
-    irrep: str  # the representation(s) in which best.value occurs
+    irrep: str  # the representation(s) in which best.value occurs, "; " between blocks
     converged: bool
     matvecs: int
     lanczos_blocks: int
@@ -1134,10 +1134,12 @@ def certify_blocks(
         results = _map(run, tasks, nthreads, bar, [len(m) for _, m in tasks])
     blocks = tuple(b for chunk in results for b in chunk)
     best = blocks[int(np.argmax([b.value for b in blocks]))]  # the first of equal values
+    # every block whose value equals the largest (X^{13,5}: 4 in principal(1) and discrete(1))
+    ties = [b for b in blocks if b.value >= best.value - max(1e-9 * (generators.p + 1), 2 * b.residual)]
     return BlockCertificate(
         blocks=blocks,
         best=best,
-        irrep=_where(best, generators),
+        irrep="; ".join(_where(b, generators) for b in ties),
         converged=all(b.converged for b in blocks),
         matvecs=int(sum(b.matvecs for b in blocks)),
         lanczos_blocks=sum(1 for b in blocks if b.method == "Lanczos"),
