@@ -1,5 +1,6 @@
 # Type stub for the compiled extension ramcore._core (cpp/bindings/module.cpp). Private API:
 # use the wrappers in the ramcore package, which validate arguments first.
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,10 @@ CsrTuple: TypeAlias = tuple[
     tuple[int, int],
 ]
 
+# Called about every 50 ms while a Lanczos run or the resistance sketch runs, and once at its end:
+# progress(phase, done, total, residual, target); an exception it raises stops the run.
+ProgressCallback: TypeAlias = Callable[[str, int, int, float, float], None]
+
 # wide=True forces int64 indptr/indices; otherwise int32 while the entries fit.
 def lps_adjacency(
     p: int, q: int, allow_multigraph: bool = False, threads: int = 0, wide: bool = False
@@ -62,6 +67,7 @@ def eigsh_csr(
     vectors: bool,
     two_pass: bool = False,
     keep_bytes: int = 0,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]: ...
 def svds_csr(
     indptr: npt.NDArray[Any],
@@ -80,6 +86,7 @@ def svds_csr(
     vectors: bool,
     two_pass: bool = False,
     keep_bytes: int = 0,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]: ...
 # The matrix-free adjacency operator of X^{p,q} (loops and repeated generators as weights): the
 # generators and group tables are built once, by the constructor, and reused by every call.
@@ -101,6 +108,7 @@ class CayleyOperator:
         vectors: bool,
         two_pass: bool = False,
         keep_bytes: int = 0,
+        progress: ProgressCallback | None = None,
     ) -> dict[str, Any]: ...
 
 def sketch_resistance(
@@ -113,6 +121,7 @@ def sketch_resistance(
     max_iterations: int,
     seed: int,
     threads: int,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]: ...
 
 # A directed CSR graph (rows sorted, no duplicates, no self-loops; indptr and indices both int32,

@@ -71,7 +71,7 @@ def certify_graph(
     else:
         graph = _graph(family, a, b, allow_multigraph, threads)
         target = graph
-    cert = certify(target, matrix_free=matrix_free, tol=tol, threads=threads)
+    cert = certify(target, matrix_free=matrix_free, tol=tol, threads=threads, progress=True)
     print(cert.summary())
     if plot and graph is not None:
         from ..plot import plot_spectrum
