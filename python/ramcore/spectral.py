@@ -182,7 +182,7 @@ def two_pass_keep_bytes() -> int:
 
 def _basis_memory(n: int, k: int, ncv: int | None, two_pass: bool = False, extra_vectors: int = 0) -> None:
     """MemoryError before a solve whose Lanczos vectors (and `extra_vectors` more) would not fit."""
-    m = 4 if two_pass else ncv or max(2 * k + 1, 20)
+    m = 4 if two_pass else min(ncv or max(2 * k + 1, 20), n)  # the core caps the basis at n
     check_memory(
         8 * n * (m + 6 + extra_vectors), f"the Lanczos basis ({n:,} x {m + 1})", "use a smaller ncv or graph"
     )
@@ -246,7 +246,8 @@ def eigs(
 
     deflate: extra vectors (n,) or (n, r) to exclude (orthonormalised here).
     matrix_free: for an LPSGraph, use the on-the-fly Cayley operator instead of its CSR.
-    tol: relative residual tolerance; ncv: basis size (default max(2k + 1, 20)).
+    tol: relative residual tolerance; ncv: basis size (default max(2k + 1, 20); at most the
+      dimension n, which one basis spans entirely).
 
     method: "thick-restart" (default; full re-orthogonalisation, any k, multiplicities resolved)
       or "two-pass" (k = 1: the plain recurrence in two passes, memory O(n) and no Gram-Schmidt,
