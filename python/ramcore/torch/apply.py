@@ -23,12 +23,24 @@ Masking alone never makes a model faster: what it must be is correct, invisible 
     ``weight = weight_orig * weight_mask``. Use it for code that relies on ``prune.is_pruned`` or
     ``prune.remove``. Trade-offs: an extra multiply (and its backward) per masked parameter in every
     forward pass; ``state_dict()`` keys change (``weight`` becomes ``weight_orig`` + ``weight_mask``);
-    ``weight_orig`` keeps training its masked entries (only their product with the mask is zero); the
+    ramcore also zeroes ``weight_orig`` at masked entries (once, and after every optimizer step), so
+    that weight decay cannot build optimizer state there; the
     re-parametrised weights of a recurrent layer are not in cuDNN's flattened buffer, so on the GPU cuDNN
     copies them at every call (a warning says so; prefer ``"inplace"`` for RNNs there); and
     ``copy.deepcopy`` fails between a forward pass with gradients and the next optimizer step, as for any
     PyTorch re-parametrisation (a non-leaf ``weight``): ramcore recomputes ``weight`` without a graph
     after every optimizer step and in ``reapply()``, so call that first.
+
+Optimizer state
+    An optimizer's per-parameter state (SGD's ``momentum_buffer``, Adam/AdamW's ``exp_avg``,
+    ``exp_avg_sq`` and ``max_exp_avg_sq``, RMSprop's ``square_avg``/``momentum_buffer``/``grad_avg``,
+    Adagrad's ``sum``: every state tensor of the parameter's shape) is zeroed at masked entries the first
+    time each optimizer steps a masked parameter, again after ``optimizer.load_state_dict`` (a resumed
+    run) and after ``MaskState.load_state_dict``, and at once for the optimizers passed to
+    ``apply_masks(..., optimizers=[...])`` (so that a checkpoint written before the first step is clean).
+    Since masked gradients are zero, that state then stays zero. State of other shapes (Adafactor's
+    factored rows and columns, scalar ``step`` counters) is left alone; the masked weights stay zero
+    whatever it holds. ``MaskState.reset_optimizer_state(optimizer)`` does it by hand.
 
 Mask state lives in a ``MaskState`` (``masks_of(model)``) with its own ``state_dict()`` and
 ``load_state_dict()``. ``apply_masks(..., persistent=True)`` also registers each mask as a persistent bool
@@ -45,14 +57,14 @@ import difflib
 import os
 import warnings
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import prune
 from torch.optim import Optimizer
-from torch.optim.optimizer import register_optimizer_step_post_hook
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 from torch.utils.hooks import RemovableHandle
 
 __all__ = ["MODES", "MaskState", "apply_masks", "attach_saved_masks", "masks_of", "remove_masks"]
@@ -65,6 +77,9 @@ _BUFFER_SUFFIX = "_ramcore_mask"
 # that is dropped is not kept alive by its masks.
 _LIVE: weakref.WeakSet[MaskState] = weakref.WeakSet()
 _STEP_HOOK: RemovableHandle | None = None
+_PRE_STEP_HOOK: RemovableHandle | None = None
+# Optimizers given a load_state_dict post-hook (a loaded state may hold values at masked entries).
+_WATCHED: weakref.WeakSet[Optimizer] = weakref.WeakSet()
 
 
 class _Entry:
@@ -124,6 +139,8 @@ class MaskState:
         # Parameter order of each module before prune mode re-registered `weight` as `weight_orig`.
         self._param_order: list[tuple[nn.Module, list[str]]] = []
         self._load_hook: RemovableHandle | None = None
+        # Optimizers whose state holds nothing at masked entries since the masks last changed.
+        self._clean: weakref.WeakSet[Optimizer] = weakref.WeakSet()
 
     def __repr__(self) -> str:
         return f"MaskState(mode={self.mode!r}, persistent={self.persistent}, parameters={len(self._entries)})"
@@ -157,7 +174,29 @@ class MaskState:
         for e in self._entries:
             new = _as_bool_mask(masks[e.name], f"state['masks'][{e.name!r}]", tuple(e.param.shape))
             self._set_keep(e, new)
+        self._clean = weakref.WeakSet()  # newly masked entries may hold optimizer state
         self.reapply()
+
+    def reset_optimizer_state(self, optimizer: Optimizer) -> int:
+        """Zero `optimizer`'s state at the masked entries of the parameters it holds; returns how many
+        state tensors were reset. Done by itself before each optimizer's first step (module docstring)."""
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer: expected a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        self._sync()
+        _watch(optimizer)
+        reset = 0
+        with torch.no_grad():
+            for e in self._entries:
+                state = optimizer.state.get(e.param)
+                if not state:
+                    continue
+                keep = self._keep(e)
+                for value in state.values():
+                    if isinstance(value, Tensor) and value.shape == e.param.shape and value is not e.param:
+                        value.mul_(keep.to(device=value.device, dtype=value.dtype))
+                        reset += 1
+        self._clean.add(optimizer)
+        return reset
 
     def reapply(self) -> None:
         """Zero the masked weights now (after changing weights outside an optimizer step).
@@ -191,6 +230,7 @@ class MaskState:
             # Recompute the re-parametrised weight without a graph: current after a step, and a leaf,
             # so that copy.deepcopy works (it refuses non-leaf tensors).
             orig, mask = getattr(e.module, e.attr + "_orig"), getattr(e.module, e.attr + "_mask")
+            orig.mul_(mask)  # masked entries of weight_orig too: no decay, no optimizer state there
             setattr(e.module, e.attr, orig * mask)
         else:
             e.param.mul_(e.factor(e.keep_on(e.param.device), e.param))
@@ -221,6 +261,10 @@ class MaskState:
                 e.param = param
             self._hook(e)
 
+    def _before_step(self, optimizer: Optimizer, stepped: set[int]) -> None:
+        if optimizer not in self._clean and any(id(e.param) in stepped for e in self._entries):
+            self.reset_optimizer_state(optimizer)
+
     def _after_step(self, stepped: set[int]) -> None:
         self._sync()
         with torch.no_grad():
@@ -239,22 +283,56 @@ class MaskState:
         for e in self._entries:
             self._unhook(e)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy's parameters are new objects, so no optimizer has stepped them yet.
+        return {k: v for k, v in self.__dict__.items() if k != "_clean"}
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Called by copy.deepcopy and pickle while the copied model may still be half-built: hook the
         # copied Parameter objects held by the entries, touch no module.
         self.__dict__.update(state)
+        self._clean = weakref.WeakSet()
         self._start()
 
 
 def _ensure_step_hook() -> None:
-    """Register `_after_optimizer_step` once per process.
+    """Register `_before_optimizer_step` and `_after_optimizer_step` once per process.
 
-    A global hook rather than per-optimizer hooks: apply_masks is not given the optimizers, and those
-    created before it cannot be found; torch calls global hooks from the `step` of every
-    `torch.optim.Optimizer` subclass, whenever it was created. Non-Optimizer updates need `reapply()`."""
-    global _STEP_HOOK
+    Global hooks rather than per-optimizer hooks: optimizers created before apply_masks cannot be found
+    otherwise; torch calls global hooks from the `step` of every `torch.optim.Optimizer` subclass,
+    whenever it was created. Non-Optimizer updates need `reapply()`."""
+    global _STEP_HOOK, _PRE_STEP_HOOK
     if _STEP_HOOK is None:
         _STEP_HOOK = register_optimizer_step_post_hook(_after_optimizer_step)
+    if _PRE_STEP_HOOK is None:
+        _PRE_STEP_HOOK = register_optimizer_step_pre_hook(_before_optimizer_step)
+
+
+def _stepped(optimizer: Optimizer) -> set[int]:
+    return {id(p) for group in optimizer.param_groups for p in group["params"]}
+
+
+def _before_optimizer_step(optimizer: Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Zero `optimizer`'s state at masked entries before its first step on masked parameters."""
+    states = list(_LIVE)
+    if not states:
+        return None
+    stepped = _stepped(optimizer)
+    for state in states:
+        state._before_step(optimizer, stepped)
+    return None
+
+
+def _watch(optimizer: Optimizer) -> None:
+    """After `optimizer.load_state_dict`, its state is reset again before its next step."""
+    if optimizer not in _WATCHED:
+        _WATCHED.add(optimizer)
+        optimizer.register_load_state_dict_post_hook(_optimizer_loaded)
+
+
+def _optimizer_loaded(optimizer: Optimizer) -> None:
+    for state in list(_LIVE):
+        state._clean.discard(optimizer)
 
 
 def _after_optimizer_step(optimizer: Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -262,7 +340,7 @@ def _after_optimizer_step(optimizer: Optimizer, args: tuple[Any, ...], kwargs: d
     states = list(_LIVE)
     if not states:
         return
-    stepped = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    stepped = _stepped(optimizer)
     for state in states:
         state._after_step(stepped)
 
@@ -333,13 +411,20 @@ def masks_of(model: nn.Module) -> MaskState | None:
 
 
 def apply_masks(
-    model: nn.Module, masks: Mapping[str, Tensor], mode: str = "inplace", persistent: bool = False
+    model: nn.Module,
+    masks: Mapping[str, Tensor],
+    mode: str = "inplace",
+    persistent: bool = False,
+    optimizers: Iterable[Optimizer] = (),
 ) -> MaskState:
     """Mask `model`'s parameters with `masks` (parameter name -> bool tensor of its shape, True = keep).
 
     `mode`: "inplace" (default) or "prune", see the module docstring. `persistent=True` (mode "inplace")
     stores each mask as a persistent buffer `<param>_ramcore_mask`, so `model.state_dict()` holds them.
-    Masks may also be integer or float tensors of exact 0/1 values. Returns the model's MaskState."""
+    Masks may also be integer or float tensors of exact 0/1 values. `optimizers`: existing optimizers
+    whose state is zeroed at masked entries now (any other is before its first step). Returns the
+    model's MaskState."""
+    optimizers = _check_optimizers(optimizers)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(masks, Mapping):
@@ -367,7 +452,21 @@ def apply_masks(
     setattr(model, _STATE_ATTR, state)
     state._load_hook = model.register_load_state_dict_post_hook(_reapply_after_load)  # type: ignore[no-untyped-call]
     state._start()
+    for optimizer in optimizers:
+        state.reset_optimizer_state(optimizer)
     return state
+
+
+def _check_optimizers(optimizers: object) -> list[Optimizer]:
+    if isinstance(optimizers, Optimizer):
+        return [optimizers]
+    if not isinstance(optimizers, Iterable) or isinstance(optimizers, (str, bytes, Mapping)):
+        raise TypeError(f"optimizers: expected an iterable of torch.optim.Optimizer, got {optimizers!r}")
+    out = list(optimizers)
+    for i, o in enumerate(out):
+        if not isinstance(o, Optimizer):
+            raise TypeError(f"optimizers[{i}]: expected a torch.optim.Optimizer, got {type(o).__name__}")
+    return out
 
 
 def _start_inplace(state: MaskState) -> None:
@@ -443,17 +542,22 @@ def remove_masks(model: nn.Module) -> None:
 
 
 def _masks_in_state(state: object, what: str) -> Mapping[str, Any]:
-    if not isinstance(state, Mapping) or not isinstance(state.get("masks"), Mapping):
+    if not _is_mask_state(state):
         raise ValueError(f"{what}: expected MaskState.state_dict() output, a mapping with a 'masks' mapping")
+    assert isinstance(state, Mapping)
     masks: Mapping[str, Any] = state["masks"]
     return masks
 
 
-def _find_saved_masks(saved: Mapping[str, Any]) -> tuple[dict[str, Any], str, bool]:
-    """(masks, mode, persistent) from a MaskState state_dict or a model state_dict."""
-    if isinstance(saved.get("masks"), Mapping):
-        mode = saved.get("mode", "inplace")
-        return dict(saved["masks"]), mode, bool(saved.get("persistent", False))
+def _is_mask_state(saved: object) -> bool:
+    """True for `MaskState.state_dict()` output: a "masks" mapping of tensors (and "mode", "persistent")."""
+    if not isinstance(saved, Mapping) or not isinstance(saved.get("masks"), Mapping):
+        return False
+    return all(isinstance(v, Tensor) for v in saved["masks"].values())
+
+
+def _masks_in_model_state(saved: Mapping[str, Any]) -> tuple[dict[str, Any], str, bool] | None:
+    """Masks held by a model state_dict: persistent=True buffers, or mode "prune"'s buffers."""
     buffers = {k[: -len(_BUFFER_SUFFIX)]: v for k, v in saved.items() if k.endswith(_BUFFER_SUFFIX)}
     if buffers:
         return buffers, "inplace", True
@@ -462,9 +566,29 @@ def _find_saved_masks(saved: Mapping[str, Any]) -> tuple[dict[str, Any], str, bo
     }
     if pruned:
         return pruned, "prune", False
+    return None
+
+
+def _find_saved_masks(saved: Mapping[str, Any]) -> tuple[dict[str, Any], str, bool]:
+    """(masks, mode, persistent) from a MaskState state_dict, a model state_dict, or a checkpoint dict
+    holding either one level down (``{"model": model.state_dict(), "masks": state.state_dict()}``)."""
+    nested = [v for v in saved.values() if isinstance(v, Mapping)]
+    for candidate in (saved, *nested):  # MaskState records first: they carry the mode
+        if _is_mask_state(candidate):
+            mode = candidate.get("mode", "inplace")
+            if mode not in MODES:
+                raise ValueError(f"state_dict_or_path: saved mode {mode!r} is not one of {MODES}")
+            return dict(candidate["masks"]), mode, bool(candidate.get("persistent", False))
+    for candidate in (saved, *nested):
+        found = _masks_in_model_state(candidate)
+        if found is not None:
+            return found
+    keys = sorted(map(str, saved))[:8]
     raise ValueError(
-        "state_dict_or_path: no masks found; expected MaskState.state_dict() output, or a model state_dict "
-        "with '<param>_ramcore_mask' buffers (persistent=True) or prune's '<param>_orig'/'<param>_mask'"
+        f"state_dict_or_path: no masks found (top-level keys {keys}); expected MaskState.state_dict() "
+        "output, a model state_dict with '<param>_ramcore_mask' buffers (persistent=True) or prune's "
+        "'<param>_orig'/'<param>_mask', or a checkpoint dict holding one of them one level down, such as "
+        "{'model': model.state_dict(), 'masks': masks_of(model).state_dict()}"
     )
 
 
@@ -473,8 +597,10 @@ def attach_saved_masks(
 ) -> MaskState:
     """Apply saved masks to a dense `model`, in the mode they were saved with.
 
-    Accepts `MaskState.state_dict()` output, or a model state_dict holding the masks (persistent=True
-    buffers, or mode "prune"'s `weight_orig`/`weight_mask`), or a path to either saved by `torch.save`.
+    Accepts `MaskState.state_dict()` output, a model state_dict holding the masks (persistent=True
+    buffers, or mode "prune"'s `weight_orig`/`weight_mask`), a checkpoint dict holding either one level
+    down (`{"model": model.state_dict(), "masks": state.state_dict()}`), or a path to any of them saved
+    by `torch.save`.
     Only masks are read: load the weights afterwards with `model.load_state_dict(...)`, whose keys then
     match the checkpoint's."""
     saved: object = state_dict_or_path
