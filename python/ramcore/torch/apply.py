@@ -67,6 +67,8 @@ from torch.optim import Optimizer
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 from torch.utils.hooks import RemovableHandle
 
+from . import distributed
+
 __all__ = ["MODES", "MaskState", "apply_masks", "attach_saved_masks", "masks_of", "remove_masks"]
 
 MODES = ("inplace", "prune")
@@ -93,7 +95,7 @@ class _Entry:
         self.keep = keep  # the bool mask, or None where it is a module buffer (persistent, prune)
         self.handle: RemovableHandle | None = None
         self._factor: Tensor | None = None
-        self._factor_of: tuple[Tensor, int, torch.device, torch.dtype] | None = None
+        self._factor_of: tuple[Any, ...] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Hook handles point into the old parameter's hook table, and Parameter copies carry no hooks:
@@ -101,18 +103,30 @@ class _Entry:
         return {**self.__dict__, "handle": None, "_factor": None, "_factor_of": None}
 
     def factor(self, keep: Tensor, like: Tensor) -> Tensor:
-        """`keep` as 0/1 in `like`'s dtype and device; redone when the mask, its values or `like` change."""
-        key = (keep, keep._version, like.device, like.dtype)
+        """`keep` as 0/1 in `like`'s dtype and device, for `like`'s local shard when it is a DTensor;
+        redone when the mask, its values or `like`'s layout change."""
+        sharded = distributed.is_dtensor(like)
+        layout = distributed.layout(like) if sharded else None
+        key = (keep, keep._version, like.device, like.dtype, layout)
         cached = self._factor_of
         if self._factor is None or cached is None or cached[0] is not keep or cached[1:] != key[1:]:
-            self._factor = keep.to(device=like.device, dtype=like.dtype)
+            part = distributed.local_part(keep, like) if sharded else keep
+            self._factor = part.to(device=like.device, dtype=like.dtype)
             self._factor_of = key
         return self._factor
+
+    def mask_(self, tensor: Tensor, keep: Tensor | None = None) -> None:
+        """Zero `tensor`'s masked entries in place: the weight, its gradient, or optimizer state of its
+        shape. A DTensor (FSDP2) has its local shard masked by the matching part of the mask. `keep`:
+        the whole bool mask (default: `keep_on`, mode "inplace")."""
+        factor = self.factor(self.keep_on(tensor.device) if keep is None else keep, tensor)
+        with torch.no_grad():
+            distributed.local(tensor).mul_(factor)
 
     def mask_grad(self, param: Tensor) -> None:
         """Post-accumulate-grad hook: zero the gradient of masked entries."""
         if param.grad is not None:
-            param.grad.mul_(self.factor(self.keep_on(param.device), param.grad))
+            self.mask_(param.grad)
 
     def keep_on(self, device: torch.device) -> Tensor:
         """The bool mask on `device` (moved once, after `model.to(device)`), mode "inplace"."""
@@ -190,10 +204,9 @@ class MaskState:
                 state = optimizer.state.get(e.param)
                 if not state:
                     continue
-                keep = self._keep(e)
                 for value in state.values():
                     if isinstance(value, Tensor) and value.shape == e.param.shape and value is not e.param:
-                        value.mul_(keep.to(device=value.device, dtype=value.dtype))
+                        e.mask_(value, self._keep(e))
                         reset += 1
         self._clean.add(optimizer)
         return reset
@@ -233,7 +246,7 @@ class MaskState:
             orig.mul_(mask)  # masked entries of weight_orig too: no decay, no optimizer state there
             setattr(e.module, e.attr, orig * mask)
         else:
-            e.param.mul_(e.factor(e.keep_on(e.param.device), e.param))
+            e.mask_(e.param)
 
     def _current_param(self, e: _Entry) -> nn.Parameter:
         name = e.attr + "_orig" if self.mode == "prune" else e.attr
@@ -262,7 +275,17 @@ class MaskState:
             self._hook(e)
 
     def _before_step(self, optimizer: Optimizer, stepped: set[int]) -> None:
-        if optimizer not in self._clean and any(id(e.param) in stepped for e in self._entries):
+        self._sync()
+        mine = [e for e in self._entries if id(e.param) in stepped]
+        if not mine:
+            return
+        for e in mine:
+            # FSDP2 assigns each sharded gradient after its reduce-scatter, without the accumulate-grad
+            # hook: mask it here, before the optimizer reads it.
+            grad = e.param.grad
+            if grad is not None and distributed.is_dtensor(grad):
+                e.mask_(grad)
+        if optimizer not in self._clean:
             self.reset_optimizer_state(optimizer)
 
     def _after_step(self, stepped: set[int]) -> None:
@@ -406,7 +429,7 @@ def _check_not_masked(model: nn.Module, entries: list[_Entry]) -> None:
 # --- public functions -------------------------------------------------------------------------------
 def masks_of(model: nn.Module) -> MaskState | None:
     """The MaskState of `model` (also through a `torch.compile` wrapper), or None if it is not masked."""
-    state = getattr(model, _STATE_ATTR, None)
+    state = getattr(distributed.unwrap(model), _STATE_ATTR, None)
     return state if isinstance(state, MaskState) else None
 
 
@@ -416,17 +439,44 @@ def apply_masks(
     mode: str = "inplace",
     persistent: bool = False,
     optimizers: Iterable[Optimizer] = (),
+    collective: bool | None = None,
 ) -> MaskState:
     """Mask `model`'s parameters with `masks` (parameter name -> bool tensor of its shape, True = keep).
 
     `mode`: "inplace" (default) or "prune", see the module docstring. `persistent=True` (mode "inplace")
     stores each mask as a persistent buffer `<param>_ramcore_mask`, so `model.state_dict()` holds them.
     Masks may also be integer or float tensors of exact 0/1 values. `optimizers`: existing optimizers
-    whose state is zeroed at masked entries now (any other is before its first step). Returns the
-    model's MaskState."""
+    whose state is zeroed at masked entries now (any other is before its first step). `collective`:
+    None (default) checks, when `torch.distributed` is initialised, that every rank applies the same
+    masks (a collective call; `ramcore.torch.distributed`); False skips that. A
+    `DistributedDataParallel` wrapper is looked through: the masks go on the module it wraps, keyed by
+    its parameter names, before or after wrapping; FSDP2-sharded (DTensor) parameters take full-shape
+    masks, each rank masking its shard. Returns the model's MaskState."""
     optimizers = _check_optimizers(optimizers)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    wrapped, model = model, distributed.unwrap(model)
+    collective = distributed.active(collective)
+    with distributed.together("apply_masks", collective):
+        entries = _checked_entries(wrapped, model, masks, mode, persistent)
+    if collective:  # before changing anything: a mismatch leaves every rank's model as it was
+        distributed.check_same_masks({e.name: e.keep for e in entries if e.keep is not None}, "apply_masks")
+    state = MaskState(model, entries, mode, persistent)
+    if mode == "prune":
+        _start_prune(state)
+    else:
+        _start_inplace(state)
+    setattr(model, _STATE_ATTR, state)
+    state._load_hook = model.register_load_state_dict_post_hook(_reapply_after_load)  # type: ignore[no-untyped-call]
+    state._start()
+    for optimizer in optimizers:
+        state.reset_optimizer_state(optimizer)
+    return state
+
+
+def _checked_entries(
+    wrapped: nn.Module, model: nn.Module, masks: Mapping[str, Tensor], mode: str, persistent: bool
+) -> list[_Entry]:
     if not isinstance(masks, Mapping):
         raise TypeError(
             f"masks: expected a mapping of parameter name to bool tensor, got {type(masks).__name__}"
@@ -442,19 +492,18 @@ def apply_masks(
         )
     if len(masks) == 0:
         raise ValueError("masks: empty mapping, nothing to apply")
+    prefix = "module."
+    if wrapped is not model and all(str(n).startswith(prefix) for n in masks):
+        masks = {n[len(prefix) :]: m for n, m in masks.items()}  # names from the DDP wrapper
     entries = _entries_for(model, masks)
     _check_not_masked(model, entries)
-    state = MaskState(model, entries, mode, persistent)
-    if mode == "prune":
-        _start_prune(state)
-    else:
-        _start_inplace(state)
-    setattr(model, _STATE_ATTR, state)
-    state._load_hook = model.register_load_state_dict_post_hook(_reapply_after_load)  # type: ignore[no-untyped-call]
-    state._start()
-    for optimizer in optimizers:
-        state.reset_optimizer_state(optimizer)
-    return state
+    sharded = [e.name for e in entries if distributed.is_dtensor(e.param)]
+    if sharded and mode == "prune":
+        raise ValueError(
+            f"mode='prune' cannot re-parametrise sharded (fully_shard, DTensor) parameters {sharded[:3]}; "
+            "use mode='inplace'"
+        )
+    return entries
 
 
 def _check_optimizers(optimizers: object) -> list[Optimizer]:
@@ -519,6 +568,7 @@ def _modules_of(state: MaskState) -> Iterator[nn.Module]:
 def remove_masks(model: nn.Module) -> None:
     """Detach `model`'s masks: hooks removed, prune re-parametrisation undone with `prune.remove`, mask
     buffers deleted. The weights keep their values, masked entries zero."""
+    model = distributed.unwrap(model)
     state = masks_of(model)
     if state is None:
         raise ValueError("model: has no masks applied by ramcore.torch.apply_masks")

@@ -1,0 +1,187 @@
+"""ramcore.torch.distributed: the same masks on every rank, under DDP and FSDP2, for real.
+
+Each test spawns 2 processes that form a gloo group on 127.0.0.1 (a free port), run the scenario and
+save what they hold; the test compares the ranks here, independently of ramcore's own hash check.
+The group is bounded in time (a timeout kills it) and torn down by the workers.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+dist = pytest.importorskip("torch.distributed")
+if not dist.is_available():  # pragma: no cover - torch built without distributed
+    pytest.skip("torch.distributed is not available", allow_module_level=True)
+
+import torch.multiprocessing as mp  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
+
+import ramcore.torch as rt  # noqa: E402
+from ramcore.torch.distributed import MasksDiffer  # noqa: E402
+
+WORLD = 2
+TIMEOUT_S = 120  # per spawned group; each takes a few seconds on an idle machine
+
+
+# --- harness ---------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def run_ranks(
+    worker: Callable[..., None], out: Path, monkeypatch: pytest.MonkeyPatch
+) -> list[dict[str, Any]]:
+    """Run `worker(rank, port, out)` in WORLD spawned processes; return what each saved."""
+    monkeypatch.setenv("GLOO_SOCKET_IFNAME", "lo")  # loopback only
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    args = (free_port(), str(out))
+    ctx = mp.start_processes(worker, args=args, nprocs=WORLD, join=False, start_method="spawn")
+    deadline = time.monotonic() + TIMEOUT_S
+    try:
+        while not ctx.join(timeout=1.0):  # re-raises a worker's exception, with its traceback
+            if time.monotonic() > deadline:
+                pytest.fail(f"the {WORLD}-process group did not finish within {TIMEOUT_S} s")
+    finally:
+        for p in ctx.processes:
+            if p.is_alive():
+                p.kill()
+                p.join()
+    return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(WORLD)]
+
+
+def init(rank: int, port: int) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD,
+        timeout=timedelta(seconds=60),
+    )
+
+
+def net(seed: int) -> nn.Sequential:
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 16), nn.ReLU(),
+        nn.Linear(16, 3),
+    )
+
+
+def batch(seed: int, n: int = 8) -> tuple[Tensor, Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 1, 6, 6, generator=gen), torch.randint(0, 3, (n,), generator=gen)
+
+
+def masked_nonzero(model: nn.Module, masks: dict[str, Tensor]) -> int:
+    params = dict(model.named_parameters())
+    return sum(int(torch.count_nonzero(params[n].detach()[~m])) for n, m in masks.items())
+
+
+def train(model: nn.Module, opt: torch.optim.Optimizer, data: tuple[Tensor, Tensor], steps: int) -> None:
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(data[0]), data[1]).backward()
+        opt.step()
+
+
+def error_of(call: Callable[[], object]) -> str:
+    try:
+        call()
+    except Exception as err:  # the test compares type and message
+        return f"{type(err).__name__}: {err}"
+    return "no error"
+
+
+# --- DDP -------------------------------------------------------------------------------------------------
+METHODS = {  # every method family; each rank has its own weights (seed 10 + rank) and its own batch
+    "ramanujan": {}, "random": {"seed": 3}, "erk": {}, "random_regular": {"seed": 3},
+    "magnitude": {}, "synflow": {"input_shape": (1, 6, 6), "rounds": 5}, "sparsify": {},
+    "snip": {"data": True}, "grasp": {"data": True}, "prospr": {"data": True},
+}
+
+
+def ddp_worker(rank: int, port: int, out: str) -> None:
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    init(rank, port)
+    try:
+        saved: dict[str, Any] = {}
+        model, data = net(10 + rank), batch(20 + rank)  # different inits, different batches
+        for method, kw in METHODS.items():
+            kw = {**kw, "data": data} if kw.get("data") else kw
+            saved[method] = dict(rt.make_masks(model, method, 0.3, **kw))
+        # without the collective, the data- and weight-dependent masks differ (what the issue found)
+        saved["snip_local"] = dict(rt.make_masks(model, "snip", 0.3, data=data, collective=False))
+
+        # apply after wrapping: DDP broadcasts rank 0's weights, the masks go on the wrapped module
+        masks = saved["snip"]
+        after = DDP(model)
+        opt = torch.optim.SGD(after.parameters(), lr=0.1, momentum=0.9)
+        train(after, opt, data, steps=2)  # dense momentum everywhere
+        state = rt.apply_masks(after, {f"module.{n}": m for n, m in masks.items()})  # the wrapper's names
+        assert rt.masks_of(after) is state and rt.masks_of(model) is state
+        train(after, opt, data, steps=3)
+        saved["after_weights"] = {n: p.detach().clone() for n, p in model.named_parameters()}
+        saved["after_masked_nonzero"] = masked_nonzero(model, masks)
+        saved["after_momentum"] = sum(
+            int(torch.count_nonzero(opt.state[p]["momentum_buffer"][~masks[n]]))
+            for n, p in model.named_parameters() if n in masks
+        )
+        # apply before wrapping
+        before = net(30 + rank)
+        rt.apply_masks(before, saved["grasp"])
+        wrapped = DDP(before)
+        train(wrapped, torch.optim.AdamW(wrapped.parameters(), lr=0.01), data, steps=3)
+        saved["before_weights"] = {n: p.detach().clone() for n, p in before.named_parameters()}
+        saved["before_masked_nonzero"] = masked_nonzero(before, saved["grasp"])
+
+        # masks that differ across ranks are refused on every rank, naming the layers
+        local = rt.make_masks(net(0), "random", 0.3, seed=rank, collective=False)
+        saved["differ"] = error_of(lambda: rt.apply_masks(net(0), local))
+        saved["differ_type"] = error_of(lambda: rt.distributed.check_same_masks(local, "check"))
+        # a failure on one rank (no data on rank 1) is an error on both, not a hang
+        mine = data if rank == 0 else None
+        saved["fails"] = error_of(lambda: rt.make_masks(net(0), "snip", 0.3, data=mine))
+        torch.save(saved, Path(out) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_masks_and_weights_agree_across_ranks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    r0, r1 = run_ranks(ddp_worker, tmp_path, monkeypatch)
+    for method in METHODS:
+        assert r0[method].keys() == r1[method].keys(), method
+        assert all(torch.equal(r0[method][n], r1[method][n]) for n in r0[method]), method
+        kept = sum(int(m.sum()) for m in r0[method].values())
+        total = sum(m.numel() for m in r0[method].values())
+        assert abs(kept / total - 0.3) < 0.01, method
+    assert any(not torch.equal(r0["snip_local"][n], r1["snip_local"][n]) for n in r0["snip_local"])
+    for case in ("after", "before"):
+        w0, w1 = r0[f"{case}_weights"], r1[f"{case}_weights"]
+        assert all(torch.equal(w0[n], w1[n]) for n in w0), case  # replicas in step
+        assert r0[f"{case}_masked_nonzero"] == r1[f"{case}_masked_nonzero"] == 0, case
+    assert r0["after_momentum"] == r1["after_momentum"] == 0
+    for r in (r0, r1):
+        assert r["differ"].startswith("MasksDiffer: apply_masks: masks differ across ranks in 3 of 3 layers")
+        assert "0.weight, 3.weight, 5.weight" in r["differ"]
+        assert r["differ_type"].startswith("MasksDiffer: check")
+    assert r0["fails"].startswith("RuntimeError: make_masks: failed on another rank")
+    assert r1["fails"].startswith("ValueError: method='snip' needs data")
+
+
+def test_collective_needs_a_process_group() -> None:
+    assert not dist.is_initialized()
+    with pytest.raises(RuntimeError, match="collective=True: torch.distributed is not initialised"):
+        rt.make_masks(net(0), "ramanujan", 0.3, collective=True)
+    with pytest.raises(TypeError, match="collective: expected None or a bool"):
+        rt.apply_masks(net(0), rt.make_masks(net(0), "ramanujan", 0.3), collective="yes")  # type: ignore[arg-type]
+    assert issubclass(MasksDiffer, RuntimeError)
