@@ -129,6 +129,7 @@ def ddp_worker(rank: int, port: int, out: str) -> None:
         train(after, opt, data, steps=2)  # dense momentum everywhere
         state = rt.apply_masks(after, {f"module.{n}": m for n, m in masks.items()})  # the wrapper's names
         assert rt.masks_of(after) is state and rt.masks_of(model) is state
+        saved["of_wrapper"] = dict(rt.make_masks(after, "ramanujan", 0.3))  # the wrapped module's names
         train(after, opt, data, steps=3)
         saved["after_weights"] = {n: p.detach().clone() for n, p in model.named_parameters()}
         saved["after_masked_nonzero"] = masked_nonzero(model, masks)
@@ -165,6 +166,7 @@ def test_ddp_masks_and_weights_agree_across_ranks(tmp_path: Path, monkeypatch: p
         total = sum(m.numel() for m in r0[method].values())
         assert abs(kept / total - 0.3) < 0.01, method
     assert any(not torch.equal(r0["snip_local"][n], r1["snip_local"][n]) for n in r0["snip_local"])
+    assert all(torch.equal(r0["of_wrapper"][n], m) for n, m in r0["ramanujan"].items())
     for case in ("after", "before"):
         w0, w1 = r0[f"{case}_weights"], r1[f"{case}_weights"]
         assert all(torch.equal(w0[n], w1[n]) for n in w0), case  # replicas in step
@@ -185,3 +187,107 @@ def test_collective_needs_a_process_group() -> None:
     with pytest.raises(TypeError, match="collective: expected None or a bool"):
         rt.apply_masks(net(0), rt.make_masks(net(0), "ramanujan", 0.3), collective="yes")  # type: ignore[arg-type]
     assert issubclass(MasksDiffer, RuntimeError)
+
+
+# --- FSDP2 -----------------------------------------------------------------------------------------------
+def mlp(seed: int) -> nn.Sequential:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(12, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
+
+
+def shard(model: nn.Sequential) -> nn.Sequential:
+    from torch.distributed.fsdp import fully_shard
+
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            fully_shard(layer)
+    fully_shard(model)
+    return model
+
+
+def full_weights(model: nn.Module) -> dict[str, Tensor]:
+    """Every parameter as a whole tensor (a collective under FSDP2)."""
+    return {n: p.full_tensor().detach().clone() for n, p in model.named_parameters()}
+
+
+def fsdp_worker(rank: int, port: int, out: str) -> None:
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_model_state_dict,
+        set_model_state_dict,
+    )
+
+    init(rank, port)
+    try:
+        saved: dict[str, Any] = {}
+        x = torch.randn(8, 12, generator=torch.Generator().manual_seed(rank))
+        y = torch.randint(0, 3, (8,), generator=torch.Generator().manual_seed(rank))
+        masks = dict(rt.make_masks(mlp(0), "ramanujan", 0.25))
+        saved["masks"] = masks
+        for when in ("before", "after"):  # apply_masks before or after fully_shard
+            model = mlp(rank)
+            if when == "before":
+                state = rt.apply_masks(model, masks)
+                shard(model)
+            else:
+                state = rt.apply_masks(shard(model), masks)
+            opt = torch.optim.AdamW(model.parameters(), lr=0.05, weight_decay=0.1)
+            train(model, opt, (x, y), steps=4)
+            saved[f"{when}_weights"] = full_weights(model)
+            saved[f"{when}_state"] = sum(  # the optimizer did build state on this rank's shards
+                int(torch.count_nonzero(rt.distributed.local(opt.state[p]["exp_avg_sq"])))
+                for n, p in model.named_parameters() if n in masks
+            )
+            saved[f"{when}_state_masked"] = sum(
+                int(torch.count_nonzero(
+                    rt.distributed.local(opt.state[p][k])[~rt.distributed.local_part(masks[n], p)]
+                ))
+                for n, p in model.named_parameters() if n in masks for k in ("exp_avg", "exp_avg_sq")
+            )
+            saved[f"{when}_masks"] = state.masks()  # the whole masks, not the shards
+
+        # checkpoint round trips: a full state dict, and torch.distributed.checkpoint (sharded)
+        full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True))
+        fresh = shard(mlp(50))
+        rt.attach_saved_masks(fresh, {"masks": state.state_dict(), "step": 4})
+        set_model_state_dict(fresh, full, options=StateDictOptions(full_state_dict=True))
+        saved["full_round_trip"] = full_weights(fresh)
+        dcp.save(model.state_dict(), checkpoint_id=Path(out) / "dcp")
+        fresh = shard(mlp(60))
+        rt.apply_masks(fresh, masks)
+        sharded = fresh.state_dict()
+        dcp.load(sharded, checkpoint_id=Path(out) / "dcp")
+        fresh.load_state_dict(sharded)
+        opt = torch.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9)
+        train(fresh, opt, (x, y), steps=2)  # training goes on after the load
+        saved["dcp_round_trip"] = full_weights(fresh)
+        dense = shard(mlp(70)).state_dict()  # a dense checkpoint loaded into a masked model: masked
+        fresh.load_state_dict(dense)
+        saved["dense_load"] = full_weights(fresh)
+        saved["prune"] = error_of(lambda: rt.apply_masks(shard(mlp(0)), masks, mode="prune"))
+        saved["magnitude"] = error_of(lambda: rt.make_masks(shard(mlp(0)), "magnitude", 0.25))
+        saved["ramanujan_sharded"] = dict(rt.make_masks(shard(mlp(0)), "ramanujan", 0.25))
+        torch.save(saved, Path(out) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_fsdp2_masked_entries_stay_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    r0, r1 = run_ranks(fsdp_worker, tmp_path, monkeypatch)
+    masks = r0["masks"]
+    for key in ("before_weights", "after_weights", "full_round_trip", "dcp_round_trip", "dense_load"):
+        w0, w1 = r0[key], r1[key]
+        assert all(torch.equal(w0[n], w1[n]) for n in w0), key  # one model, seen whole from each rank
+        for n, m in masks.items():
+            assert torch.count_nonzero(w0[n][~m]) == 0, (key, n)
+            assert torch.count_nonzero(w0[n][m]) == int(m.sum()), (key, n)  # kept weights are alive
+    assert torch.equal(r0["full_round_trip"]["2.weight"], r0["after_weights"]["2.weight"])
+    for r in (r0, r1):
+        for when in ("before", "after"):
+            assert r[f"{when}_state"] > 0
+            assert r[f"{when}_state_masked"] == 0, when
+            assert all(torch.equal(r[f"{when}_masks"][n], m) for n, m in masks.items())
+        assert "mode='prune' cannot re-parametrise sharded" in r["prune"]
+        assert "make the masks before fully_shard" in r["magnitude"]
+        assert all(torch.equal(r["ramanujan_sharded"][n], m) for n, m in masks.items())
