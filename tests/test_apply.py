@@ -396,6 +396,7 @@ def test_applying_twice_is_an_error() -> None:
 
 
 # --- GPU ----------------------------------------------------------------------------------------------
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("mode", MODES)
 def test_cuda_masks_follow_the_parameters(mode: str) -> None:
@@ -412,6 +413,7 @@ def test_cuda_masks_follow_the_parameters(mode: str) -> None:
     assert_masked(rnn, rnn_masks)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_model_moved_after_masking() -> None:
     model, masks = mlp(), random_masks(mlp())
