@@ -88,6 +88,6 @@ def mask_tensors(keep: Mapping[str, BoolArray], targets: Sequence[MaskTarget]) -
 
 
 def canonical(tensor: Tensor, t: MaskTarget) -> Tensor:
-    """`tensor` of the parameter's shape in layout (out, in, *kernel), and back: a transposed weight is
+    """`tensor` of the parameter's shape in layout `(out, in, *kernel)`, and back: a transposed weight is
     2-D, so its transpose is both ways."""
     return tensor.T.contiguous() if t.transposed else tensor

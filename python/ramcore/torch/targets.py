@@ -67,7 +67,7 @@ class MaskTarget:
 
     @property
     def canonical_shape(self) -> tuple[int, ...]:
-        """The weight's shape as (out, in, *kernel): `shape`, or its reverse when `transposed`."""
+        """The weight's shape as `(out, in, *kernel)`: `shape`, or its reverse when `transposed`."""
         return self.shape[::-1] if self.transposed else self.shape
 
     @property
