@@ -39,12 +39,8 @@ def free_port() -> int:
         return port
 
 
-def run_ranks(
-    worker: Callable[..., None], out: Path, monkeypatch: pytest.MonkeyPatch
-) -> list[dict[str, Any]]:
+def run_ranks(worker: Callable[..., None], out: Path) -> list[dict[str, Any]]:
     """Run `worker(rank, port, out)` in WORLD spawned processes; return what each saved."""
-    monkeypatch.setenv("GLOO_SOCKET_IFNAME", "lo")  # loopback only
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     args = (free_port(), str(out))
     ctx = mp.start_processes(worker, args=args, nprocs=WORLD, join=False, start_method="spawn")
     deadline = time.monotonic() + TIMEOUT_S
@@ -109,56 +105,70 @@ METHODS = {  # every method family; each rank has its own weights (seed 10 + ran
 }
 
 
-def ddp_worker(rank: int, port: int, out: str) -> None:
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
+def worker(rank: int, port: int, out: str) -> None:
+    """Both scenarios in one process group (one spawn: each costs seconds of imports)."""
     init(rank, port)
     try:
-        saved: dict[str, Any] = {}
-        model, data = net(10 + rank), batch(20 + rank)  # different inits, different batches
-        for method, kw in METHODS.items():
-            kw = {**kw, "data": data} if kw.get("data") else kw
-            saved[method] = dict(rt.make_masks(model, method, 0.3, **kw))
-        # without the collective, the data- and weight-dependent masks differ (what the issue found)
-        saved["snip_local"] = dict(rt.make_masks(model, "snip", 0.3, data=data, collective=False))
-
-        # apply after wrapping: DDP broadcasts rank 0's weights, the masks go on the wrapped module
-        masks = saved["snip"]
-        after = DDP(model)
-        opt = torch.optim.SGD(after.parameters(), lr=0.1, momentum=0.9)
-        train(after, opt, data, steps=2)  # dense momentum everywhere
-        state = rt.apply_masks(after, {f"module.{n}": m for n, m in masks.items()})  # the wrapper's names
-        assert rt.masks_of(after) is state and rt.masks_of(model) is state
-        saved["of_wrapper"] = dict(rt.make_masks(after, "ramanujan", 0.3))  # the wrapped module's names
-        train(after, opt, data, steps=3)
-        saved["after_weights"] = {n: p.detach().clone() for n, p in model.named_parameters()}
-        saved["after_masked_nonzero"] = masked_nonzero(model, masks)
-        saved["after_momentum"] = sum(
-            int(torch.count_nonzero(opt.state[p]["momentum_buffer"][~masks[n]]))
-            for n, p in model.named_parameters() if n in masks
-        )
-        # apply before wrapping
-        before = net(30 + rank)
-        rt.apply_masks(before, saved["grasp"])
-        wrapped = DDP(before)
-        train(wrapped, torch.optim.AdamW(wrapped.parameters(), lr=0.01), data, steps=3)
-        saved["before_weights"] = {n: p.detach().clone() for n, p in before.named_parameters()}
-        saved["before_masked_nonzero"] = masked_nonzero(before, saved["grasp"])
-
-        # masks that differ across ranks are refused on every rank, naming the layers
-        local = rt.make_masks(net(0), "random", 0.3, seed=rank, collective=False)
-        saved["differ"] = error_of(lambda: rt.apply_masks(net(0), local))
-        saved["differ_type"] = error_of(lambda: rt.distributed.check_same_masks(local, "check"))
-        # a failure on one rank (no data on rank 1) is an error on both, not a hang
-        mine = data if rank == 0 else None
-        saved["fails"] = error_of(lambda: rt.make_masks(net(0), "snip", 0.3, data=mine))
+        saved = {"ddp": ddp_scenario(rank), "fsdp": fsdp_scenario(rank, Path(out) / "dcp")}
         torch.save(saved, Path(out) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
 
 
-def test_ddp_masks_and_weights_agree_across_ranks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    r0, r1 = run_ranks(ddp_worker, tmp_path, monkeypatch)
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    with pytest.MonkeyPatch.context() as mp_env:
+        mp_env.setenv("GLOO_SOCKET_IFNAME", "lo")  # loopback only
+        mp_env.setenv("OMP_NUM_THREADS", "1")
+        return run_ranks(worker, tmp_path_factory.mktemp("ranks"))
+
+
+def ddp_scenario(rank: int) -> dict[str, Any]:
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    saved: dict[str, Any] = {}
+    model, data = net(10 + rank), batch(20 + rank)  # different inits, different batches
+    for method, kw in METHODS.items():
+        kw = {**kw, "data": data} if kw.get("data") else kw
+        saved[method] = dict(rt.make_masks(model, method, 0.3, **kw))
+    # without the collective, the data- and weight-dependent masks differ (what the issue found)
+    saved["snip_local"] = dict(rt.make_masks(model, "snip", 0.3, data=data, collective=False))
+
+    # apply after wrapping: DDP broadcasts rank 0's weights, the masks go on the wrapped module
+    masks = saved["snip"]
+    after = DDP(model)
+    opt = torch.optim.SGD(after.parameters(), lr=0.1, momentum=0.9)
+    train(after, opt, data, steps=2)  # dense momentum everywhere
+    state = rt.apply_masks(after, {f"module.{n}": m for n, m in masks.items()})  # the wrapper's names
+    assert rt.masks_of(after) is state and rt.masks_of(model) is state
+    saved["of_wrapper"] = dict(rt.make_masks(after, "ramanujan", 0.3))  # the wrapped module's names
+    train(after, opt, data, steps=3)
+    saved["after_weights"] = {n: p.detach().clone() for n, p in model.named_parameters()}
+    saved["after_masked_nonzero"] = masked_nonzero(model, masks)
+    saved["after_momentum"] = sum(
+        int(torch.count_nonzero(opt.state[p]["momentum_buffer"][~masks[n]]))
+        for n, p in model.named_parameters() if n in masks
+    )
+    # apply before wrapping
+    before = net(30 + rank)
+    rt.apply_masks(before, saved["grasp"])
+    wrapped = DDP(before)
+    train(wrapped, torch.optim.AdamW(wrapped.parameters(), lr=0.01), data, steps=3)
+    saved["before_weights"] = {n: p.detach().clone() for n, p in before.named_parameters()}
+    saved["before_masked_nonzero"] = masked_nonzero(before, saved["grasp"])
+
+    # masks that differ across ranks are refused on every rank, naming the layers
+    local = rt.make_masks(net(0), "random", 0.3, seed=rank, collective=False)
+    saved["differ"] = error_of(lambda: rt.apply_masks(net(0), local))
+    saved["differ_type"] = error_of(lambda: rt.distributed.check_same_masks(local, "check"))
+    # a failure on one rank (no data on rank 1) is an error on both, not a hang
+    mine = data if rank == 0 else None
+    saved["fails"] = error_of(lambda: rt.make_masks(net(0), "snip", 0.3, data=mine))
+    return saved
+
+
+def test_ddp_masks_and_weights_agree_across_ranks(ranks: list[dict[str, Any]]) -> None:
+    r0, r1 = (r["ddp"] for r in ranks)
     for method in METHODS:
         assert r0[method].keys() == r1[method].keys(), method
         assert all(torch.equal(r0[method][n], r1[method][n]) for n in r0[method]), method
@@ -210,7 +220,7 @@ def full_weights(model: nn.Module) -> dict[str, Tensor]:
     return {n: p.full_tensor().detach().clone() for n, p in model.named_parameters()}
 
 
-def fsdp_worker(rank: int, port: int, out: str) -> None:
+def fsdp_scenario(rank: int, dcp_dir: Path) -> dict[str, Any]:
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import (
         StateDictOptions,
@@ -218,63 +228,59 @@ def fsdp_worker(rank: int, port: int, out: str) -> None:
         set_model_state_dict,
     )
 
-    init(rank, port)
-    try:
-        saved: dict[str, Any] = {}
-        x = torch.randn(8, 12, generator=torch.Generator().manual_seed(rank))
-        y = torch.randint(0, 3, (8,), generator=torch.Generator().manual_seed(rank))
-        masks = dict(rt.make_masks(mlp(0), "ramanujan", 0.25))
-        saved["masks"] = masks
-        for when in ("before", "after"):  # apply_masks before or after fully_shard
-            model = mlp(rank)
-            if when == "before":
-                state = rt.apply_masks(model, masks)
-                shard(model)
-            else:
-                state = rt.apply_masks(shard(model), masks)
-            opt = torch.optim.AdamW(model.parameters(), lr=0.05, weight_decay=0.1)
-            train(model, opt, (x, y), steps=4)
-            saved[f"{when}_weights"] = full_weights(model)
-            saved[f"{when}_state"] = sum(  # the optimizer did build state on this rank's shards
-                int(torch.count_nonzero(rt.distributed.local(opt.state[p]["exp_avg_sq"])))
-                for n, p in model.named_parameters() if n in masks
-            )
-            saved[f"{when}_state_masked"] = sum(
-                int(torch.count_nonzero(
-                    rt.distributed.local(opt.state[p][k])[~rt.distributed.local_part(masks[n], p)]
-                ))
-                for n, p in model.named_parameters() if n in masks for k in ("exp_avg", "exp_avg_sq")
-            )
-            saved[f"{when}_masks"] = state.masks()  # the whole masks, not the shards
+    saved: dict[str, Any] = {}
+    x = torch.randn(8, 12, generator=torch.Generator().manual_seed(rank))
+    y = torch.randint(0, 3, (8,), generator=torch.Generator().manual_seed(rank))
+    masks = dict(rt.make_masks(mlp(0), "ramanujan", 0.25))
+    saved["masks"] = masks
+    for when in ("before", "after"):  # apply_masks before or after fully_shard
+        model = mlp(rank)
+        if when == "before":
+            state = rt.apply_masks(model, masks)
+            shard(model)
+        else:
+            state = rt.apply_masks(shard(model), masks)
+        opt = torch.optim.AdamW(model.parameters(), lr=0.05, weight_decay=0.1)
+        train(model, opt, (x, y), steps=4)
+        saved[f"{when}_weights"] = full_weights(model)
+        saved[f"{when}_state"] = sum(  # the optimizer did build state on this rank's shards
+            int(torch.count_nonzero(rt.distributed.local(opt.state[p]["exp_avg_sq"])))
+            for n, p in model.named_parameters() if n in masks
+        )
+        saved[f"{when}_state_masked"] = sum(
+            int(torch.count_nonzero(
+                rt.distributed.local(opt.state[p][k])[~rt.distributed.local_part(masks[n], p)]
+            ))
+            for n, p in model.named_parameters() if n in masks for k in ("exp_avg", "exp_avg_sq")
+        )
+        saved[f"{when}_masks"] = state.masks()  # the whole masks, not the shards
 
-        # checkpoint round trips: a full state dict, and torch.distributed.checkpoint (sharded)
-        full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True))
-        fresh = shard(mlp(50))
-        rt.attach_saved_masks(fresh, {"masks": state.state_dict(), "step": 4})
-        set_model_state_dict(fresh, full, options=StateDictOptions(full_state_dict=True))
-        saved["full_round_trip"] = full_weights(fresh)
-        dcp.save(model.state_dict(), checkpoint_id=Path(out) / "dcp")
-        fresh = shard(mlp(60))
-        rt.apply_masks(fresh, masks)
-        sharded = fresh.state_dict()
-        dcp.load(sharded, checkpoint_id=Path(out) / "dcp")
-        fresh.load_state_dict(sharded)
-        opt = torch.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9)
-        train(fresh, opt, (x, y), steps=2)  # training goes on after the load
-        saved["dcp_round_trip"] = full_weights(fresh)
-        dense = shard(mlp(70)).state_dict()  # a dense checkpoint loaded into a masked model: masked
-        fresh.load_state_dict(dense)
-        saved["dense_load"] = full_weights(fresh)
-        saved["prune"] = error_of(lambda: rt.apply_masks(shard(mlp(0)), masks, mode="prune"))
-        saved["magnitude"] = error_of(lambda: rt.make_masks(shard(mlp(0)), "magnitude", 0.25))
-        saved["ramanujan_sharded"] = dict(rt.make_masks(shard(mlp(0)), "ramanujan", 0.25))
-        torch.save(saved, Path(out) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+    # checkpoint round trips: a full state dict, and torch.distributed.checkpoint (sharded)
+    full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True))
+    fresh = shard(mlp(50))
+    rt.attach_saved_masks(fresh, {"masks": state.state_dict(), "step": 4})
+    set_model_state_dict(fresh, full, options=StateDictOptions(full_state_dict=True))
+    saved["full_round_trip"] = full_weights(fresh)
+    dcp.save(model.state_dict(), checkpoint_id=dcp_dir)
+    fresh = shard(mlp(60))
+    rt.apply_masks(fresh, masks)
+    sharded = fresh.state_dict()
+    dcp.load(sharded, checkpoint_id=dcp_dir)
+    fresh.load_state_dict(sharded)
+    opt = torch.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9)
+    train(fresh, opt, (x, y), steps=2)  # training goes on after the load
+    saved["dcp_round_trip"] = full_weights(fresh)
+    dense = shard(mlp(70)).state_dict()  # a dense checkpoint loaded into a masked model: masked
+    fresh.load_state_dict(dense)
+    saved["dense_load"] = full_weights(fresh)
+    saved["prune"] = error_of(lambda: rt.apply_masks(shard(mlp(0)), masks, mode="prune"))
+    saved["magnitude"] = error_of(lambda: rt.make_masks(shard(mlp(0)), "magnitude", 0.25))
+    saved["ramanujan_sharded"] = dict(rt.make_masks(shard(mlp(0)), "ramanujan", 0.25))
+    return saved
 
 
-def test_fsdp2_masked_entries_stay_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    r0, r1 = run_ranks(fsdp_worker, tmp_path, monkeypatch)
+def test_fsdp2_masked_entries_stay_zero(ranks: list[dict[str, Any]]) -> None:
+    r0, r1 = (r["fsdp"] for r in ranks)
     masks = r0["masks"]
     for key in ("before_weights", "after_weights", "full_round_trip", "dcp_round_trip", "dense_load"):
         w0, w1 = r0[key], r1[key]

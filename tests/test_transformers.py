@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -83,6 +84,24 @@ def test_gpt2_conv1d_layers_are_targets_in_their_orientation() -> None:
     rows = [r for r in rows if r.name == qkv.name]
     assert [(r.piece, r.rows, r.cols) for r in rows] == [(i, EMBED, EMBED) for i in range(3)]
     assert all(r.edges == round(0.25 * EMBED * EMBED) for r in rows)
+
+
+def test_conv1d_prunes_and_reports_as_its_linear_twin() -> None:
+    """Seed 001's pruning of GPT-2's c_attn equals that of an nn.MultiheadAttention holding W.T."""
+    model = gpt2()
+    name = "transformer.h.0.attn.c_attn.weight"
+    mha = nn.MultiheadAttention(EMBED, 2)
+    with torch.no_grad():
+        mha.in_proj_weight.copy_(model.get_parameter(name).T)
+    mine = rt.ramanujan_prune(model, "magnitude", 0.3, include="transformer.h.0.attn.c_attn").masks[name]
+    twin = rt.ramanujan_prune(mha, "magnitude", 0.3, include="in_proj_weight").masks["in_proj_weight"]
+    assert mine.shape == (EMBED, 3 * EMBED) and torch.equal(mine, twin.T)
+    gap = [(r.delta_s, r.delta_r) for r in rt.report(model, {name: mine}, include="*.h.0.attn.c_attn",
+                                                      print_table=False)]
+    twin_gap = [(r.delta_s, r.delta_r) for r in rt.report(mha, {"in_proj_weight": twin}, include="in_proj*",
+                                                           print_table=False)]
+    assert len(gap) == 3
+    np.testing.assert_array_equal(np.array(gap), np.array(twin_gap))  # NaN where undefined, alike
 
 
 def test_llama_and_bert_projections_and_the_lm_head() -> None:
