@@ -643,14 +643,16 @@ def _find_saved_masks(saved: Mapping[str, Any]) -> tuple[dict[str, Any], str, bo
 
 
 def attach_saved_masks(
-    model: nn.Module, state_dict_or_path: Mapping[str, Any] | str | os.PathLike[str]
+    model: nn.Module,
+    state_dict_or_path: Mapping[str, Any] | str | os.PathLike[str],
+    collective: bool | None = None,
 ) -> MaskState:
     """Apply saved masks to a dense `model`, in the mode they were saved with.
 
     Accepts `MaskState.state_dict()` output, a model state_dict holding the masks (persistent=True
     buffers, or mode "prune"'s `weight_orig`/`weight_mask`), a checkpoint dict holding either one level
     down (`{"model": model.state_dict(), "masks": state.state_dict()}`), or a path to any of them saved
-    by `torch.save`.
+    by `torch.save`. `collective` as in `apply_masks` (False: one rank alone loads them).
     Only masks are read: load the weights afterwards with `model.load_state_dict(...)`, whose keys then
     match the checkpoint's."""
     saved: object = state_dict_or_path
@@ -661,4 +663,4 @@ def attach_saved_masks(
             f"state_dict_or_path: expected a mapping or a path, got {type(state_dict_or_path).__name__}"
         )
     masks, mode, persistent = _find_saved_masks(saved)
-    return apply_masks(model, masks, mode=mode, persistent=persistent)
+    return apply_masks(model, masks, mode=mode, persistent=persistent, collective=collective)
