@@ -155,3 +155,18 @@ def test_the_gpu_command_refuses_to_run_without_a_gpu(capsys: pytest.CaptureFixt
         sys.path.pop(0)
     assert gpu.main(["--skip-tests"]) == 2
     assert "needs a CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.cuda
+def test_reports_pruning_and_encodings_read_a_cuda_model() -> None:
+    """report, ramanujan_prune and encode read the weights of a model on the GPU (copied to the CPU)."""
+    model = small_cnn().cuda()
+    masks = rt.make_masks(model, "ramanujan", 0.2)
+    rt.apply_masks(model, masks)
+    rows = rt.report(model, print_table=False)
+    cpu_rows = rt.report(small_cnn(), dict(masks), print_table=False)
+    assert [(r.name, r.edges) for r in rows] == [(r.name, r.edges) for r in cpu_rows]
+    pruned = rt.ramanujan_prune(model, "magnitude", 0.2)
+    assert all(not m.is_cuda for m in pruned.masks.values())
+    g = rt.encode(model, (3, 8, 8), dict(masks))
+    assert g.num_nodes > 0
