@@ -34,6 +34,51 @@ def batch(rank: int, step: int, device: torch.device) -> tuple[torch.Tensor, tor
     return x.to(device), y.to(device)
 
 
+def train(fsdp: bool, method: str, density: float, steps: int, out: str, device: torch.device) -> str:
+    """Make the masks, train, check, save (rank 0); returns rank 0's summary line. Collective."""
+    rank = dist.get_rank()
+    net = model().to(device)
+    # A collective call: every rank passes its own batch; every rank gets the same masks.
+    masks = rt.make_masks(net, method, density, data=batch(rank, -1, device), input_shape=(32,))
+    if fsdp:
+        from torch.distributed.fsdp import fully_shard
+
+        rt.apply_masks(net, masks)  # before sharding: each rank then masks its own shard
+        for layer in net:
+            if isinstance(layer, nn.Linear):
+                fully_shard(layer)
+        trained: nn.Module = fully_shard(net)
+    else:
+        trained = nn.parallel.DistributedDataParallel(net)
+        rt.apply_masks(trained, masks)  # after wrapping works too: the masks go on the wrapped module
+    opt = torch.optim.AdamW(trained.parameters(), lr=1e-3, weight_decay=0.01)
+    for step in range(steps):
+        x, y = batch(rank, step, device)
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(trained(x), y)
+        loss.backward()
+        opt.step()
+
+    # Whole weights (an all-gather under FSDP2), the same on every rank, zero where masked.
+    params = dict(net.named_parameters())
+    weights = {n: (p.full_tensor() if hasattr(p, "full_tensor") else p) for n, p in params.items()}
+    weights = {n: w.detach() for n, w in weights.items()}
+    zero = all(int(torch.count_nonzero(weights[n][~m.to(device)])) == 0 for n, m in masks.items())
+    rt.distributed.check_same_masks({n: weights[n] != 0 for n in masks}, "after training")
+    if not zero:
+        raise SystemExit(f"rank {rank}: masked weights are not zero")
+    state = rt.masks_of(net)
+    assert state is not None
+    if rank == 0:
+        cpu = {n: w.cpu() for n, w in weights.items()}
+        torch.save({"model": cpu, "masks": state.state_dict()}, out)
+    how = f"{'FSDP2' if fsdp else 'DDP'} on {dist.get_world_size()} ranks ({device.type})"
+    return (
+        f"{method} masks, {how}: density {masks.density:.4f}, final loss {loss.item():.4f}, "
+        f"masked weights zero: {zero}, checkpoint {out}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fsdp", action="store_true", help="shard with FSDP2 instead of DDP")
@@ -50,49 +95,10 @@ def main() -> None:
     if gpus:
         torch.cuda.set_device(device)
     dist.init_process_group("nccl" if gpus else "gloo")
-    rank = dist.get_rank()
     try:
-        net = model().to(device)
-        # A collective call: every rank passes its own batch; every rank gets the same masks.
-        data = batch(rank, -1, device)
-        masks = rt.make_masks(net, args.method, args.density, data=data, input_shape=(32,))
-        if args.fsdp:
-            from torch.distributed.fsdp import fully_shard
-
-            rt.apply_masks(net, masks)  # before sharding: each rank then masks its own shard
-            for layer in net:
-                if isinstance(layer, nn.Linear):
-                    fully_shard(layer)
-            trained: nn.Module = fully_shard(net)
-        else:
-            trained = nn.parallel.DistributedDataParallel(net)
-            rt.apply_masks(trained, masks)  # after wrapping works too: the masks go on the wrapped module
-        opt = torch.optim.AdamW(trained.parameters(), lr=1e-3, weight_decay=0.01)
-        for step in range(args.steps):
-            x, y = batch(rank, step, device)
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(trained(x), y)
-            loss.backward()
-            opt.step()
-
-        # Whole weights (an all-gather under FSDP2), the same on every rank, zero where masked.
-        params = dict(net.named_parameters())
-        weights = {n: (p.full_tensor() if hasattr(p, "full_tensor") else p) for n, p in params.items()}
-        weights = {n: w.detach() for n, w in weights.items()}
-        zero = all(int(torch.count_nonzero(weights[n][~m.to(device)])) == 0 for n, m in masks.items())
-        rt.distributed.check_same_masks({n: weights[n] != 0 for n in masks}, "after training")
-        state = rt.masks_of(net)
-        assert state is not None
-        if rank == 0:
-            cpu = {n: w.cpu() for n, w in weights.items()}
-            torch.save({"model": cpu, "masks": state.state_dict()}, args.out)
-            how = f"{'FSDP2' if args.fsdp else 'DDP'} on {dist.get_world_size()} ranks ({device.type})"
-            print(
-                f"{args.method} masks, {how}: density {masks.density:.4f}, final loss {loss.item():.4f}, "
-                f"masked weights zero: {zero}, checkpoint {args.out}"
-            )
-        if not zero:
-            raise SystemExit(f"rank {rank}: masked weights are not zero")
+        summary = train(args.fsdp, args.method, args.density, args.steps, args.out, device)
+        if dist.get_rank() == 0:
+            print(summary)
     finally:
         dist.destroy_process_group()
 

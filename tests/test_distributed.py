@@ -110,9 +110,23 @@ def worker(rank: int, port: int, out: str) -> None:
     init(rank, port)
     try:
         saved = {"ddp": ddp_scenario(rank), "fsdp": fsdp_scenario(rank, Path(out) / "dcp")}
+        saved["example"] = example_scenario(Path(out))
         torch.save(saved, Path(out) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
+
+
+def example_scenario(out: Path) -> list[str]:
+    """examples/distributed_masks.py's training, in this group (torchrun would start the same)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    import distributed_masks as example
+
+    return [
+        example.train(fsdp, method, 0.1, 2, str(out / f"example-{fsdp}.pt"), torch.device("cpu"))
+        for fsdp, method in ((False, "snip"), (True, "synflow"))
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +202,14 @@ def test_ddp_masks_and_weights_agree_across_ranks(ranks: list[dict[str, Any]]) -
         assert r["differ_type"].startswith("MasksDiffer: check")
     assert r0["fails"].startswith("RuntimeError: make_masks: failed on another rank")
     assert r1["fails"].startswith("ValueError: method='snip' needs data")
+
+
+def test_the_torchrun_example_trains_masked(ranks: list[dict[str, Any]]) -> None:
+    for r in ranks:  # each rank's summary (its own final loss)
+        ddp, fsdp = r["example"]
+        assert "snip masks, DDP on 2 ranks (cpu): density 0.1000" in ddp
+        assert "synflow masks, FSDP2 on 2 ranks (cpu): density 0.1000" in fsdp
+        assert "masked weights zero: True" in ddp and "masked weights zero: True" in fsdp
 
 
 def test_collective_needs_a_process_group() -> None:
