@@ -44,3 +44,13 @@ def test_demo_bad_arguments(argv: list[str], capsys: pytest.CaptureFixture[str])
     assert code == 2
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err
+
+
+@pytest.mark.cuda
+def test_demo_trains_on_the_gpu() -> None:
+    """`ramcore demo --device cuda`: masks made on the CPU, training on the device."""
+    rows = run_demo(
+        (0.1,), seeds=1, epochs=1, device="cuda", models=("cnn",), methods=("dense", "snip"), progress=False
+    )
+    assert [r.method for r in rows] == ["dense", "snip"]
+    assert rows[1].density == pytest.approx(0.1, rel=0.02)

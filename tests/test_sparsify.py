@@ -114,6 +114,7 @@ def test_torch_input_returns_torch_masks():
     np.testing.assert_array_equal(res.mask.numpy(), spec_spar(w, density=0.2, seed=3).mask)
 
 
+@pytest.mark.cuda
 def test_cuda_masks_stay_on_the_gpu():
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():

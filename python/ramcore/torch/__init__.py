@@ -1,6 +1,7 @@
 """PyTorch adapters of `ramcore.layers`: which parameters of an `nn.Module` are masked (`targets`),
 scores that need autograd (`scores`), masks for real layers (`masks`), applying them (`apply`),
-layer-wise reports (`report`), seed 001's pruning (`prune`), seed 004's baselines and graph
+layer-wise reports (`report`), the same masks on every rank under torch.distributed
+(`distributed`), seed 001's pruning (`prune`), seed 004's baselines and graph
 encodings (`baselines`, `encode`), and a model zoo (`zoo`).
 
 torch is an optional dependency of ramcore: `import ramcore` works without it, this subpackage
@@ -16,7 +17,7 @@ except ImportError as err:  # pragma: no cover - only without torch
         "ramcore.torch needs PyTorch: install it with `pip install torch` (or `pip install ramcore[torch]`)"
     ) from err
 
-from . import zoo
+from . import distributed, zoo
 from .apply import MaskState, apply_masks, attach_saved_masks, masks_of, remove_masks
 from .baselines import network_baselines, ramanujan_baselines
 from .encode import ENCODINGS, EncodingSize, encode, encode_layers, encoding_size
@@ -36,6 +37,7 @@ __all__ = [
     "allocate_density",
     "apply_masks",
     "attach_saved_masks",
+    "distributed",
     "encode",
     "encode_layers",
     "encoding_size",
