@@ -132,6 +132,7 @@ def graph_resistance(
       >= 1 - delta, through `sketch_size(epsilon, edges, delta)` rows unless `sketch_rows` is given.
 
     seed: the sketch's random signs; tol, max_iterations: per CG solve (relative residual).
+
     progress: the sketch's solves and the current block's residual while they run (see
       `ramcore.progress`: None shows a bar on a terminal once the sketch has taken 2 s).
     """

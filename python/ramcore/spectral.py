@@ -246,8 +246,7 @@ def eigs(
 
     deflate: extra vectors (n,) or (n, r) to exclude (orthonormalised here).
     matrix_free: for an LPSGraph, use the on-the-fly Cayley operator instead of its CSR.
-    tol: relative residual tolerance; ncv: basis size (default max(2k + 1, 20); at most the
-      dimension n, which one basis spans entirely).
+    tol: relative residual tolerance; ncv: basis size (default max(2k + 1, 20), at most n).
 
     method: "thick-restart" (default; full re-orthogonalisation, any k, multiplicities resolved)
       or "two-pass" (k = 1: the plain recurrence in two passes, memory O(n) and no Gram-Schmidt,
