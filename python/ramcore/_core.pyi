@@ -150,3 +150,31 @@ class Topology:
 def unrolled_encoding(
     num_nodes: int, pieces: list[dict[str, Any]], weighted: bool, threads: int = 0, wide: bool = False
 ) -> CsrTuple: ...
+
+# The sparse kernels (cpp/src/sparse_matmul.cpp): activations in panels (panels, features, lanes),
+# lanes = SPARSE_PANEL_BYTES / itemsize; W in CSR with int64 indptr and int32 indices; float32 or
+# float64; `out` is written in place.
+SPARSE_PANEL_BYTES: int
+
+def sparse_spmm(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    values: npt.NDArray[np.floating[Any]],
+    order: npt.NDArray[np.int64] | None,
+    input: npt.NDArray[np.floating[Any]],
+    out: npt.NDArray[np.floating[Any]],
+    cols: int,
+    panels: int,
+    threads: int = 0,
+) -> None: ...
+def sparse_sddmm(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    a: npt.NDArray[np.floating[Any]],
+    input: npt.NDArray[np.floating[Any]],
+    out: npt.NDArray[np.floating[Any]],
+    cols: int,
+    panels: int,
+    threads: int = 0,
+) -> None: ...
+def sparse_kernel_isa() -> str: ...

@@ -1,0 +1,112 @@
+#include <string>
+
+#include "convert.hpp"
+#include "ramcore/sparse_matmul.hpp"
+#include "register.hpp"
+
+namespace ramcore::bindings {
+namespace {
+
+// The data of `a` as T*, refusing (never converting or copying) an array of another dtype, a
+// non-contiguous one or one of the wrong size: the kernels write into arrays the caller owns.
+template <class T>
+T* data_of(const py::array& a, const char* name, std::int64_t size, bool write) {
+  enforce(a.dtype().is(py::dtype::of<T>()), std::string(name) + " must have the values' dtype (" +
+                                                 std::string(py::str(py::dtype::of<T>())) + "), got " +
+                                                 std::string(py::str(a.dtype())));
+  enforce(a.flags() & py::array::c_style, std::string(name) + " must be C-contiguous");
+  enforce(a.size() == size, std::string(name) + " must have " + std::to_string(size) + " entries, got " +
+                                std::to_string(a.size()));
+  enforce(!write || a.writeable(), std::string(name) + " must be writeable");
+  return static_cast<T*>(const_cast<void*>(a.data()));
+}
+
+// A checked RowPattern viewing the caller's indptr (int64) and indices (int32) arrays.
+RowPattern pattern_of(const py::array& indptr, const py::array& indices, std::int64_t cols) {
+  enforce(indptr.ndim() == 1 && indices.ndim() == 1, "indptr and indices must be 1-d arrays");
+  RowPattern w;
+  w.rows = static_cast<std::int64_t>(indptr.size()) - 1;
+  w.cols = cols;
+  enforce(w.rows >= 0, "indptr must have rows + 1 entries, got none");
+  w.indptr = data_of<std::int64_t>(indptr, "indptr", indptr.size(), false);
+  w.indices = data_of<std::int32_t>(indices, "indices", indices.size(), false);
+  check_pattern(w, indptr.size(), indices.size());
+  return w;
+}
+
+// Entries of a (panels, features, lanes) array.
+template <class T>
+std::int64_t panel_size(std::int64_t panels, std::int64_t features, const char* name) {
+  return checked_mul(checked_mul(panels, features, name), kPanelLanes<T>, name);
+}
+
+template <class T>
+void spmm_call(const py::array& indptr, const py::array& indices, const py::array& values, const py::object& order,
+               const py::array& in, const py::array& out, std::int64_t cols, std::int64_t panels, int threads) {
+  const RowPattern w = pattern_of(indptr, indices, cols);
+  const std::int64_t* o = nullptr;
+  const T* v = nullptr;
+  if (order.is_none()) {
+    v = data_of<T>(values, "values", w.nnz(), false);
+  } else {  // W^T's values read through `order`, a permutation of W's entries
+    const py::array ord = order.cast<py::array>();
+    o = data_of<std::int64_t>(ord, "order", w.nnz(), false);
+    v = data_of<T>(values, "values", w.nnz(), false);
+    bool in_range = true;
+    for (std::int64_t k = 0; k < w.nnz(); ++k) in_range &= o[k] >= 0 && o[k] < w.nnz();
+    enforce(in_range, "order must hold positions in [0, nnz = " + std::to_string(w.nnz()) + ")");
+  }
+  const T* x = data_of<T>(in, "input", panel_size<T>(panels, cols, "input"), false);
+  T* y = data_of<T>(out, "out", panel_size<T>(panels, w.rows, "out"), true);
+  interruptible([&](const StopFn& stop) { spmm<T>(w, v, o, x, panels, y, threads, stop); });
+}
+
+template <class T>
+void sddmm_call(const py::array& indptr, const py::array& indices, const py::array& a, const py::array& in,
+                const py::array& out, std::int64_t cols, std::int64_t panels, int threads) {
+  const RowPattern w = pattern_of(indptr, indices, cols);
+  const T* pa = data_of<T>(a, "a", panel_size<T>(panels, w.rows, "a"), false);
+  const T* x = data_of<T>(in, "input", panel_size<T>(panels, cols, "input"), false);
+  T* y = data_of<T>(out, "out", w.nnz(), true);
+  interruptible([&](const StopFn& stop) { sddmm<T>(w, pa, x, panels, y, threads, stop); });
+}
+
+// Calls f.template operator()<T> for the dtype of `values` (float32 or float64).
+template <class F32, class F64>
+void by_dtype(const py::array& values, const F32& f32, const F64& f64) {
+  if (values.dtype().is(py::dtype::of<float>())) return f32();
+  if (values.dtype().is(py::dtype::of<double>())) return f64();
+  throw std::invalid_argument("the values must be float32 or float64, got " + std::string(py::str(values.dtype())));
+}
+
+}  // namespace
+
+void register_sparse(py::module_& m) {
+  m.def(
+      "sparse_spmm",
+      [](const py::array& indptr, const py::array& indices, const py::array& values, const py::object& order,
+         const py::array& in, const py::array& out, std::int64_t cols, std::int64_t panels, int threads) {
+        by_dtype(
+            values, [&] { spmm_call<float>(indptr, indices, values, order, in, out, cols, panels, threads); },
+            [&] { spmm_call<double>(indptr, indices, values, order, in, out, cols, panels, threads); });
+      },
+      py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("order"), py::arg("input"), py::arg("out"),
+      py::arg("cols"), py::arg("panels"), py::arg("threads") = 0,
+      "out (panels, rows, lanes) = input (panels, cols, lanes) W^T for W in CSR (indptr int64, indices int32);\n"
+      "entry k of W is values[k], or values[order[k]] when order (int64) is given.");
+  m.def(
+      "sparse_sddmm",
+      [](const py::array& indptr, const py::array& indices, const py::array& a, const py::array& in,
+         const py::array& out, std::int64_t cols, std::int64_t panels, int threads) {
+        by_dtype(
+            a, [&] { sddmm_call<float>(indptr, indices, a, in, out, cols, panels, threads); },
+            [&] { sddmm_call<double>(indptr, indices, a, in, out, cols, panels, threads); });
+      },
+      py::arg("indptr"), py::arg("indices"), py::arg("a"), py::arg("input"), py::arg("out"), py::arg("cols"),
+      py::arg("panels"), py::arg("threads") = 0,
+      "out[k] = sum_q <a[q, n, :], input[q, indices[k], :]> for every kept entry k of row n (dW at the kept entries).");
+  m.attr("SPARSE_PANEL_BYTES") = kPanelLanes<float> * static_cast<std::int64_t>(sizeof(float));
+  m.def("sparse_kernel_isa", &sparse_kernel_isa, "The instruction set the sparse kernels run on this CPU.");
+}
+
+}  // namespace ramcore::bindings

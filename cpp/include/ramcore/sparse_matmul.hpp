@@ -1,0 +1,65 @@
+// Products of a sparse weight with dense activations: the forward and backward passes of a linear
+// layer whose weight W (rows x cols = out_features x in_features) keeps a fixed set of entries.
+//
+// Activations are stored in panels: a batch of activations (batch x features) is cut into panels of
+// kPanelLanes<T> samples (the last one zero-padded), and each panel is stored feature-major,
+// (features x kPanelLanes) contiguous: the array is (panels, features, lanes). Then every kept
+// weight w[n, j] multiplies one contiguous 256-byte run of the input, so the inner loops stream
+// memory and vectorise over the batch (a batch-major layout would make each kept weight a strided
+// gather), and one panel of a 4096-feature input (1 MiB) stays in the L2 cache while every row of W
+// reads it. (A plain feature-major transpose of a 256-sample batch makes each row 1 KiB apart: its
+// 256-byte runs then fall into a quarter of the cache sets, and the kernels ran 2x slower.)
+//
+// The kernels are the two classic sparse x dense products (Saad, "Iterative methods for sparse
+// linear systems", 2003, section 3.4 for CSR; SDDMM as in Nisa et al., "Sampled dense matrix
+// multiplication for high-performance machine learning", HiPC 2018):
+//   spmm:  out[q, n, :] = sum_{k in row n} values[k] * in[q, indices[k], :]  (Y = X W^T; dX = dY W)
+//   sddmm: out[k]       = sum_q <a[q, n, :], in[q, indices[k], :]>  for k in row n
+//                                                                (dW = dY^T X at the kept entries)
+// Each output element is computed by one thread in a fixed order, so results are bit-identical for
+// any thread count.
+#pragma once
+
+#include <cstdint>
+
+#include "ramcore/parallel.hpp"
+
+namespace ramcore {
+
+// The kept entries of W, row by row (CSR): row n keeps the columns indices[indptr[n]] ..
+// indices[indptr[n + 1] - 1]. Ramanujan masks have (nearly) equal row degrees, which balances the
+// threads' work; any pattern is accepted.
+struct RowPattern {
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;
+  const std::int64_t* indptr = nullptr;
+  const std::int32_t* indices = nullptr;
+  std::int64_t nnz() const { return indptr[rows]; }
+};
+
+// Throws std::invalid_argument unless indptr has rows + 1 entries, starts at 0, never decreases and
+// ends at indices_size, and every index lies in [0, cols): O(nnz), a small fraction of one product.
+void check_pattern(const RowPattern& w, std::int64_t indptr_size, std::int64_t indices_size);
+
+// Samples per panel: 256 bytes of them.
+template <class T>
+constexpr std::int64_t kPanelLanes = 256 / static_cast<std::int64_t>(sizeof(T));
+
+// Both kernels require check_pattern(w, ...) to have passed.
+// out (panels, w.rows, lanes) = in (panels, w.cols, lanes) times W^T. W's k-th kept entry is
+// values[k], or values[order[k]] when `order` is not null: dX = dY W runs this on W^T's pattern,
+// reading W's values in place (order[k] < the length of values is the caller's to ensure).
+template <class T>
+void spmm(const RowPattern& w, const T* values, const std::int64_t* order, const T* in, std::int64_t panels,
+          T* out, int threads, const StopFn& stop);
+
+// out[k] = sum over panels q of <a[q, n, :], in[q, indices[k], :]> for every kept entry k of row n;
+// a: (panels, w.rows, lanes), in: (panels, w.cols, lanes). Panels are added in order.
+template <class T>
+void sddmm(const RowPattern& w, const T* a, const T* in, std::int64_t panels, T* out, int threads,
+           const StopFn& stop);
+
+// The instruction set the kernels were dispatched to on this CPU ("avx512", "avx2" or "baseline").
+const char* sparse_kernel_isa();
+
+}  // namespace ramcore

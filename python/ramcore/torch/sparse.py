@@ -1,0 +1,511 @@
+"""Masked linear layers executed sparsely: `SparseLinear` and the `to_sparse` / `to_dense` converters.
+
+A masked ``nn.Linear`` costs what the dense layer costs. `SparseLinear` keeps only the kept weights
+(``values``, in row-major CSR order of the mask) and multiplies with ramcore's kernels
+(``cpp/src/sparse_matmul.cpp``): the forward pass Y = X Wᵀ and the backward passes dX = dY W and
+dW at the kept entries only (a sampled dense-dense product), multithreaded, with results
+bit-identical for any thread count. They are PyTorch custom operators (``torch.ops.ramcore.*``,
+with fake implementations, so autograd and ``torch.compile`` work).
+
+The kernels read activations in panels of 256 bytes of samples stored feature-major
+(``cpp/include/ramcore/sparse_matmul.hpp`` says why); `SparseLinear` packs its input into that
+layout and unpacks its output, two copies that cost little next to the product.
+
+Where sparse execution pays (docs/sparse.md has the measurements): large layers at low density.
+`to_sparse` converts the layers that pass `pays` and leaves the others dense (and masked).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor, nn
+
+from .. import _core
+from ..validation import as_int, positive_int
+from ..validation import density as check_density
+from ..validation import threads as check_threads
+from .apply import apply_masks, masks_of, remove_masks
+
+__all__ = [
+    "DTYPES",
+    "SparseLinear",
+    "load_sparse",
+    "pays",
+    "sparse_linear",
+    "to_dense",
+    "to_sparse",
+]
+
+DTYPES = (torch.float32, torch.float64)
+PANEL_BYTES: int = _core.SPARSE_PANEL_BYTES
+
+
+def panel_lanes(dtype: torch.dtype) -> int:
+    """Samples per panel of the kernels' layout for `dtype` (256 bytes of them)."""
+    return PANEL_BYTES // torch.empty((), dtype=dtype).element_size()
+
+
+# --- custom operators -----------------------------------------------------------------------------
+# The kernels as torch operators on the panel layout (panels, features, lanes). spmm and sddmm have
+# no autograd of their own; sparse_matmul's autograd formula is written with them.
+
+
+def _numpy(t: Tensor) -> Any:
+    return t.detach().numpy()
+
+
+@torch.library.custom_op("ramcore::spmm", mutates_args=())
+def spmm(
+    indptr: Tensor, indices: Tensor, values: Tensor, order: Tensor | None, panels: Tensor, threads: int
+) -> Tensor:
+    """out (panels, rows, lanes) = panels (panels, cols, lanes) times Wᵀ, W in CSR (indptr int64,
+    indices int32); W's k-th entry is values[k], or values[order[k]] when `order` is given."""
+    out = panels.new_empty((panels.shape[0], indptr.shape[0] - 1, panels.shape[2]))
+    _core.sparse_spmm(
+        _numpy(indptr), _numpy(indices), _numpy(values), None if order is None else _numpy(order),
+        _numpy(panels), out.numpy(), panels.shape[1], panels.shape[0], threads,
+    )
+    return out
+
+
+@spmm.register_fake
+def _(
+    indptr: Tensor, indices: Tensor, values: Tensor, order: Tensor | None, panels: Tensor, threads: int
+) -> Tensor:
+    return panels.new_empty((panels.shape[0], indptr.shape[0] - 1, panels.shape[2]))
+
+
+@torch.library.custom_op("ramcore::sddmm", mutates_args=())
+def sddmm(indptr: Tensor, indices: Tensor, a: Tensor, panels: Tensor, threads: int) -> Tensor:
+    """out[k] = sum over panels and lanes of a[:, n, :] * panels[:, indices[k], :] for every kept
+    entry k of row n: the gradient of the kept weights when `a` is the output's gradient."""
+    out = a.new_empty(indices.shape)
+    _core.sparse_sddmm(
+        _numpy(indptr), _numpy(indices), _numpy(a), _numpy(panels), out.numpy(),
+        panels.shape[1], panels.shape[0], threads,
+    )
+    return out
+
+
+@sddmm.register_fake
+def _(indptr: Tensor, indices: Tensor, a: Tensor, panels: Tensor, threads: int) -> Tensor:
+    return a.new_empty(indices.shape)
+
+
+@torch.library.custom_op("ramcore::sparse_matmul", mutates_args=())
+def sparse_matmul(
+    values: Tensor,
+    panels: Tensor,
+    indptr: Tensor,
+    indices: Tensor,
+    t_indptr: Tensor,
+    t_indices: Tensor,
+    t_order: Tensor,
+    threads: int,
+) -> Tensor:
+    """`spmm` with autograd. (t_indptr, t_indices) is Wᵀ's pattern and values[t_order] its values,
+    for dX = dY W; the gradient of `values` is `sddmm`."""
+    out: Tensor = spmm(indptr, indices, values, None, panels, threads)
+    return out
+
+
+@sparse_matmul.register_fake
+def _(
+    values: Tensor, panels: Tensor, indptr: Tensor, indices: Tensor, t_indptr: Tensor, t_indices: Tensor,
+    t_order: Tensor, threads: int,
+) -> Tensor:
+    return panels.new_empty((panels.shape[0], indptr.shape[0] - 1, panels.shape[2]))
+
+
+def _setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+    values, panels, indptr, indices, t_indptr, t_indices, t_order, threads = inputs
+    ctx.save_for_backward(values, panels, indptr, indices, t_indptr, t_indices, t_order)
+    ctx.threads = threads
+
+
+def _backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+    values, panels, indptr, indices, t_indptr, t_indices, t_order = ctx.saved_tensors
+    grad = grad.contiguous()
+    grad_values = grad_panels = None
+    if ctx.needs_input_grad[0]:
+        grad_values = sddmm(indptr, indices, grad, panels, ctx.threads)
+    if ctx.needs_input_grad[1]:
+        grad_panels = spmm(t_indptr, t_indices, values, t_order, grad, ctx.threads)
+    return grad_values, grad_panels, None, None, None, None, None, None
+
+
+sparse_matmul.register_autograd(_backward, setup_context=_setup)
+
+
+# --- the pattern of a mask ------------------------------------------------------------------------
+
+
+def _pattern(mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """CSR of a bool (out, in) mask: (indptr int64, indices int32) and of its transpose
+    (t_indptr, t_indices) with t_order, the position in `values` of each transposed entry."""
+    keep = mask.detach().cpu().numpy()
+    rows, cols = np.nonzero(keep)  # row-major: the order of `values`
+    indptr = np.zeros(keep.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=keep.shape[0]), out=indptr[1:])
+    order = np.argsort(cols, kind="stable")  # column-major, rows ascending within a column
+    t_indptr = np.zeros(keep.shape[1] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cols, minlength=keep.shape[1]), out=t_indptr[1:])
+    as_tensor = torch.from_numpy
+    return (
+        as_tensor(indptr), as_tensor(cols.astype(np.int32)),
+        as_tensor(t_indptr), as_tensor(rows[order].astype(np.int32)), as_tensor(order.astype(np.int64)),
+    )
+
+
+def _rows(indptr: Tensor) -> Tensor:
+    """The row of every entry of a CSR pattern."""
+    return torch.repeat_interleave(torch.arange(indptr.numel() - 1), indptr.diff())
+
+
+def _mask_of(indptr: Tensor, indices: Tensor, shape: tuple[int, int]) -> Tensor:
+    """The bool mask of a CSR pattern (checked: a corrupt checkpoint raises)."""
+    indptr, indices = indptr.to(torch.int64), indices.to(torch.int64)
+    if indptr.shape != (shape[0] + 1,) or indptr[0] != 0 or bool((indptr.diff() < 0).any()) or \
+            indptr[-1] != indices.numel() or bool(((indices < 0) | (indices >= shape[1])).any()):
+        raise ValueError(f"indptr/indices are not a CSR pattern of shape {shape}")
+    mask = torch.zeros(shape, dtype=torch.bool)
+    mask[_rows(indptr), indices] = True
+    return mask
+
+
+def _check_mask(mask: Any, shape: tuple[int, int]) -> Tensor:
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"mask must be a torch.Tensor of shape {shape}, got {type(mask).__name__}")
+    if tuple(mask.shape) != shape:
+        raise ValueError(f"mask must have the weight's shape (out_features, in_features) = {shape}, "
+                         f"got {tuple(mask.shape)}")
+    if mask.dtype != torch.bool:
+        if bool(((mask != 0) & (mask != 1)).any()):
+            raise ValueError("mask must be a bool tensor (or 0/1 values); True keeps a weight")
+        mask = mask != 0
+    out: Tensor = mask.cpu()
+    return out
+
+
+# --- the module -----------------------------------------------------------------------------------
+
+
+class SparseLinear(nn.Module):
+    """A linear layer y = x Wᵀ + b whose weight W keeps only the entries of a fixed mask.
+
+    Parameters: ``values`` (the kept weights, row by row) and ``bias``; buffers ``indptr`` and
+    ``indices`` (W's pattern in CSR), saved in the state_dict, so a checkpoint holds values and
+    structure. Build one with `SparseLinear.from_linear` or `to_sparse`; `to_linear` and `to_dense`
+    go back. Inputs: float32 or float64 CPU tensors (..., in_features) of the layer's dtype.
+    `threads`: None uses every core (results never depend on it).
+    """
+
+    in_features: int
+    out_features: int
+    values: nn.Parameter
+    bias: nn.Parameter | None
+    indptr: Tensor
+    indices: Tensor
+    t_indptr: Tensor
+    t_indices: Tensor
+    t_order: Tensor
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        mask: Tensor,
+        bias: bool = True,
+        *,
+        threads: int | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = positive_int(in_features, "in_features")
+        self.out_features = positive_int(out_features, "out_features")
+        if self.in_features >= 2**31:
+            raise ValueError(f"in_features must be below 2**31 (int32 indices), got {self.in_features}")
+        self.threads = threads
+        check_threads(threads)
+        dtype = torch.get_default_dtype() if dtype is None else dtype
+        if dtype not in DTYPES:
+            raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        mask = _check_mask(mask, (self.out_features, self.in_features))
+        self._set_pattern(mask)
+        # nn.Linear's initialisation, restricted to the kept entries.
+        bound = 1 / math.sqrt(self.in_features)
+        nnz = int(self.indices.numel())
+        self.values = nn.Parameter(torch.empty(nnz, dtype=dtype).uniform_(-bound, bound))
+        self.bias = None
+        if bias:
+            self.bias = nn.Parameter(torch.empty(self.out_features, dtype=dtype).uniform_(-bound, bound))
+
+    def _set_pattern(self, mask: Tensor) -> None:
+        indptr, indices, t_indptr, t_indices, t_order = _pattern(mask)
+        self.register_buffer("indptr", indptr)
+        self.register_buffer("indices", indices)
+        # Wᵀ's pattern, derived from W's: not saved.
+        self.register_buffer("t_indptr", t_indptr, persistent=False)
+        self.register_buffer("t_indices", t_indices, persistent=False)
+        self.register_buffer("t_order", t_order, persistent=False)
+
+    # --- conversions ---------------------------------------------------------------------------
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, mask: Tensor, *, threads: int | None = None) -> SparseLinear:
+        """The sparse version of `linear` masked by `mask` (bool, the weight's shape): the kept
+        weights and the bias are copied (the weights off the mask are dropped)."""
+        if not isinstance(linear, nn.Linear):
+            raise TypeError(f"linear must be a torch.nn.Linear, got {type(linear).__name__}")
+        w = linear.weight
+        if w.device.type != "cpu":
+            raise ValueError(f"SparseLinear runs on the CPU; linear is on {w.device}: move it with .cpu()")
+        out = cls(linear.in_features, linear.out_features, mask, linear.bias is not None,
+                  threads=threads, dtype=w.dtype)
+        with torch.no_grad():
+            out.values.copy_(w.detach()[out.mask()])
+            if linear.bias is not None:
+                assert out.bias is not None
+                out.bias.copy_(linear.bias.detach())
+        out.train(linear.training)
+        return out
+
+    def to_linear(self) -> nn.Linear:
+        """An ``nn.Linear`` with this layer's weights (zero off the mask) and bias."""
+        out = nn.Linear(self.in_features, self.out_features, self.bias is not None, dtype=self.values.dtype)
+        with torch.no_grad():
+            out.weight.copy_(self.weight)
+            if self.bias is not None:
+                out.bias.copy_(self.bias.detach())
+        out.train(self.training)
+        return out
+
+    def _scatter(self, values: Tensor) -> Tensor:
+        out = values.new_zeros((self.out_features, self.in_features))
+        out[_rows(self.indptr), self.indices.to(torch.int64)] = values
+        return out
+
+    def mask(self) -> Tensor:
+        """The bool mask (out_features, in_features)."""
+        return self._scatter(torch.ones(self.values.shape, dtype=torch.bool))
+
+    @property
+    def weight(self) -> Tensor:
+        """The dense weight (a new tensor, zero off the mask; not a parameter)."""
+        return self._scatter(self.values.detach())
+
+    def to_sparse_csr(self) -> Tensor:
+        """The weight as a ``torch.sparse_csr`` tensor (detached values)."""
+        with warnings.catch_warnings():  # torch calls its sparse CSR support "beta"
+            warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+            return torch.sparse_csr_tensor(
+                self.indptr.clone(), self.indices.to(torch.int64), self.values.detach().clone(),
+                (self.out_features, self.in_features), check_invariants=True,
+            )
+
+    def to_scipy(self) -> sp.csr_array:
+        """The weight as a ``scipy.sparse.csr_array`` (float64 or float32, as the layer)."""
+        return sp.csr_array(
+            (self.values.detach().numpy().copy(), self.indices.numpy().copy(), self.indptr.numpy().copy()),
+            shape=(self.out_features, self.in_features),
+        )
+
+    @property
+    def density(self) -> float:
+        """The fraction of weights kept."""
+        return self.values.numel() / (self.in_features * self.out_features)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}, density={self.density:.4f}")
+
+    # --- forward -------------------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tensor:
+        return sparse_linear(x, self)
+
+    def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, *args: Any) -> None:
+        # A checkpoint may hold another pattern (another mask): adopt its structure first.
+        indptr, indices = state_dict.get(prefix + "indptr"), state_dict.get(prefix + "indices")
+        if isinstance(indptr, Tensor) and isinstance(indices, Tensor):
+            self._set_pattern(_mask_of(indptr, indices, (self.out_features, self.in_features)))
+            if self.values.shape != indices.shape:
+                self.values = nn.Parameter(self.values.new_empty(indices.shape))
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+
+def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
+    """`layer`'s forward pass x Wᵀ + b: packs x into panels, runs the kernel, unpacks. Checks what
+    the kernels need, naming the argument and the fix."""
+    values, bias = layer.values, layer.bias
+    if not isinstance(x, Tensor):
+        raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
+    if x.device.type != "cpu":
+        raise ValueError(
+            f"SparseLinear runs on the CPU; the input is on {x.device}: use ramcore.torch.to_dense(model) "
+            "for the GPU"
+        )
+    if values.device.type != "cpu":
+        raise ValueError(f"SparseLinear runs on the CPU; its values are on {values.device}")
+    if x.dtype != values.dtype:
+        raise TypeError(f"input dtype {x.dtype} differs from the layer's {values.dtype}: "
+                        f"convert it with .to({values.dtype}) (or the layer with .to({x.dtype}))")
+    if x.dim() < 1 or x.shape[-1] != layer.in_features:
+        want = f"(..., in_features={layer.in_features})"
+        raise ValueError(f"input must have shape {want}, got {tuple(x.shape)}")
+    lead = x.shape[:-1]
+    x2 = x.reshape(-1, layer.in_features)
+    m = x2.shape[0]
+    if m == 0:
+        empty: Tensor = x2.new_zeros((*lead, layer.out_features))
+        return empty if bias is None else empty + bias
+    lanes = panel_lanes(x.dtype)
+    panels = -(-m // lanes)
+    if panels * lanes != m:  # zero samples fill the last panel
+        x2 = torch.nn.functional.pad(x2, (0, 0, 0, panels * lanes - m))
+    packed = x2.reshape(panels, lanes, layer.in_features).transpose(1, 2).contiguous()
+    threads = check_threads(layer.threads)
+    out = sparse_matmul(values, packed, layer.indptr, layer.indices, layer.t_indptr, layer.t_indices,
+                        layer.t_order, threads)
+    y: Tensor = out.transpose(1, 2).reshape(panels * lanes, layer.out_features)[:m]
+    if bias is not None:
+        y = y + bias
+    return y.reshape(*lead, layer.out_features)
+
+
+# --- converting models ----------------------------------------------------------------------------
+
+# Measured on the benchmark machine (docs/sparse.md): below these the dense layer is as fast.
+MAX_DENSITY = 0.25
+MIN_WEIGHTS = 1 << 16
+
+
+def pays(in_features: int, out_features: int, density: float) -> bool:
+    """Whether a masked Linear of this shape and density trains faster as a `SparseLinear`, by the
+    measurements of `benchmarks/bench_sparse.py`: density at most MAX_DENSITY and at least
+    MIN_WEIGHTS weights."""
+    check_density(density)
+    return density <= MAX_DENSITY and as_int(in_features, "in_features") * as_int(
+        out_features, "out_features"
+    ) >= MIN_WEIGHTS
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, attr = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, attr, new)
+
+
+def to_sparse(
+    model: nn.Module,
+    masks: Mapping[str, Tensor] | None = None,
+    *,
+    force: bool = False,
+    threads: int | None = None,
+) -> dict[str, str]:
+    """Swap the masked ``nn.Linear`` layers of `model` for `SparseLinear` layers, in place.
+
+    masks: parameter name -> bool mask (``make_masks``' `MaskSet` or any mapping); None takes the
+    masks applied by `ramcore.torch.apply_masks`. A layer is converted when `pays` says sparse
+    execution is faster (or always with `force=True`); the others stay dense and masked (their masks
+    are applied again, in the mode they had). Layers inside ``nn.MultiheadAttention`` stay dense
+    (it reads their weights directly). Create the optimizer after converting: the converted layers
+    have new parameters. Returns layer name -> "sparse" or why it stayed dense.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_threads(threads)
+    state = masks_of(model)
+    applied: dict[str, Tensor] = state.masks() if state is not None else {}
+    mode, persistent = (state.mode, state.persistent) if state is not None else ("inplace", False)
+    if masks is None:
+        if state is None:
+            raise ValueError("masks: model has no masks applied (ramcore.torch.apply_masks); pass masks=")
+        masks = applied
+    if not isinstance(masks, Mapping):
+        raise TypeError(f"masks must map parameter names to bool tensors, got {type(masks).__name__}")
+    params = dict(model.named_parameters())
+    unknown = [n for n in masks if n not in params and n.removesuffix("_orig") not in params
+               and n + "_orig" not in params]
+    if unknown:
+        raise ValueError(f"masks: no parameter named {unknown} in the model")
+    modules = dict(model.named_modules())
+    plan: dict[str, str] = {}
+    for name, module in modules.items():
+        if not isinstance(module, nn.Linear) or (name + ".weight") not in masks:
+            continue
+        parent = modules.get(name.rpartition(".")[0]) if "." in name else (model if name else None)
+        if isinstance(parent, nn.MultiheadAttention):
+            plan[name] = "dense: inside nn.MultiheadAttention"
+            continue
+        if module.weight.device.type != "cpu" or module.weight.dtype not in DTYPES:
+            where = f"{module.weight.dtype} on {module.weight.device}"
+            plan[name] = f"dense: {where} (SparseLinear: float32/64 on the CPU)"
+            continue
+        mask = masks[name + ".weight"]
+        d = float(mask.count_nonzero()) / mask.numel()
+        if force or pays(module.in_features, module.out_features, d):
+            plan[name] = "sparse"
+        else:
+            shape = f"{module.out_features}x{module.in_features}"
+            plan[name] = f"dense: {shape} at density {d:.3f} does not pay"
+    if state is not None:
+        remove_masks(model)
+    for name, how in plan.items():
+        if how == "sparse":
+            linear = modules[name]
+            assert isinstance(linear, nn.Linear)
+            mask = _check_mask(masks[name + ".weight"], (linear.out_features, linear.in_features))
+            _replace(model, name, SparseLinear.from_linear(linear, mask, threads=threads))
+    left = {n: m for n, m in applied.items() if plan.get(n.rpartition(".")[0]) != "sparse"}
+    if left:
+        apply_masks(model, left, mode=mode, persistent=persistent)
+    return plan
+
+
+def to_dense(
+    model: nn.Module, *, masked: bool = True, mode: str = "inplace", persistent: bool = False
+) -> dict[str, Tensor]:
+    """Swap every `SparseLinear` of `model` for an ``nn.Linear`` (weights zero off the mask), in
+    place. masked=True applies the layers' masks with ``apply_masks(model, masks, mode, persistent)``
+    so that training keeps them (joining the masks already applied, in their mode). Returns the
+    masks by parameter name."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(model, SparseLinear):
+        raise TypeError("model is a SparseLinear itself: use its to_linear()")
+    found = [(n, m) for n, m in model.named_modules() if isinstance(m, SparseLinear)]
+    masks = {f"{n}.weight": m.mask() for n, m in found}
+    for name, layer in found:
+        _replace(model, name, layer.to_linear())
+    if masked and masks:
+        state = masks_of(model)
+        if state is not None:
+            mode, persistent = state.mode, state.persistent
+        joined = {**(state.masks() if state is not None else {}), **masks}
+        if state is not None:
+            remove_masks(model)
+        apply_masks(model, joined, mode=mode, persistent=persistent)
+    return masks
+
+
+def load_sparse(model: nn.Module, state_dict: Mapping[str, Any], *, threads: int | None = None) -> None:
+    """Load a checkpoint of a converted model into `model` (the same architecture, dense): the
+    ``nn.Linear`` layers saved as `SparseLinear` (keys ``<layer>.indptr``, ``.indices``,
+    ``.values``) are converted first, with the saved structure, then the state_dict is loaded."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    for name, module in list(model.named_modules()):
+        prefix = f"{name}." if name else ""
+        if isinstance(module, nn.Linear) and prefix + "indptr" in state_dict:
+            if not name:
+                raise TypeError("model is a Linear saved as a SparseLinear: load into a SparseLinear instead")
+            shape = (module.out_features, module.in_features)
+            mask = _mask_of(state_dict[prefix + "indptr"], state_dict[prefix + "indices"], shape)
+            _replace(model, name, SparseLinear.from_linear(module, mask, threads=threads))
+    model.load_state_dict(state_dict)

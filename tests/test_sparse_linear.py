@@ -1,0 +1,265 @@
+"""SparseLinear and its kernels against the dense masked computation (the oracle), the converters,
+export, and the errors."""
+
+from __future__ import annotations
+
+import copy
+import io
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from ramcore import _core  # noqa: E402
+from ramcore.torch import apply_masks, make_masks, masks_of  # noqa: E402
+from ramcore.torch.sparse import (  # noqa: E402
+    SparseLinear,
+    load_sparse,
+    panel_lanes,
+    pays,
+    sddmm,
+    spmm,
+    to_dense,
+    to_sparse,
+)
+
+TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.detach(), b.detach()
+    assert a.shape == b.shape
+    if b.numel() == 0:
+        return 0.0
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
+
+
+def dense_oracle(layer: SparseLinear, x: torch.Tensor, grad: torch.Tensor):
+    """y, dx, dW (at the kept entries, in `values` order), db of the dense masked layer."""
+    mask = layer.mask()
+    w = (layer.weight * mask).requires_grad_()
+    b = None if layer.bias is None else layer.bias.detach().clone().requires_grad_()
+    x = x.detach().clone().requires_grad_()
+    y = torch.nn.functional.linear(x, w, b)
+    y.backward(grad)
+    return y.detach(), x.grad, w.grad[mask], None if b is None else b.grad
+
+
+def check_against_dense(layer: SparseLinear, x: torch.Tensor) -> None:
+    x = x.detach().clone().requires_grad_()
+    y = layer(x)
+    grad = torch.randn_like(y)
+    y.backward(grad)
+    y0, dx0, dw0, db0 = dense_oracle(layer, x, grad)
+    tol = TOL[x.dtype]
+    assert y.shape == y0.shape
+    assert rel(y, y0) < tol
+    assert rel(x.grad, dx0) < tol
+    assert rel(layer.values.grad, dw0) < tol
+    if db0 is not None:
+        assert rel(layer.bias.grad, db0) < tol
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "batch, in_f, out_f, density",
+    [(1, 7, 5, 0.4), (3, 1, 1, 1.0), (70, 33, 65, 0.3), (129, 300, 200, 0.05), (64, 64, 64, 0.02)],
+)
+def test_random_masks_equal_dense(dtype, batch, in_f, out_f, density):
+    gen = torch.Generator().manual_seed(batch + in_f)
+    mask = torch.rand(out_f, in_f, generator=gen) < density
+    mask[0, 0] = True  # at least one entry
+    layer = SparseLinear(in_f, out_f, mask, dtype=dtype)
+    check_against_dense(layer, torch.randn(batch, in_f, dtype=dtype, generator=gen))
+
+
+def test_empty_mask_gives_the_bias():
+    layer = SparseLinear(5, 6, torch.zeros(6, 5, dtype=torch.bool))
+    x = torch.randn(4, 5, requires_grad=True)
+    y = layer(x)
+    torch.testing.assert_close(y, layer.bias.expand(4, 6), rtol=0, atol=0)
+    y.sum().backward()
+    assert torch.equal(x.grad, torch.zeros(4, 5)) and layer.values.grad.numel() == 0
+
+
+def test_rows_without_entries_and_leading_dims():
+    mask = torch.zeros(9, 6, dtype=torch.bool)
+    mask[2, :] = True
+    mask[5, 1] = True
+    layer = SparseLinear(6, 9, mask, bias=False, dtype=torch.float64)
+    check_against_dense(layer, torch.randn(2, 3, 6, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("method", ["ramanujan", "random", "random_regular", "erk", "magnitude"])
+def test_every_construction_converts_to_the_same_model(method):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(40, 96), nn.ReLU(), nn.Linear(96, 70), nn.ReLU(), nn.Linear(70, 10))
+    masks = make_masks(model, method, 0.1, seed=1)
+    apply_masks(model, masks)
+    sparse = copy.deepcopy(model)
+    plan = to_sparse(sparse, force=True)
+    assert set(plan.values()) == {"sparse"} and masks_of(sparse) is None
+    x = torch.randn(37, 40)
+    y0, y1 = model(x), sparse(x)
+    assert rel(y1, y0) < 1e-5
+    y0.square().sum().backward()
+    y1.square().sum().backward()
+    for name, layer in sparse.named_modules():
+        if isinstance(layer, SparseLinear):
+            dense = model.get_submodule(name)
+            assert rel(layer.values.grad, dense.weight.grad[masks[name + ".weight"]]) < 1e-5
+            assert rel(layer.bias.grad, dense.bias.grad) < 1e-5
+
+
+def test_gradcheck_float64():
+    mask = torch.rand(6, 5, generator=torch.Generator().manual_seed(3)) < 0.5
+    mask[0, 0] = True
+    layer = SparseLinear(5, 6, mask, dtype=torch.float64)
+    x = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, v, b: _with(layer, v, b)(x), (x, layer.values, layer.bias))
+
+
+def _with(layer: SparseLinear, values: torch.Tensor, bias: torch.Tensor):
+    def f(x: torch.Tensor) -> torch.Tensor:
+        saved = layer.values, layer.bias
+        layer._parameters["values"], layer._parameters["bias"] = values, bias
+        try:
+            return layer(x)
+        finally:
+            layer._parameters["values"], layer._parameters["bias"] = saved
+
+    return f
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_bit_identical_for_any_thread_count(dtype):
+    gen = torch.Generator().manual_seed(5)
+    mask = torch.rand(300, 500, generator=gen) < 0.05
+    x = torch.randn(200, 500, dtype=dtype, generator=gen)
+    results = []
+    for threads in (1, 2, 3):
+        torch.manual_seed(0)  # the same bias
+        layer = SparseLinear(500, 300, mask, dtype=dtype, threads=threads)
+        with torch.no_grad():
+            layer.values.copy_(torch.linspace(-1, 1, layer.values.numel(), dtype=dtype))
+        xx = x.clone().requires_grad_()
+        y = layer(xx)
+        y.backward(torch.ones_like(y))
+        results.append((y.detach(), xx.grad, layer.values.grad))
+    for other in results[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(results[0], other))
+
+
+def test_opcheck_and_compile():
+    mask = torch.rand(20, 30, generator=torch.Generator().manual_seed(2)) < 0.3
+    layer = SparseLinear(30, 20, mask)
+    lanes = panel_lanes(torch.float32)
+    packed = torch.randn(2, 30, lanes)
+    torch.library.opcheck(spmm, (layer.indptr, layer.indices, layer.values.detach(), None, packed, 0))
+    a = torch.randn(2, 20, lanes)
+    torch.library.opcheck(sddmm, (layer.indptr, layer.indices, a, packed, 0))
+    x = torch.randn(5, 30)
+    compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(compiled(x), layer(x))
+
+
+def test_to_dense_round_trip_and_state_dict():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(30, 50), nn.Tanh(), nn.Linear(50, 4))
+    masks = make_masks(model, "ramanujan", 0.2)
+    apply_masks(model, masks, persistent=True)
+    reference = copy.deepcopy(model)
+    plan = to_sparse(model, force=True)
+    assert plan == {"0": "sparse", "2": "sparse"}
+    x = torch.randn(8, 30)
+    torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-6)
+    # save and load the sparse model into a fresh dense one
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    fresh = nn.Sequential(nn.Linear(30, 50), nn.Tanh(), nn.Linear(50, 4))
+    load_sparse(fresh, torch.load(io.BytesIO(buffer.getvalue())))
+    assert isinstance(fresh[0], SparseLinear)
+    torch.testing.assert_close(fresh(x), model(x), rtol=0, atol=0)
+    # export
+    layer = model[0]
+    assert torch.equal(layer.to_sparse_csr().to_dense(), layer.weight)
+    np.testing.assert_array_equal(layer.to_scipy().toarray(), layer.weight.numpy())
+    # and back to dense, masked
+    back = to_dense(model, persistent=True)
+    assert set(back) == {"0.weight", "2.weight"}
+    assert torch.equal(back["0.weight"], masks["0.weight"])
+    assert masks_of(model) is not None
+    torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-6)
+    for name, p in reference.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], p)
+
+
+def test_converter_leaves_layers_dense_where_sparse_does_not_pay():
+    model = nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+    masks = {"0.weight": torch.rand(512, 512) < 0.05, "2.weight": torch.rand(10, 512) < 0.05}
+    apply_masks(model, masks)
+    plan = to_sparse(model)
+    assert plan["0"] == "sparse" and plan["2"].startswith("dense")
+    assert isinstance(model[0], SparseLinear) and type(model[2]) is nn.Linear
+    assert set(masks_of(model).masks()) == {"2.weight"}  # the dense layer stays masked
+    assert pays(4096, 4096, 0.05) and not pays(4096, 4096, 0.5) and not pays(10, 512, 0.05)
+
+
+def test_bad_inputs_raise_clear_errors():
+    mask = torch.rand(6, 5) < 0.5
+    mask[0, 0] = True
+    layer = SparseLinear(5, 6, mask)
+    with pytest.raises(TypeError, match="dtype"):
+        layer(torch.randn(2, 5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="in_features=5"):
+        layer(torch.randn(2, 4))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        layer(np.ones((2, 5)))
+    with pytest.raises(ValueError, match="shape"):
+        SparseLinear(5, 6, torch.ones(5, 6, dtype=torch.bool))
+    with pytest.raises(ValueError, match="bool"):
+        SparseLinear(5, 6, torch.full((6, 5), 0.5))
+    with pytest.raises(TypeError, match="dtype"):
+        SparseLinear(5, 6, mask, dtype=torch.float16)
+    with pytest.raises(ValueError, match="threads"):
+        SparseLinear(5, 6, mask, threads=0)
+    with pytest.raises(TypeError, match="nn.Linear"):
+        SparseLinear.from_linear(nn.Conv2d(1, 1, 1), mask)
+    with pytest.raises(ValueError, match="no masks applied"):
+        to_sparse(nn.Linear(5, 6))
+    with pytest.raises(ValueError, match="no parameter named"):
+        to_sparse(nn.Linear(5, 6), {"nope.weight": mask})
+
+
+def test_core_refuses_bad_arrays():
+    indptr = np.array([0, 1, 2], dtype=np.int64)
+    lanes = panel_lanes(torch.float32)
+    x = np.zeros((1, 3, lanes), dtype=np.float32)
+    out = np.zeros((1, 2, lanes), dtype=np.float32)
+    v = np.ones(2, dtype=np.float32)
+    ok = np.array([0, 2], dtype=np.int32)
+    _core.sparse_spmm(indptr, ok, v, None, x, out, 3, 1, 0)
+    with pytest.raises(ValueError, match="indices must lie"):
+        _core.sparse_spmm(indptr, np.array([0, 3], dtype=np.int32), v, None, x, out, 3, 1, 0)
+    with pytest.raises(ValueError, match="indptr must not decrease"):
+        _core.sparse_spmm(np.array([0, 2, 1], dtype=np.int64), ok, v, None, x, out, 3, 1, 0)
+    with pytest.raises(ValueError, match="dtype"):
+        _core.sparse_spmm(indptr, ok, v, None, x.astype(np.float64), out, 3, 1, 0)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        strided = np.zeros((1, lanes, 2), np.float32).transpose(0, 2, 1)
+        _core.sparse_spmm(indptr, ok, v, None, x, strided, 3, 1, 0)
+    with pytest.raises(ValueError, match="entries"):
+        _core.sparse_spmm(indptr, ok, v, None, x, out, 3, 2, 0)
+    with pytest.raises(ValueError, match="order"):
+        _core.sparse_spmm(indptr, ok, v, np.array([0, 5], dtype=np.int64), x, out, 3, 1, 0)
+    with pytest.raises(ValueError, match="float32 or float64"):
+        _core.sparse_sddmm(indptr, ok, out.astype(np.int32), x, v, 3, 1, 0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_input_is_refused():
+    mask = torch.ones(3, 2, dtype=torch.bool)
+    with pytest.raises(ValueError, match="CPU"):
+        SparseLinear(2, 3, mask)(torch.randn(1, 2, device="cuda"))
