@@ -15,11 +15,13 @@ from torch import nn  # noqa: E402
 from ramcore import _core  # noqa: E402
 from ramcore.torch import apply_masks, make_masks, masks_of  # noqa: E402
 from ramcore.torch.sparse import (  # noqa: E402
+    PATTERN_BUFFERS,
     SparseLinear,
     load_sparse,
     panel_lanes,
     pays,
     sddmm,
+    sparse_linear_op,
     spmm,
     to_dense,
     to_sparse,
@@ -157,9 +159,15 @@ def test_opcheck_and_compile():
     layer = SparseLinear(30, 20, mask)
     lanes = panel_lanes(torch.float32)
     packed = torch.randn(2, 30, lanes)
-    torch.library.opcheck(spmm, (layer.indptr, layer.indices, layer.values.detach(), None, packed, 0))
+    pattern = (layer.b_indptr, layer.b_indices)
+    torch.library.opcheck(spmm, (*pattern, layer.values.detach(), layer.b_order, packed, 0))
     a = torch.randn(2, 20, lanes)
-    torch.library.opcheck(sddmm, (layer.indptr, layer.indices, a, packed, 0))
+    torch.library.opcheck(sddmm, (*pattern, a, packed, layer.b_order, 0))
+    blocked = [getattr(layer, name) for name in PATTERN_BUFFERS]
+    for bias in (layer.bias, None):
+        torch.library.opcheck(
+            sparse_linear_op, (torch.randn(5, 30, requires_grad=True), layer.values, bias, *blocked, 0)
+        )
     x = torch.randn(5, 30)
     compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(compiled(x), layer(x))
@@ -234,28 +242,51 @@ def test_bad_inputs_raise_clear_errors():
 
 
 def test_core_refuses_bad_arrays():
+    # W (2 x 3) keeps (0, 0) and (1, 2); 3 columns make one column block
     indptr = np.array([0, 1, 2], dtype=np.int64)
     lanes = panel_lanes(torch.float32)
     x = np.zeros((1, 3, lanes), dtype=np.float32)
     out = np.zeros((1, 2, lanes), dtype=np.float32)
     v = np.ones(2, dtype=np.float32)
     ok = np.array([0, 2], dtype=np.int32)
-    _core.sparse_spmm(indptr, ok, v, None, x, out, 3, 1, 0)
+
+    def spmm_(*args, indptr=indptr, indices=ok, values=v, order=None, x=x, out=out, panels=1):
+        _core.sparse_spmm(indptr, indices, values, order, x, out, 2, 3, panels, 0)
+
+    spmm_()
     with pytest.raises(ValueError, match="indices must lie"):
-        _core.sparse_spmm(indptr, np.array([0, 3], dtype=np.int32), v, None, x, out, 3, 1, 0)
+        spmm_(indices=np.array([0, 3], dtype=np.int32))
     with pytest.raises(ValueError, match="indptr must not decrease"):
-        _core.sparse_spmm(np.array([0, 2, 1], dtype=np.int64), ok, v, None, x, out, 3, 1, 0)
+        spmm_(indptr=np.array([0, 2, 1], dtype=np.int64))
+    with pytest.raises(ValueError, match="indptr must have"):
+        spmm_(indptr=np.array([0, 2], dtype=np.int64))
     with pytest.raises(ValueError, match="dtype"):
-        _core.sparse_spmm(indptr, ok, v, None, x.astype(np.float64), out, 3, 1, 0)
+        spmm_(x=x.astype(np.float64))
     with pytest.raises(ValueError, match="C-contiguous"):
-        strided = np.zeros((1, lanes, 2), np.float32).transpose(0, 2, 1)
-        _core.sparse_spmm(indptr, ok, v, None, x, strided, 3, 1, 0)
+        spmm_(out=np.zeros((1, lanes, 2), np.float32).transpose(0, 2, 1))
     with pytest.raises(ValueError, match="entries"):
-        _core.sparse_spmm(indptr, ok, v, None, x, out, 3, 2, 0)
+        spmm_(panels=2)
     with pytest.raises(ValueError, match="order"):
-        _core.sparse_spmm(indptr, ok, v, np.array([0, 5], dtype=np.int64), x, out, 3, 1, 0)
+        spmm_(order=np.array([0, 5], dtype=np.int64))
     with pytest.raises(ValueError, match="float32 or float64"):
-        _core.sparse_sddmm(indptr, ok, out.astype(np.int32), x, v, 3, 1, 0)
+        _core.sparse_sddmm(indptr, ok, out.astype(np.int32), x, None, v, 2, 3, 1, 0)
+    # 200 columns make two blocks: row 0's entry in column 150 belongs to segment (1, 0)
+    wide = np.zeros((1, 200, lanes), dtype=np.float32)
+    blocked = np.array([0, 0, 0, 1, 1], dtype=np.int64)
+    _core.sparse_spmm(blocked, np.array([150], np.int32), v[:1], None, wide, out, 2, 200, 1, 0)
+    with pytest.raises(ValueError, match="column block"):
+        _core.sparse_spmm(
+            np.array([0, 1, 1, 1, 1], np.int64),
+            np.array([150], np.int32),
+            v[:1],
+            None,
+            wide,
+            out,
+            2,
+            200,
+            1,
+            0,
+        )
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -152,9 +152,12 @@ def unrolled_encoding(
 ) -> CsrTuple: ...
 
 # The sparse kernels (cpp/src/sparse_matmul.cpp): activations in panels (panels, features, lanes),
-# lanes = SPARSE_PANEL_BYTES / itemsize; W in CSR with int64 indptr and int32 indices; float32 or
-# float64; `out` is written in place.
+# lanes = SPARSE_PANEL_BYTES / itemsize; W in the blocked pattern of sparse_matmul.hpp (int64 indptr
+# over SPARSE_BLOCK_COLS-column blocks x rows, int32 indices); float32 or float64; outputs written
+# in place.
 SPARSE_PANEL_BYTES: int
+
+SPARSE_BLOCK_COLS: int
 
 def sparse_spmm(
     indptr: npt.NDArray[np.int64],
@@ -163,6 +166,7 @@ def sparse_spmm(
     order: npt.NDArray[np.int64] | None,
     input: npt.NDArray[np.floating[Any]],
     out: npt.NDArray[np.floating[Any]],
+    rows: int,
     cols: int,
     panels: int,
     threads: int = 0,
@@ -172,9 +176,20 @@ def sparse_sddmm(
     indices: npt.NDArray[np.int32],
     a: npt.NDArray[np.floating[Any]],
     input: npt.NDArray[np.floating[Any]],
+    order: npt.NDArray[np.int64] | None,
     out: npt.NDArray[np.floating[Any]],
+    rows: int,
     cols: int,
     panels: int,
+    threads: int = 0,
+) -> None: ...
+def sparse_pack(
+    x: npt.NDArray[np.floating[Any]], out: npt.NDArray[np.floating[Any]], threads: int = 0
+) -> None: ...
+def sparse_unpack(
+    input: npt.NDArray[np.floating[Any]],
+    bias: npt.NDArray[np.floating[Any]] | None,
+    y: npt.NDArray[np.floating[Any]],
     threads: int = 0,
 ) -> None: ...
 def sparse_kernel_isa() -> str: ...

@@ -26,19 +26,29 @@
 
 namespace ramcore {
 
-// The kept entries of W, row by row (CSR): row n keeps the columns indices[indptr[n]] ..
-// indices[indptr[n + 1] - 1]. Ramanujan masks have (nearly) equal row degrees, which balances the
-// threads' work; any pattern is accepted.
+// Columns per block of a RowPattern: 128 runs of 256 bytes, 32 KiB of a panel, fit the L1 cache.
+constexpr std::int64_t kBlockCols = 128;
+inline std::int64_t column_blocks(std::int64_t cols) {
+  return cols <= 0 ? 1 : (cols + kBlockCols - 1) / kBlockCols;
+}
+
+// The kept entries of W, by column block and row (a CSR of W's column blocks stacked): segment
+// s = b * rows + n holds the entries of row n in columns [b * kBlockCols, (b + 1) * kBlockCols),
+// at indices[indptr[s]] .. indices[indptr[s + 1] - 1]; blocks = column_blocks(cols). With one
+// block it is W's CSR. The kernels read one block's input at a time (from L1), and Ramanujan masks'
+// (nearly) equal row degrees balance the threads' work; any pattern is accepted.
 struct RowPattern {
   std::int64_t rows = 0;
   std::int64_t cols = 0;
+  std::int64_t blocks = 1;
   const std::int64_t* indptr = nullptr;
   const std::int32_t* indices = nullptr;
-  std::int64_t nnz() const { return indptr[rows]; }
+  std::int64_t nnz() const { return indptr[blocks * rows]; }
 };
 
-// Throws std::invalid_argument unless indptr has rows + 1 entries, starts at 0, never decreases and
-// ends at indices_size, and every index lies in [0, cols): O(nnz), a small fraction of one product.
+// Throws std::invalid_argument unless blocks = column_blocks(cols), indptr has blocks * rows + 1
+// entries, starts at 0, never decreases and ends at indices_size, and every segment's indices lie in
+// its column block: O(nnz), a small fraction of one product.
 void check_pattern(const RowPattern& w, std::int64_t indptr_size, std::int64_t indices_size);
 
 // Samples per panel: 256 bytes of them.
@@ -46,18 +56,29 @@ template <class T>
 constexpr std::int64_t kPanelLanes = 256 / static_cast<std::int64_t>(sizeof(T));
 
 // Both kernels require check_pattern(w, ...) to have passed.
-// out (panels, w.rows, lanes) = in (panels, w.cols, lanes) times W^T. W's k-th kept entry is
-// values[k], or values[order[k]] when `order` is not null: dX = dY W runs this on W^T's pattern,
-// reading W's values in place (order[k] < the length of values is the caller's to ensure).
+// out (panels, w.rows, lanes) = in (panels, w.cols, lanes) times W^T. W's k-th stored entry is
+// values[k], or values[order[k]] when `order` is not null: the values stay in one order (W's CSR)
+// while the kernels read W's blocked pattern and W^T's (order[k] < the length of values is the
+// caller's to ensure).
 template <class T>
 void spmm(const RowPattern& w, const T* values, const std::int64_t* order, const T* in, std::int64_t panels,
           T* out, int threads, const StopFn& stop);
 
-// out[k] = sum over panels q of <a[q, n, :], in[q, indices[k], :]> for every kept entry k of row n;
-// a: (panels, w.rows, lanes), in: (panels, w.cols, lanes). Panels are added in order.
+// out[k] (out[order[k]] when `order` is not null) = sum over panels q of
+// <a[q, n, :], in[q, indices[k], :]> for every stored entry k of row n; a: (panels, w.rows, lanes),
+// in: (panels, w.cols, lanes). Panels are added in order.
 template <class T>
-void sddmm(const RowPattern& w, const T* a, const T* in, std::int64_t panels, T* out, int threads,
-           const StopFn& stop);
+void sddmm(const RowPattern& w, const T* a, const T* in, std::int64_t panels, const std::int64_t* order, T* out,
+           int threads, const StopFn& stop);
+
+// out (panels, f, lanes) = x (m rows of f values) in panels, panels = ceil(m / lanes), the samples
+// past m zero; and back: y[r, :] = in[r / lanes, :, r % lanes] + bias (bias may be null). Tiled
+// transposes, so that a layer's copies cost little next to its products.
+template <class T>
+void pack_panels(const T* x, std::int64_t m, std::int64_t f, T* out, int threads, const StopFn& stop);
+template <class T>
+void unpack_panels(const T* in, std::int64_t m, std::int64_t f, const T* bias, T* y, int threads,
+                   const StopFn& stop);
 
 // The instruction set the kernels were dispatched to on this CPU ("avx512", "avx2" or "baseline").
 const char* sparse_kernel_isa();

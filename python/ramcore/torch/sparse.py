@@ -8,8 +8,8 @@ bit-identical for any thread count. They are PyTorch custom operators (``torch.o
 with fake implementations, so autograd and ``torch.compile`` work).
 
 The kernels read activations in panels of 256 bytes of samples stored feature-major
-(``cpp/include/ramcore/sparse_matmul.hpp`` says why); `SparseLinear` packs its input into that
-layout and unpacks its output, two copies that cost little next to the product.
+(``cpp/include/ramcore/sparse_matmul.hpp`` says why); the operator packs its input into that
+layout and unpacks its output (adding the bias), tiled copies that cost little next to the product.
 
 Where sparse execution pays (docs/sparse.md has the measurements): large layers at low density.
 `to_sparse` converts the layers that pass `pays` and leaves the others dense (and masked).
@@ -35,6 +35,7 @@ from .apply import apply_masks, masks_of, remove_masks
 
 __all__ = [
     "DTYPES",
+    "PATTERN_BUFFERS",
     "SparseLinear",
     "load_sparse",
     "pays",
@@ -45,6 +46,7 @@ __all__ = [
 
 DTYPES = (torch.float32, torch.float64)
 PANEL_BYTES: int = _core.SPARSE_PANEL_BYTES
+BLOCK_COLS: int = _core.SPARSE_BLOCK_COLS
 
 
 def panel_lanes(dtype: torch.dtype) -> int:
@@ -53,24 +55,40 @@ def panel_lanes(dtype: torch.dtype) -> int:
 
 
 # --- custom operators -----------------------------------------------------------------------------
-# The kernels as torch operators on the panel layout (panels, features, lanes). spmm and sddmm have
-# no autograd of their own; sparse_matmul's autograd formula is written with them.
+# The kernels as torch operators on the panel layout (panels, features, lanes), for a pattern in the
+# kernels' blocked form (`_blocked`). spmm and sddmm have no autograd of their own; sparse_linear's
+# autograd formula is written with them.
 
 
-def _numpy(t: Tensor) -> Any:
-    return t.detach().numpy()
+def _numpy(t: Tensor | None) -> Any:
+    return None if t is None else t.detach().numpy()
+
+
+def _rows(indptr: Tensor, cols: int) -> int:
+    """Rows of a blocked pattern: its indptr has column_blocks(cols) * rows + 1 entries."""
+    blocks = max(1, -(-cols // BLOCK_COLS))
+    return (indptr.shape[0] - 1) // blocks
 
 
 @torch.library.custom_op("ramcore::spmm", mutates_args=())
 def spmm(
     indptr: Tensor, indices: Tensor, values: Tensor, order: Tensor | None, panels: Tensor, threads: int
 ) -> Tensor:
-    """out (panels, rows, lanes) = panels (panels, cols, lanes) times Wᵀ, W in CSR (indptr int64,
-    indices int32); W's k-th entry is values[k], or values[order[k]] when `order` is given."""
-    out = panels.new_empty((panels.shape[0], indptr.shape[0] - 1, panels.shape[2]))
+    """out (panels, rows, lanes) = panels (panels, cols, lanes) times Wᵀ for W's blocked pattern
+    (indptr int64, indices int32); W's k-th stored entry is values[k], or values[order[k]]."""
+    rows = _rows(indptr, panels.shape[1])
+    out = panels.new_empty((panels.shape[0], rows, panels.shape[2]))
     _core.sparse_spmm(
-        _numpy(indptr), _numpy(indices), _numpy(values), None if order is None else _numpy(order),
-        _numpy(panels), out.numpy(), panels.shape[1], panels.shape[0], threads,
+        _numpy(indptr),
+        _numpy(indices),
+        _numpy(values),
+        _numpy(order),
+        _numpy(panels),
+        out.numpy(),
+        rows,
+        panels.shape[1],
+        panels.shape[0],
+        threads,
     )
     return out
 
@@ -79,92 +97,187 @@ def spmm(
 def _(
     indptr: Tensor, indices: Tensor, values: Tensor, order: Tensor | None, panels: Tensor, threads: int
 ) -> Tensor:
-    return panels.new_empty((panels.shape[0], indptr.shape[0] - 1, panels.shape[2]))
+    return panels.new_empty((panels.shape[0], _rows(indptr, panels.shape[1]), panels.shape[2]))
 
 
 @torch.library.custom_op("ramcore::sddmm", mutates_args=())
-def sddmm(indptr: Tensor, indices: Tensor, a: Tensor, panels: Tensor, threads: int) -> Tensor:
-    """out[k] = sum over panels and lanes of a[:, n, :] * panels[:, indices[k], :] for every kept
-    entry k of row n: the gradient of the kept weights when `a` is the output's gradient."""
+def sddmm(
+    indptr: Tensor, indices: Tensor, a: Tensor, panels: Tensor, order: Tensor | None, threads: int
+) -> Tensor:
+    """out[k] (out[order[k]]) = sum over panels and lanes of a[:, n, :] * panels[:, indices[k], :]
+    for every stored entry k of row n: the gradient of the kept weights when `a` is the output's."""
     out = a.new_empty(indices.shape)
     _core.sparse_sddmm(
-        _numpy(indptr), _numpy(indices), _numpy(a), _numpy(panels), out.numpy(),
-        panels.shape[1], panels.shape[0], threads,
+        _numpy(indptr),
+        _numpy(indices),
+        _numpy(a),
+        _numpy(panels),
+        _numpy(order),
+        out.numpy(),
+        a.shape[1],
+        panels.shape[1],
+        panels.shape[0],
+        threads,
     )
     return out
 
 
 @sddmm.register_fake
-def _(indptr: Tensor, indices: Tensor, a: Tensor, panels: Tensor, threads: int) -> Tensor:
+def _(
+    indptr: Tensor, indices: Tensor, a: Tensor, panels: Tensor, order: Tensor | None, threads: int
+) -> Tensor:
     return a.new_empty(indices.shape)
 
 
-@torch.library.custom_op("ramcore::sparse_matmul", mutates_args=())
-def sparse_matmul(
+def _pack(x: Tensor, threads: int) -> Tensor:
+    """x (m, f) as panels (panels, f, lanes), the samples past m zero."""
+    lanes = panel_lanes(x.dtype)
+    out = x.new_empty((-(-x.shape[0] // lanes), x.shape[1], lanes))
+    _core.sparse_pack(_numpy(x), out.numpy(), threads)
+    return out
+
+
+def _unpack(panels: Tensor, m: int, bias: Tensor | None, threads: int) -> Tensor:
+    """Panels (panels, f, lanes) back as rows (m, f), plus `bias`."""
+    y = panels.new_empty((m, panels.shape[1]))
+    _core.sparse_unpack(_numpy(panels), _numpy(bias), y.numpy(), threads)
+    return y
+
+
+# W's blocked pattern and Wᵀ's, each (indptr, indices, order): what sparse_linear's ops take.
+PATTERN_BUFFERS = ("b_indptr", "b_indices", "b_order", "t_indptr", "t_indices", "t_order")
+
+
+@torch.library.custom_op("ramcore::sparse_linear", mutates_args=())
+def sparse_linear_op(
+    x: Tensor,
     values: Tensor,
-    panels: Tensor,
+    bias: Tensor | None,
     indptr: Tensor,
     indices: Tensor,
+    order: Tensor,
     t_indptr: Tensor,
     t_indices: Tensor,
     t_order: Tensor,
     threads: int,
 ) -> Tensor:
-    """`spmm` with autograd. (t_indptr, t_indices) is Wᵀ's pattern and values[t_order] its values,
-    for dX = dY W; the gradient of `values` is `sddmm`."""
-    out: Tensor = spmm(indptr, indices, values, None, panels, threads)
-    return out
+    """y = x Wᵀ + bias for x (m, in_features) contiguous: (indptr, indices, order) is W's blocked
+    pattern, (t_indptr, t_indices, t_order) Wᵀ's, both reading `values` (W's kept weights in CSR
+    order) through their order. The backward pass is `sparse_linear_backward`."""
+    out: Tensor = spmm(indptr, indices, values, order, _pack(x, threads), threads)
+    return _unpack(out, x.shape[0], bias, threads)
 
 
-@sparse_matmul.register_fake
+@sparse_linear_op.register_fake
 def _(
-    values: Tensor, panels: Tensor, indptr: Tensor, indices: Tensor, t_indptr: Tensor, t_indices: Tensor,
-    t_order: Tensor, threads: int,
+    x: Tensor,
+    values: Tensor,
+    bias: Tensor | None,
+    indptr: Tensor,
+    indices: Tensor,
+    order: Tensor,
+    t_indptr: Tensor,
+    t_indices: Tensor,
+    t_order: Tensor,
+    threads: int,
 ) -> Tensor:
-    return panels.new_empty((panels.shape[0], indptr.shape[0] - 1, panels.shape[2]))
+    return x.new_empty((x.shape[0], _rows(indptr, x.shape[1])))
+
+
+@torch.library.custom_op("ramcore::sparse_linear_backward", mutates_args=())
+def sparse_linear_backward(
+    grad: Tensor,
+    x: Tensor,
+    values: Tensor,
+    indptr: Tensor,
+    indices: Tensor,
+    order: Tensor,
+    t_indptr: Tensor,
+    t_indices: Tensor,
+    t_order: Tensor,
+    threads: int,
+) -> tuple[Tensor, Tensor]:
+    """(dX, dW at the kept entries) of `sparse_linear` for the output's gradient `grad` (m, out):
+    dX = dY W (spmm on Wᵀ), dW = (dYᵀ X) at the kept entries (sddmm)."""
+    g, px = _pack(grad.contiguous(), threads), _pack(x, threads)
+    grad_values: Tensor = sddmm(indptr, indices, g, px, order, threads)
+    grad_x = _unpack(spmm(t_indptr, t_indices, values, t_order, g, threads), x.shape[0], None, threads)
+    return grad_x, grad_values
+
+
+@sparse_linear_backward.register_fake
+def _(
+    grad: Tensor,
+    x: Tensor,
+    values: Tensor,
+    indptr: Tensor,
+    indices: Tensor,
+    order: Tensor,
+    t_indptr: Tensor,
+    t_indices: Tensor,
+    t_order: Tensor,
+    threads: int,
+) -> tuple[Tensor, Tensor]:
+    return torch.empty_like(x), torch.empty_like(values)
 
 
 def _setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-    values, panels, indptr, indices, t_indptr, t_indices, t_order, threads = inputs
-    ctx.save_for_backward(values, panels, indptr, indices, t_indptr, t_indices, t_order)
+    x, values, bias, *pattern, threads = inputs
+    ctx.save_for_backward(x, values, *pattern)
     ctx.threads = threads
+    ctx.has_bias = bias is not None
 
 
 def _backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-    values, panels, indptr, indices, t_indptr, t_indices, t_order = ctx.saved_tensors
-    grad = grad.contiguous()
-    grad_values = grad_panels = None
-    if ctx.needs_input_grad[0]:
-        grad_values = sddmm(indptr, indices, grad, panels, ctx.threads)
-    if ctx.needs_input_grad[1]:
-        grad_panels = spmm(t_indptr, t_indices, values, t_order, grad, ctx.threads)
-    return grad_values, grad_panels, None, None, None, None, None, None
+    x, values, *pattern = ctx.saved_tensors
+    grad_x, grad_values = sparse_linear_backward(grad, x, values, *pattern, ctx.threads)
+    grad_bias = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+    return grad_x, grad_values, grad_bias, None, None, None, None, None, None, None
 
 
-sparse_matmul.register_autograd(_backward, setup_context=_setup)
+sparse_linear_op.register_autograd(_backward, setup_context=_setup)
 
 
 # --- the pattern of a mask ------------------------------------------------------------------------
 
 
-def _pattern(mask: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """CSR of a bool (out, in) mask: (indptr int64, indices int32) and of its transpose
-    (t_indptr, t_indices) with t_order, the position in `values` of each transposed entry."""
-    keep = mask.detach().cpu().numpy()
-    rows, cols = np.nonzero(keep)  # row-major: the order of `values`
-    indptr = np.zeros(keep.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=keep.shape[0]), out=indptr[1:])
-    order = np.argsort(cols, kind="stable")  # column-major, rows ascending within a column
-    t_indptr = np.zeros(keep.shape[1] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(cols, minlength=keep.shape[1]), out=t_indptr[1:])
+def _blocked(rows: Any, cols: Any, n_rows: int, n_cols: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The kernels' blocked pattern (cpp/include/ramcore/sparse_matmul.hpp, RowPattern) of the
+    entries (rows[k], cols[k]), k in CSR order: (indptr over column block x row, indices, order),
+    order[j] = the CSR position of stored entry j. Entries keep ascending columns within a segment,
+    so a row is summed in its CSR order."""
+    blocks = max(1, -(-n_cols // BLOCK_COLS))
+    segment = cols // BLOCK_COLS * n_rows + rows
+    order = np.lexsort((cols, segment))
+    indptr = np.zeros(blocks * n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(segment, minlength=blocks * n_rows), out=indptr[1:])
     as_tensor = torch.from_numpy
-    return (
-        as_tensor(indptr), as_tensor(cols.astype(np.int32)),
-        as_tensor(t_indptr), as_tensor(rows[order].astype(np.int32)), as_tensor(order.astype(np.int64)),
-    )
+    return as_tensor(indptr), as_tensor(cols[order].astype(np.int32)), as_tensor(order.astype(np.int64))
 
 
-def _rows(indptr: Tensor) -> Tensor:
+def _pattern(mask: Tensor) -> dict[str, Tensor]:
+    """The buffers of a bool (out, in) mask: its CSR (indptr int64, indices int32: what is saved)
+    and the kernels' blocked patterns of W and Wᵀ."""
+    keep = mask.detach().cpu().numpy()
+    out_f, in_f = keep.shape
+    rows, cols = np.nonzero(keep)  # row-major: the order of `values`
+    indptr = np.zeros(out_f + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=out_f), out=indptr[1:])
+    b_indptr, b_indices, b_order = _blocked(rows, cols, out_f, in_f)
+    t_indptr, t_indices, t_order = _blocked(cols, rows, in_f, out_f)
+    return {
+        "indptr": torch.from_numpy(indptr),
+        "indices": torch.from_numpy(cols.astype(np.int32)),
+        "b_indptr": b_indptr,
+        "b_indices": b_indices,
+        "b_order": b_order,
+        "t_indptr": t_indptr,
+        "t_indices": t_indices,
+        "t_order": t_order,
+    }
+
+
+def _entry_rows(indptr: Tensor) -> Tensor:
     """The row of every entry of a CSR pattern."""
     return torch.repeat_interleave(torch.arange(indptr.numel() - 1), indptr.diff())
 
@@ -172,11 +285,16 @@ def _rows(indptr: Tensor) -> Tensor:
 def _mask_of(indptr: Tensor, indices: Tensor, shape: tuple[int, int]) -> Tensor:
     """The bool mask of a CSR pattern (checked: a corrupt checkpoint raises)."""
     indptr, indices = indptr.to(torch.int64), indices.to(torch.int64)
-    if indptr.shape != (shape[0] + 1,) or indptr[0] != 0 or bool((indptr.diff() < 0).any()) or \
-            indptr[-1] != indices.numel() or bool(((indices < 0) | (indices >= shape[1])).any()):
+    if (
+        indptr.shape != (shape[0] + 1,)
+        or indptr[0] != 0
+        or bool((indptr.diff() < 0).any())
+        or indptr[-1] != indices.numel()
+        or bool(((indices < 0) | (indices >= shape[1])).any())
+    ):
         raise ValueError(f"indptr/indices are not a CSR pattern of shape {shape}")
     mask = torch.zeros(shape, dtype=torch.bool)
-    mask[_rows(indptr), indices] = True
+    mask[_entry_rows(indptr), indices] = True
     return mask
 
 
@@ -184,8 +302,10 @@ def _check_mask(mask: Any, shape: tuple[int, int]) -> Tensor:
     if not isinstance(mask, Tensor):
         raise TypeError(f"mask must be a torch.Tensor of shape {shape}, got {type(mask).__name__}")
     if tuple(mask.shape) != shape:
-        raise ValueError(f"mask must have the weight's shape (out_features, in_features) = {shape}, "
-                         f"got {tuple(mask.shape)}")
+        raise ValueError(
+            f"mask must have the weight's shape (out_features, in_features) = {shape}, "
+            f"got {tuple(mask.shape)}"
+        )
     if mask.dtype != torch.bool:
         if bool(((mask != 0) & (mask != 1)).any()):
             raise ValueError("mask must be a bool tensor (or 0/1 values); True keeps a weight")
@@ -213,6 +333,9 @@ class SparseLinear(nn.Module):
     bias: nn.Parameter | None
     indptr: Tensor
     indices: Tensor
+    b_indptr: Tensor
+    b_indices: Tensor
+    b_order: Tensor
     t_indptr: Tensor
     t_indices: Tensor
     t_order: Tensor
@@ -248,13 +371,9 @@ class SparseLinear(nn.Module):
             self.bias = nn.Parameter(torch.empty(self.out_features, dtype=dtype).uniform_(-bound, bound))
 
     def _set_pattern(self, mask: Tensor) -> None:
-        indptr, indices, t_indptr, t_indices, t_order = _pattern(mask)
-        self.register_buffer("indptr", indptr)
-        self.register_buffer("indices", indices)
-        # Wᵀ's pattern, derived from W's: not saved.
-        self.register_buffer("t_indptr", t_indptr, persistent=False)
-        self.register_buffer("t_indices", t_indices, persistent=False)
-        self.register_buffer("t_order", t_order, persistent=False)
+        for name, buffer in _pattern(mask).items():
+            # the CSR is saved; the kernels' blocked patterns of W and Wᵀ are derived from it
+            self.register_buffer(name, buffer, persistent=name in ("indptr", "indices"))
 
     # --- conversions ---------------------------------------------------------------------------
     @classmethod
@@ -266,8 +385,14 @@ class SparseLinear(nn.Module):
         w = linear.weight
         if w.device.type != "cpu":
             raise ValueError(f"SparseLinear runs on the CPU; linear is on {w.device}: move it with .cpu()")
-        out = cls(linear.in_features, linear.out_features, mask, linear.bias is not None,
-                  threads=threads, dtype=w.dtype)
+        out = cls(
+            linear.in_features,
+            linear.out_features,
+            mask,
+            linear.bias is not None,
+            threads=threads,
+            dtype=w.dtype,
+        )
         with torch.no_grad():
             out.values.copy_(w.detach()[out.mask()])
             if linear.bias is not None:
@@ -288,7 +413,7 @@ class SparseLinear(nn.Module):
 
     def _scatter(self, values: Tensor) -> Tensor:
         out = values.new_zeros((self.out_features, self.in_features))
-        out[_rows(self.indptr), self.indices.to(torch.int64)] = values
+        out[_entry_rows(self.indptr), self.indices.to(torch.int64)] = values
         return out
 
     def mask(self) -> Tensor:
@@ -305,8 +430,11 @@ class SparseLinear(nn.Module):
         with warnings.catch_warnings():  # torch calls its sparse CSR support "beta"
             warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
             return torch.sparse_csr_tensor(
-                self.indptr.clone(), self.indices.to(torch.int64), self.values.detach().clone(),
-                (self.out_features, self.in_features), check_invariants=True,
+                self.indptr.clone(),
+                self.indices.to(torch.int64),
+                self.values.detach().clone(),
+                (self.out_features, self.in_features),
+                check_invariants=True,
             )
 
     def to_scipy(self) -> sp.csr_array:
@@ -322,8 +450,10 @@ class SparseLinear(nn.Module):
         return self.values.numel() / (self.in_features * self.out_features)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}, density={self.density:.4f}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}, density={self.density:.4f}"
+        )
 
     # --- forward -------------------------------------------------------------------------------
     def forward(self, x: Tensor) -> Tensor:
@@ -353,8 +483,10 @@ def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
     if values.device.type != "cpu":
         raise ValueError(f"SparseLinear runs on the CPU; its values are on {values.device}")
     if x.dtype != values.dtype:
-        raise TypeError(f"input dtype {x.dtype} differs from the layer's {values.dtype}: "
-                        f"convert it with .to({values.dtype}) (or the layer with .to({x.dtype}))")
+        raise TypeError(
+            f"input dtype {x.dtype} differs from the layer's {values.dtype}: "
+            f"convert it with .to({values.dtype}) (or the layer with .to({x.dtype}))"
+        )
     if x.dim() < 1 or x.shape[-1] != layer.in_features:
         want = f"(..., in_features={layer.in_features})"
         raise ValueError(f"input must have shape {want}, got {tuple(x.shape)}")
@@ -364,17 +496,9 @@ def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
     if m == 0:
         empty: Tensor = x2.new_zeros((*lead, layer.out_features))
         return empty if bias is None else empty + bias
-    lanes = panel_lanes(x.dtype)
-    panels = -(-m // lanes)
-    if panels * lanes != m:  # zero samples fill the last panel
-        x2 = torch.nn.functional.pad(x2, (0, 0, 0, panels * lanes - m))
-    packed = x2.reshape(panels, lanes, layer.in_features).transpose(1, 2).contiguous()
     threads = check_threads(layer.threads)
-    out = sparse_matmul(values, packed, layer.indptr, layer.indices, layer.t_indptr, layer.t_indices,
-                        layer.t_order, threads)
-    y: Tensor = out.transpose(1, 2).reshape(panels * lanes, layer.out_features)[:m]
-    if bias is not None:
-        y = y + bias
+    pattern = [getattr(layer, name) for name in PATTERN_BUFFERS]
+    y: Tensor = sparse_linear_op(x2.contiguous(), values, bias, *pattern, threads)
     return y.reshape(*lead, layer.out_features)
 
 
@@ -390,9 +514,10 @@ def pays(in_features: int, out_features: int, density: float) -> bool:
     measurements of `benchmarks/bench_sparse.py`: density at most MAX_DENSITY and at least
     MIN_WEIGHTS weights."""
     check_density(density)
-    return density <= MAX_DENSITY and as_int(in_features, "in_features") * as_int(
-        out_features, "out_features"
-    ) >= MIN_WEIGHTS
+    return (
+        density <= MAX_DENSITY
+        and as_int(in_features, "in_features") * as_int(out_features, "out_features") >= MIN_WEIGHTS
+    )
 
 
 def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
@@ -430,8 +555,11 @@ def to_sparse(
     if not isinstance(masks, Mapping):
         raise TypeError(f"masks must map parameter names to bool tensors, got {type(masks).__name__}")
     params = dict(model.named_parameters())
-    unknown = [n for n in masks if n not in params and n.removesuffix("_orig") not in params
-               and n + "_orig" not in params]
+    unknown = [
+        n
+        for n in masks
+        if n not in params and n.removesuffix("_orig") not in params and n + "_orig" not in params
+    ]
     if unknown:
         raise ValueError(f"masks: no parameter named {unknown} in the model")
     modules = dict(model.named_modules())
