@@ -20,9 +20,8 @@ from ramcore.torch.sparse import (  # noqa: E402
     load_sparse,
     panel_lanes,
     pays,
-    sddmm,
+    sparse_linear_backward,
     sparse_linear_op,
-    spmm,
     to_dense,
     to_sparse,
 )
@@ -157,18 +156,12 @@ def test_bit_identical_for_any_thread_count(dtype):
 def test_opcheck_and_compile():
     mask = torch.rand(20, 30, generator=torch.Generator().manual_seed(2)) < 0.3
     layer = SparseLinear(30, 20, mask)
-    lanes = panel_lanes(torch.float32)
-    packed = torch.randn(2, 30, lanes)
-    pattern = (layer.b_indptr, layer.b_indices)
-    torch.library.opcheck(spmm, (*pattern, layer.values.detach(), layer.b_order, packed, 0))
-    a = torch.randn(2, 20, lanes)
-    torch.library.opcheck(sddmm, (*pattern, a, packed, layer.b_order, 0))
-    blocked = [getattr(layer, name) for name in PATTERN_BUFFERS]
+    pattern = [getattr(layer, name) for name in PATTERN_BUFFERS]
+    x = torch.randn(5, 30, requires_grad=True)
     for bias in (layer.bias, None):
-        torch.library.opcheck(
-            sparse_linear_op, (torch.randn(5, 30, requires_grad=True), layer.values, bias, *blocked, 0)
-        )
-    x = torch.randn(5, 30)
+        torch.library.opcheck(sparse_linear_op, (x, layer.values, bias, *pattern, 0))
+    grad = torch.randn(5, 20)
+    torch.library.opcheck(sparse_linear_backward, (grad, x.detach(), layer.values.detach(), *pattern, 0))
     compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(compiled(x), layer(x))
 

@@ -11,13 +11,15 @@ namespace {
 // non-contiguous one or one of the wrong size: the kernels write into arrays the caller owns.
 template <class T>
 T* data_of(const py::array& a, const char* name, std::int64_t size, bool write) {
-  enforce(a.dtype().is(py::dtype::of<T>()), std::string(name) + " must have the values' dtype (" +
-                                                 std::string(py::str(py::dtype::of<T>())) + "), got " +
-                                                 std::string(py::str(a.dtype())));
-  enforce(a.flags() & py::array::c_style, std::string(name) + " must be C-contiguous");
-  enforce(a.size() == size, std::string(name) + " must have " + std::to_string(size) + " entries, got " +
-                                std::to_string(a.size()));
-  enforce(!write || a.writeable(), std::string(name) + " must be writeable");
+  // Messages are built only on failure: these checks run on every call of a training step.
+  if (!a.dtype().is(py::dtype::of<T>()))
+    enforce(false, std::string(name) + " must have the values' dtype (" + std::string(py::str(py::dtype::of<T>())) +
+                       "), got " + std::string(py::str(a.dtype())));
+  if (!(a.flags() & py::array::c_style)) enforce(false, std::string(name) + " must be C-contiguous");
+  if (a.size() != size)
+    enforce(false, std::string(name) + " must have " + std::to_string(size) + " entries, got " +
+                       std::to_string(a.size()));
+  if (write && !a.writeable()) enforce(false, std::string(name) + " must be writeable");
   return static_cast<T*>(const_cast<void*>(a.data()));
 }
 

@@ -205,6 +205,13 @@ constexpr std::int64_t kTaskRows = 256;
 
 void check_panels(std::int64_t panels) { enforce(panels >= 0, "panels must be non-negative"); }
 
+// Tasks per parallel_for chunk: all of them (run on the calling thread) when the whole product is
+// smaller than about 2^15 entry-panels, some 30 microseconds, less than waking a worker costs.
+std::int64_t tasks_per_chunk(std::int64_t tasks, std::int64_t work) {
+  constexpr std::int64_t kSerialWork = std::int64_t{1} << 15;
+  return work < kSerialWork ? std::max<std::int64_t>(tasks, 1) : 1;
+}
+
 }  // namespace
 
 void check_pattern(const RowPattern& w, std::int64_t indptr_size, std::int64_t indices_size) {
@@ -239,9 +246,10 @@ void spmm(const RowPattern& w, const T* values, const std::int64_t* order, const
   check_panels(panels);
   const SpmmFn<T> kernel = kernels<T>().spmm;
   const std::int64_t chunks = (w.rows + kTaskRows - 1) / kTaskRows;
+  const std::int64_t tasks = checked_mul(panels, chunks, "panels * row chunks");
   // Tasks are (panel, row chunk) pairs, panel-major, so the threads share one panel at a time.
   parallel_for(
-      checked_mul(panels, chunks, "panels * row chunks"), 1, threads,
+      tasks, tasks_per_chunk(tasks, panels * (w.nnz() + w.rows)), threads,
       [&](std::int64_t t0, std::int64_t t1) {
         for (std::int64_t t = t0; t < t1; ++t) {
           const std::int64_t q = t / chunks, r0 = t % chunks * kTaskRows;
@@ -263,7 +271,7 @@ void sddmm(const RowPattern& w, const T* a, const T* in, std::int64_t panels, co
   const SddmmFn<T> kernel = kernels<T>().sddmm;
   const std::int64_t chunks = (w.rows + kTaskRows - 1) / kTaskRows;
   parallel_for(
-      chunks, 1, threads,
+      chunks, tasks_per_chunk(chunks, panels * (w.nnz() + w.rows)), threads,
       [&](std::int64_t c0, std::int64_t c1) {
         for (std::int64_t c = c0; c < c1; ++c)
           kernel(w, a, in, panels, order, out, c * kTaskRows, std::min(w.rows, (c + 1) * kTaskRows));

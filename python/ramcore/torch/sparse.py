@@ -54,10 +54,10 @@ def panel_lanes(dtype: torch.dtype) -> int:
     return PANEL_BYTES // torch.empty((), dtype=dtype).element_size()
 
 
-# --- custom operators -----------------------------------------------------------------------------
-# The kernels as torch operators on the panel layout (panels, features, lanes), for a pattern in the
-# kernels' blocked form (`_blocked`). spmm and sddmm have no autograd of their own; sparse_linear's
-# autograd formula is written with them.
+# --- the kernels and the custom operators ----------------------------------------------------------
+# spmm, sddmm and the panel copies work on tensors in the panel layout (panels, features, lanes) and
+# patterns in the kernels' blocked form (`_blocked`). The two operators, sparse_linear and its
+# backward, are made of them (calling them directly: a nested operator call costs ~20 us).
 
 
 def _numpy(t: Tensor | None) -> Any:
@@ -70,7 +70,6 @@ def _rows(indptr: Tensor, cols: int) -> int:
     return (indptr.shape[0] - 1) // blocks
 
 
-@torch.library.custom_op("ramcore::spmm", mutates_args=())
 def spmm(
     indptr: Tensor, indices: Tensor, values: Tensor, order: Tensor | None, panels: Tensor, threads: int
 ) -> Tensor:
@@ -93,14 +92,6 @@ def spmm(
     return out
 
 
-@spmm.register_fake
-def _(
-    indptr: Tensor, indices: Tensor, values: Tensor, order: Tensor | None, panels: Tensor, threads: int
-) -> Tensor:
-    return panels.new_empty((panels.shape[0], _rows(indptr, panels.shape[1]), panels.shape[2]))
-
-
-@torch.library.custom_op("ramcore::sddmm", mutates_args=())
 def sddmm(
     indptr: Tensor, indices: Tensor, a: Tensor, panels: Tensor, order: Tensor | None, threads: int
 ) -> Tensor:
@@ -120,13 +111,6 @@ def sddmm(
         threads,
     )
     return out
-
-
-@sddmm.register_fake
-def _(
-    indptr: Tensor, indices: Tensor, a: Tensor, panels: Tensor, order: Tensor | None, threads: int
-) -> Tensor:
-    return a.new_empty(indices.shape)
 
 
 def _pack(x: Tensor, threads: int) -> Tensor:
@@ -164,8 +148,9 @@ def sparse_linear_op(
     """y = x Wᵀ + bias for x (m, in_features) contiguous: (indptr, indices, order) is W's blocked
     pattern, (t_indptr, t_indices, t_order) Wᵀ's, both reading `values` (W's kept weights in CSR
     order) through their order. The backward pass is `sparse_linear_backward`."""
-    out: Tensor = spmm(indptr, indices, values, order, _pack(x, threads), threads)
-    return _unpack(out, x.shape[0], bias, threads)
+    return _unpack(
+        spmm(indptr, indices, values, order, _pack(x, threads), threads), x.shape[0], bias, threads
+    )
 
 
 @sparse_linear_op.register_fake
@@ -200,7 +185,7 @@ def sparse_linear_backward(
     """(dX, dW at the kept entries) of `sparse_linear` for the output's gradient `grad` (m, out):
     dX = dY W (spmm on Wᵀ), dW = (dYᵀ X) at the kept entries (sddmm)."""
     g, px = _pack(grad.contiguous(), threads), _pack(x, threads)
-    grad_values: Tensor = sddmm(indptr, indices, g, px, order, threads)
+    grad_values = sddmm(indptr, indices, g, px, order, threads)
     grad_x = _unpack(spmm(t_indptr, t_indices, values, t_order, g, threads), x.shape[0], None, threads)
     return grad_x, grad_values
 
