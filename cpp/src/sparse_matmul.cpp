@@ -232,9 +232,10 @@ void check_pattern(const RowPattern& w, std::int64_t indptr_size, std::int64_t i
   // Segment (b, n) holds columns of block b only: what makes the kernels' reads cache-local, and
   // what keeps every index in [0, cols).
   bool in_block = true;
-  for (std::int64_t s = 0; s < segments; ++s) {
-    const std::int64_t lo = s / std::max<std::int64_t>(w.rows, 1) * kBlockCols, hi = std::min(w.cols, lo + kBlockCols);
-    for (std::int64_t k = w.indptr[s]; k < w.indptr[s + 1]; ++k) in_block &= w.indices[k] >= lo && w.indices[k] < hi;
+  for (std::int64_t b = 0; b < w.blocks; ++b) {
+    const std::int64_t lo = b * kBlockCols, hi = std::min(w.cols, lo + kBlockCols);
+    for (std::int64_t k = w.indptr[b * w.rows]; k < w.indptr[(b + 1) * w.rows]; ++k)
+      in_block &= w.indices[k] >= lo && w.indices[k] < hi;
   }
   enforce(in_block, "indices must lie in [0, cols = " + std::to_string(w.cols) +
                         "), those of segment (b, n) in column block b");
