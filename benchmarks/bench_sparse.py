@@ -187,7 +187,7 @@ def train(model_name: str, steps: int = 100, density: float = 0.05):
             loss = torch.nn.functional.cross_entropy(m(x), y)
             loss.backward()
             opt.step()
-        return time.perf_counter() - t, float(loss)
+        return time.perf_counter() - t, float(loss.detach())
 
     def work():
         sparse_s, sparse_loss = run(sparse)
