@@ -197,6 +197,32 @@ def test_to_dense_round_trip_and_state_dict():
         torch.testing.assert_close(model.state_dict()[name], p)
 
 
+@pytest.mark.parametrize("mode", ["inplace", "prune"])
+def test_to_sparse_takes_the_applied_masks_of_either_mode(mode):
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Linear(20, 30), nn.ReLU(), nn.Linear(30, 5))
+    masks = make_masks(model, "random", 0.3, seed=4)
+    apply_masks(model, masks, mode=mode)
+    x = torch.randn(6, 20)
+    expected = model(x).detach()
+    plan = to_sparse(model, force=True)
+    assert set(plan.values()) == {"sparse"} and masks_of(model) is None
+    torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-6)
+    assert torch.equal(model[0].mask(), masks["0.weight"])
+
+
+def test_loading_a_checkpoint_adopts_its_pattern():
+    a = SparseLinear(12, 7, torch.rand(7, 12, generator=torch.Generator().manual_seed(0)) < 0.3)
+    b = SparseLinear(12, 7, torch.rand(7, 12, generator=torch.Generator().manual_seed(1)) < 0.6)
+    b.load_state_dict(a.state_dict())
+    assert torch.equal(b.mask(), a.mask())
+    x = torch.randn(3, 12)
+    torch.testing.assert_close(b(x), a(x), rtol=0, atol=0)
+    bad = {**a.state_dict(), "indices": a.indices + 100}
+    with pytest.raises(ValueError, match="CSR pattern"):
+        b.load_state_dict(bad)
+
+
 def test_converter_leaves_layers_dense_where_sparse_does_not_pay():
     model = nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
     masks = {"0.weight": torch.rand(512, 512) < 0.05, "2.weight": torch.rand(10, 512) < 0.05}
