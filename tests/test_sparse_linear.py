@@ -254,10 +254,12 @@ def test_bad_inputs_raise_clear_errors():
         SparseLinear(5, 6, mask, threads=0)
     with pytest.raises(TypeError, match="nn.Linear"):
         SparseLinear.from_linear(nn.Conv2d(1, 1, 1), mask)
-    with pytest.raises(ValueError, match="no masks applied"):
+    with pytest.raises(TypeError, match="from_linear"):
         to_sparse(nn.Linear(5, 6))
+    with pytest.raises(ValueError, match="no masks applied"):
+        to_sparse(nn.Sequential(nn.Linear(5, 6)))
     with pytest.raises(ValueError, match="no parameter named"):
-        to_sparse(nn.Linear(5, 6), {"nope.weight": mask})
+        to_sparse(nn.Sequential(nn.Linear(5, 6)), {"nope.weight": mask})
 
 
 def test_core_refuses_bad_arrays():

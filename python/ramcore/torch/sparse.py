@@ -531,6 +531,8 @@ def to_sparse(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(model, nn.Linear):
+        raise TypeError("model is an nn.Linear itself: use SparseLinear.from_linear(model, mask)")
     check_threads(threads)
     state = masks_of(model)
     applied: dict[str, Tensor] = state.masks() if state is not None else {}
