@@ -236,8 +236,8 @@ def table(results) -> str:
         "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     train_lines = [
-        "| model | dense masked s | sparse s | speed-up | dense loss | sparse loss | setting |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| model | dense masked s | sparse s | speed-up | dense loss | sparse loss | rel. diff. | setting |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         f = r["figures"]
@@ -257,6 +257,7 @@ def table(results) -> str:
             train_lines.append(
                 f"| {name} | {f['dense_s']:.2f} | {f['sparse_s']:.2f} | "
                 f"{f['dense_s'] / f['sparse_s']:.1f}x | "
-                f"{f['dense_loss']:.6f} | {f['sparse_loss']:.6f} | {f['detail']} |"
+                f"{f['dense_loss']:.6f} | {f['sparse_loss']:.6f} | "
+                f"{abs(f['sparse_loss'] - f['dense_loss']) / abs(f['dense_loss']):.1e} | {f['detail']} |"
             )
     return "\n".join(lines) + "\n\n" + "\n".join(train_lines)
