@@ -17,9 +17,10 @@ Where sparse execution pays (docs/sparse.md has the measurements): large layers 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -34,9 +35,11 @@ from ..validation import threads as check_threads
 from .apply import apply_masks, masks_of, remove_masks
 
 __all__ = [
+    "BACKENDS",
     "DTYPES",
     "PATTERN_BUFFERS",
     "SparseLinear",
+    "TorchCSRLinear",
     "load_sparse",
     "pays",
     "sparse_linear",
@@ -45,6 +48,8 @@ __all__ = [
 ]
 
 DTYPES = (torch.float32, torch.float64)
+# "auto": ramcore's kernels on the CPU, torch's CSR kernels on other devices; "torch": torch's always.
+BACKENDS = ("auto", "torch")
 PANEL_BYTES: int = _core.SPARSE_PANEL_BYTES
 BLOCK_COLS: int = _core.SPARSE_BLOCK_COLS
 
@@ -264,7 +269,7 @@ def _pattern(mask: Tensor) -> dict[str, Tensor]:
 
 def _entry_rows(indptr: Tensor) -> Tensor:
     """The row of every entry of a CSR pattern."""
-    return torch.repeat_interleave(torch.arange(indptr.numel() - 1), indptr.diff())
+    return torch.repeat_interleave(torch.arange(indptr.numel() - 1, device=indptr.device), indptr.diff())
 
 
 def _mask_of(indptr: Tensor, indices: Tensor, shape: tuple[int, int]) -> Tensor:
@@ -308,8 +313,10 @@ class SparseLinear(nn.Module):
     Parameters: ``values`` (the kept weights, row by row) and ``bias``; buffers ``indptr`` and
     ``indices`` (W's pattern in CSR), saved in the state_dict, so a checkpoint holds values and
     structure. Build one with `SparseLinear.from_linear` or `to_sparse`; `to_linear` and `to_dense`
-    go back. Inputs: float32 or float64 CPU tensors (..., in_features) of the layer's dtype.
-    `threads`: None uses every core (results never depend on it).
+    go back. Inputs: float32 or float64 tensors (..., in_features) of the layer's dtype and device.
+    On the CPU the layer runs ramcore's kernels; on a GPU, or with ``backend="torch"``, torch's sparse
+    CSR kernels (`TorchCSRLinear`). `threads` (ramcore's kernels): None uses every core (results
+    never depend on it).
     """
 
     in_features: int
@@ -334,8 +341,12 @@ class SparseLinear(nn.Module):
         *,
         threads: int | None = None,
         dtype: torch.dtype | None = None,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.backend = backend
         self.in_features = positive_int(in_features, "in_features")
         self.out_features = positive_int(out_features, "out_features")
         if self.in_features >= 2**31:
@@ -355,10 +366,10 @@ class SparseLinear(nn.Module):
         if bias:
             self.bias = nn.Parameter(torch.empty(self.out_features, dtype=dtype).uniform_(-bound, bound))
 
-    def _set_pattern(self, mask: Tensor) -> None:
+    def _set_pattern(self, mask: Tensor, device: torch.device | None = None) -> None:
         for name, buffer in _pattern(mask).items():
             # the CSR is saved; the kernels' blocked patterns of W and Wᵀ are derived from it
-            self.register_buffer(name, buffer, persistent=name in ("indptr", "indices"))
+            self.register_buffer(name, buffer.to(device), persistent=name in ("indptr", "indices"))
 
     # --- conversions ---------------------------------------------------------------------------
     @classmethod
@@ -368,8 +379,6 @@ class SparseLinear(nn.Module):
         if not isinstance(linear, nn.Linear):
             raise TypeError(f"linear must be a torch.nn.Linear, got {type(linear).__name__}")
         w = linear.weight
-        if w.device.type != "cpu":
-            raise ValueError(f"SparseLinear runs on the CPU; linear is on {w.device}: move it with .cpu()")
         out = cls(
             linear.in_features,
             linear.out_features,
@@ -379,16 +388,22 @@ class SparseLinear(nn.Module):
             dtype=w.dtype,
         )
         with torch.no_grad():
-            out.values.copy_(w.detach()[out.mask()])
+            out.values.copy_(w.detach().cpu()[out.mask()])
             if linear.bias is not None:
                 assert out.bias is not None
                 out.bias.copy_(linear.bias.detach())
         out.train(linear.training)
-        return out
+        return out.to(w.device)
 
     def to_linear(self) -> nn.Linear:
         """An ``nn.Linear`` with this layer's weights (zero off the mask) and bias."""
-        out = nn.Linear(self.in_features, self.out_features, self.bias is not None, dtype=self.values.dtype)
+        out = nn.Linear(
+            self.in_features,
+            self.out_features,
+            self.bias is not None,
+            dtype=self.values.dtype,
+            device=self.values.device,
+        )
         with torch.no_grad():
             out.weight.copy_(self.weight)
             if self.bias is not None:
@@ -403,7 +418,7 @@ class SparseLinear(nn.Module):
 
     def mask(self) -> Tensor:
         """The bool mask (out_features, in_features)."""
-        return self._scatter(torch.ones(self.values.shape, dtype=torch.bool))
+        return self._scatter(torch.ones(self.values.shape, dtype=torch.bool, device=self.values.device))
 
     @property
     def weight(self) -> Tensor:
@@ -412,8 +427,7 @@ class SparseLinear(nn.Module):
 
     def to_sparse_csr(self) -> Tensor:
         """The weight as a ``torch.sparse_csr`` tensor (detached values)."""
-        with warnings.catch_warnings():  # torch calls its sparse CSR support "beta"
-            warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        with _quiet_csr():
             return torch.sparse_csr_tensor(
                 self.indptr.clone(),
                 self.indices.to(torch.int64),
@@ -425,7 +439,11 @@ class SparseLinear(nn.Module):
     def to_scipy(self) -> sp.csr_array:
         """The weight as a ``scipy.sparse.csr_array`` (float64 or float32, as the layer)."""
         return sp.csr_array(
-            (self.values.detach().numpy().copy(), self.indices.numpy().copy(), self.indptr.numpy().copy()),
+            (
+                self.values.detach().cpu().numpy().copy(),
+                self.indices.cpu().numpy().copy(),
+                self.indptr.cpu().numpy().copy(),
+            ),
             shape=(self.out_features, self.in_features),
         )
 
@@ -448,25 +466,24 @@ class SparseLinear(nn.Module):
         # A checkpoint may hold another pattern (another mask): adopt its structure first.
         indptr, indices = state_dict.get(prefix + "indptr"), state_dict.get(prefix + "indices")
         if isinstance(indptr, Tensor) and isinstance(indices, Tensor):
-            self._set_pattern(_mask_of(indptr, indices, (self.out_features, self.in_features)))
+            shape = (self.out_features, self.in_features)
+            self._set_pattern(_mask_of(indptr.cpu(), indices.cpu(), shape), self.values.device)
             if self.values.shape != indices.shape:
                 self.values = nn.Parameter(self.values.new_empty(indices.shape))
         super()._load_from_state_dict(state_dict, prefix, *args)
 
 
 def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
-    """`layer`'s forward pass x Wᵀ + b: packs x into panels, runs the kernel, unpacks. Checks what
-    the kernels need, naming the argument and the fix."""
+    """`layer`'s forward pass x Wᵀ + b: on the CPU ramcore's operator (packs x into panels, runs the
+    kernels, unpacks), on another device (or with backend="torch") torch's CSR kernels
+    (`TorchCSRLinear`). Checks what the kernels need, naming the argument and the fix."""
     values, bias = layer.values, layer.bias
     if not isinstance(x, Tensor):
         raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
-    if x.device.type != "cpu":
+    if x.device != values.device:
         raise ValueError(
-            f"SparseLinear runs on the CPU; the input is on {x.device}: use ramcore.torch.to_dense(model) "
-            "for the GPU"
+            f"the input is on {x.device} but the layer on {values.device}: move one with .to(...)"
         )
-    if values.device.type != "cpu":
-        raise ValueError(f"SparseLinear runs on the CPU; its values are on {values.device}")
     if x.dtype != values.dtype:
         raise TypeError(
             f"input dtype {x.dtype} differs from the layer's {values.dtype}: "
@@ -481,10 +498,59 @@ def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
     if m == 0:
         empty: Tensor = x2.new_zeros((*lead, layer.out_features))
         return empty if bias is None else empty + bias
-    threads = check_threads(layer.threads)
-    pattern = [getattr(layer, name) for name in PATTERN_BUFFERS]
-    y: Tensor = sparse_linear_op(x2.contiguous(), values, bias, *pattern, threads)
+    if layer.backend == "torch" or x.device.type != "cpu":
+        y: Tensor = TorchCSRLinear.apply(x2, values, bias, layer.indptr, layer.indices)  # type: ignore[no-untyped-call]
+    else:
+        threads = check_threads(layer.threads)
+        pattern = [getattr(layer, name) for name in PATTERN_BUFFERS]
+        y = sparse_linear_op(x2.contiguous(), values, bias, *pattern, threads)
     return y.reshape(*lead, layer.out_features)
+
+
+@contextlib.contextmanager
+def _quiet_csr() -> Iterator[None]:
+    """Silence torch's notices that its sparse CSR support is "beta" and how it checks invariants."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        warnings.filterwarnings("ignore", "Sparse invariant checks are implicitly disabled", UserWarning)
+        yield
+
+
+class TorchCSRLinear(torch.autograd.Function):
+    """x Wᵀ + b on torch's sparse CSR kernels (cuSPARSE on a GPU): the GPU path of `SparseLinear`.
+    Backward: dX = dY W by the CSR of Wᵀ, dW at the kept entries by ``torch.sparse.sampled_addmm``
+    (whose values come in the pattern's CSR order, the order of `values`)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: Tensor, values: Tensor, bias: Tensor | None, indptr: Tensor, indices: Tensor
+    ) -> Tensor:
+        ctx.save_for_backward(x, values, indptr, indices)
+        ctx.has_bias = bias is not None
+        with _quiet_csr():
+            w = torch.sparse_csr_tensor(
+                indptr, indices.to(torch.int64), values, (indptr.numel() - 1, x.shape[1])
+            )
+            y = (w @ x.t()).t()
+        return y + bias if bias is not None else y.contiguous()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        x, values, indptr, indices = ctx.saved_tensors
+        shape = (indptr.numel() - 1, x.shape[1])
+        grad_x = grad_values = grad_bias = None
+        with _quiet_csr():
+            if ctx.needs_input_grad[0]:
+                w = torch.sparse_csr_tensor(indptr, indices.to(torch.int64), values, shape)
+                grad_x = (w.t().to_sparse_csr() @ grad.t()).t()
+            if ctx.needs_input_grad[1]:
+                ones = torch.sparse_csr_tensor(
+                    indptr, indices.to(torch.int64), torch.ones_like(values), shape
+                )
+                grad_values = torch.sparse.sampled_addmm(ones, grad.t().contiguous(), x, beta=0.0).values()
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad.sum(0)
+        return grad_x, grad_values, grad_bias, None, None
 
 
 # --- converting models ----------------------------------------------------------------------------
@@ -560,9 +626,8 @@ def to_sparse(
         if isinstance(parent, nn.MultiheadAttention):
             plan[name] = "dense: inside nn.MultiheadAttention"
             continue
-        if module.weight.device.type != "cpu" or module.weight.dtype not in DTYPES:
-            where = f"{module.weight.dtype} on {module.weight.device}"
-            plan[name] = f"dense: {where} (SparseLinear: float32/64 on the CPU)"
+        if module.weight.dtype not in DTYPES:
+            plan[name] = f"dense: {module.weight.dtype} (SparseLinear: float32 or float64)"
             continue
         mask = masks[name + ".weight"]
         d = float(mask.count_nonzero()) / mask.numel()
@@ -623,6 +688,6 @@ def load_sparse(model: nn.Module, state_dict: Mapping[str, Any], *, threads: int
             if not name:
                 raise TypeError("model is a Linear saved as a SparseLinear: load into a SparseLinear instead")
             shape = (module.out_features, module.in_features)
-            mask = _mask_of(state_dict[prefix + "indptr"], state_dict[prefix + "indices"], shape)
+            mask = _mask_of(state_dict[prefix + "indptr"].cpu(), state_dict[prefix + "indices"].cpu(), shape)
             _replace(model, name, SparseLinear.from_linear(module, mask, threads=threads))
     model.load_state_dict(state_dict)
