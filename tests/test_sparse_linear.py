@@ -16,6 +16,7 @@ from ramcore import _core  # noqa: E402
 from ramcore.torch import apply_masks, make_masks, masks_of  # noqa: E402
 from ramcore.torch.sparse import (  # noqa: E402
     PATTERN_BUFFERS,
+    SparseConv1x1,
     SparseLinear,
     load_sparse,
     panel_lanes,
@@ -221,6 +222,33 @@ def test_loading_a_checkpoint_adopts_its_pattern():
     bad = {**a.state_dict(), "indices": a.indices + 100}
     with pytest.raises(ValueError, match="CSR pattern"):
         b.load_state_dict(bad)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_one_by_one_convolutions_convert_both_ways(dims):
+    conv_type = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[dims]
+    torch.manual_seed(dims)
+    model = nn.Sequential(conv_type(12, 20, 1), nn.ReLU(), conv_type(20, 6, 3), nn.ReLU(), conv_type(6, 8, 1))
+    masks = make_masks(model, "ramanujan", 0.3)
+    apply_masks(model, masks)
+    reference = copy.deepcopy(model)
+    plan = to_sparse(model, force=True)
+    assert plan == {"0": "sparse", "4": "sparse"}  # the 3x3 convolution is no Linear per position
+    assert isinstance(model[0], SparseConv1x1) and type(model[2]) is conv_type
+    x = torch.randn(2, 12, *(5,) * dims, requires_grad=True)
+    y, y0 = model(x), reference(x)
+    torch.testing.assert_close(y, y0, rtol=1e-5, atol=1e-6)
+    y.square().sum().backward()
+    y0.square().sum().backward()
+    w_grad = reference[0].weight.grad.reshape(20, 12)
+    torch.testing.assert_close(
+        model[0].values.grad, w_grad[masks["0.weight"].reshape(20, 12)], rtol=1e-5, atol=1e-6
+    )
+    back = to_dense(model)
+    assert type(model[0]) is conv_type and back["0.weight"].shape == (20, 12, *(1,) * dims)
+    torch.testing.assert_close(model(x), y0, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="kernel 1"):
+        SparseConv1x1.from_conv(conv_type(3, 4, 2), torch.ones(4, 3, dtype=torch.bool))
 
 
 def test_converter_leaves_layers_dense_where_sparse_does_not_pay():

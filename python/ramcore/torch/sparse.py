@@ -38,6 +38,7 @@ __all__ = [
     "BACKENDS",
     "DTYPES",
     "PATTERN_BUFFERS",
+    "SparseConv1x1",
     "SparseLinear",
     "TorchCSRLinear",
     "load_sparse",
@@ -553,6 +554,110 @@ class TorchCSRLinear(torch.autograd.Function):
         return grad_x, grad_values, grad_bias, None, None
 
 
+class SparseConv1x1(SparseLinear):
+    """A 1×1 convolution (``nn.Conv1d``/``2d``/``3d`` with kernel 1, stride 1, no padding, one group)
+    whose weight keeps a fixed mask: the `SparseLinear` of its channels applied at every position,
+    the positions of all samples making the batch. Same parameters and buffers as `SparseLinear`;
+    `from_conv` and `to_conv` convert."""
+
+    spatial_dims: int
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        mask: Tensor,
+        bias: bool = True,
+        *,
+        spatial_dims: int = 2,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(in_channels, out_channels, mask, bias, **kwargs)
+        if spatial_dims not in (1, 2, 3):
+            raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
+        self.spatial_dims = spatial_dims
+
+    @classmethod
+    def from_conv(cls, conv: nn.Module, mask: Tensor, *, threads: int | None = None) -> SparseConv1x1:
+        """The sparse version of the 1×1 convolution `conv` masked by `mask` (bool, the weight's
+        shape (out, in, 1, ...) or (out, in))."""
+        if _one_by_one(conv) is None:
+            raise TypeError(
+                "conv must be an nn.Conv1d/2d/3d with kernel 1, stride 1, no padding and one group, "
+                f"got {conv!r}"
+            )
+        assert isinstance(conv, nn.modules.conv._ConvNd)
+        w = conv.weight
+        out_c, in_c = w.shape[0], w.shape[1]
+        if isinstance(mask, Tensor) and mask.dim() > 2 and tuple(mask.shape) == tuple(w.shape):
+            mask = mask.reshape(out_c, in_c)
+        out = cls(
+            in_c, out_c, mask, conv.bias is not None, spatial_dims=w.dim() - 2, threads=threads, dtype=w.dtype
+        )
+        with torch.no_grad():
+            out.values.copy_(w.detach().cpu().reshape(out_c, in_c)[out.mask()])
+            if conv.bias is not None:
+                assert out.bias is not None
+                out.bias.copy_(conv.bias.detach())
+        out.train(conv.training)
+        return out.to(w.device)
+
+    def to_conv(self) -> nn.Module:
+        """The ``nn.Conv{1,2,3}d`` with this layer's weights (zero off the mask) and bias."""
+        conv_type = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[self.spatial_dims]
+        out = conv_type(
+            self.in_features,
+            self.out_features,
+            1,
+            bias=self.bias is not None,
+            dtype=self.values.dtype,
+            device=self.values.device,
+        )
+        with torch.no_grad():
+            out.weight.copy_(self.weight.reshape(out.weight.shape))
+            if self.bias is not None:
+                assert out.bias is not None
+                out.bias.copy_(self.bias.detach())
+        out.train(self.training)
+        return out
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor) or x.dim() != self.spatial_dims + 2:
+            raise ValueError(
+                f"input must be a tensor (batch, channels, *{self.spatial_dims} spatial dims), got "
+                f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}"
+            )
+        if x.shape[1] != self.in_features:
+            raise ValueError(f"input must have {self.in_features} channels, got shape {tuple(x.shape)}")
+        return sparse_linear(x.movedim(1, -1), self).movedim(-1, 1)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", spatial_dims={self.spatial_dims}"
+
+
+def _one_by_one(module: nn.Module) -> tuple[int, int] | None:
+    """(in, out) features of a Linear or of a 1×1 convolution that is a Linear per position; None
+    for anything else."""
+    if isinstance(module, nn.Linear):
+        return module.in_features, module.out_features
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        ones = all(k == 1 for k in module.kernel_size) and all(t == 1 for t in module.stride)
+        no_pad = module.padding == "valid" or all(p == 0 for p in module.padding)
+        if ones and no_pad and module.groups == 1:
+            return module.in_channels, module.out_channels
+    return None
+
+
+def _to_sparse_module(module: nn.Module, mask: Tensor, threads: int | None) -> SparseLinear:
+    if isinstance(module, nn.Linear):
+        return SparseLinear.from_linear(module, mask, threads=threads)
+    return SparseConv1x1.from_conv(module, mask, threads=threads)
+
+
+def _to_dense_module(layer: SparseLinear) -> nn.Module:
+    return layer.to_conv() if isinstance(layer, SparseConv1x1) else layer.to_linear()
+
+
 # --- converting models ----------------------------------------------------------------------------
 
 # Where sparse execution pays, from the measurements in docs/sparse.md ("Where it pays"): CPU time
@@ -586,7 +691,8 @@ def to_sparse(
     force: bool = False,
     threads: int | None = None,
 ) -> dict[str, str]:
-    """Swap the masked ``nn.Linear`` layers of `model` for `SparseLinear` layers, in place.
+    """Swap the masked ``nn.Linear`` layers of `model` for `SparseLinear` layers (and masked 1×1
+    convolutions for `SparseConv1x1` layers), in place.
 
     masks: parameter name -> bool mask (``make_masks``' `MaskSet` or any mapping); None takes the
     masks applied by `ramcore.torch.apply_masks`. A layer is converted when `pays` says sparse
@@ -620,30 +726,32 @@ def to_sparse(
     modules = dict(model.named_modules())
     plan: dict[str, str] = {}
     for name, module in modules.items():
-        if not isinstance(module, nn.Linear) or (name + ".weight") not in masks:
+        features = _one_by_one(module)
+        if features is None or (name + ".weight") not in masks or isinstance(module, SparseLinear):
             continue
         parent = modules.get(name.rpartition(".")[0]) if "." in name else (model if name else None)
         if isinstance(parent, nn.MultiheadAttention):
             plan[name] = "dense: inside nn.MultiheadAttention"
             continue
-        if module.weight.dtype not in DTYPES:
-            plan[name] = f"dense: {module.weight.dtype} (SparseLinear: float32 or float64)"
+        weight = module.weight
+        assert isinstance(weight, Tensor)
+        if weight.dtype not in DTYPES:
+            plan[name] = f"dense: {weight.dtype} (SparseLinear: float32 or float64)"
             continue
         mask = masks[name + ".weight"]
         d = float(mask.count_nonzero()) / mask.numel()
-        if force or pays(module.in_features, module.out_features, d):
+        if force or pays(*features, d):
             plan[name] = "sparse"
         else:
-            shape = f"{module.out_features}x{module.in_features}"
-            plan[name] = f"dense: {shape} at density {d:.3f} does not pay"
+            plan[name] = f"dense: {features[1]}x{features[0]} at density {d:.3f} does not pay"
     if state is not None:
         remove_masks(model)
     for name, how in plan.items():
         if how == "sparse":
-            linear = modules[name]
-            assert isinstance(linear, nn.Linear)
-            mask = _check_mask(masks[name + ".weight"], (linear.out_features, linear.in_features))
-            _replace(model, name, SparseLinear.from_linear(linear, mask, threads=threads))
+            module = modules[name]
+            in_f, out_f = _one_by_one(module) or (0, 0)
+            mask = _check_mask(masks[name + ".weight"].reshape(out_f, in_f), (out_f, in_f))
+            _replace(model, name, _to_sparse_module(module, mask, threads))
     left = {n: m for n, m in applied.items() if plan.get(n.rpartition(".")[0]) != "sparse"}
     if left:
         apply_masks(model, left, mode=mode, persistent=persistent)
@@ -653,18 +761,19 @@ def to_sparse(
 def to_dense(
     model: nn.Module, *, masked: bool = True, mode: str = "inplace", persistent: bool = False
 ) -> dict[str, Tensor]:
-    """Swap every `SparseLinear` of `model` for an ``nn.Linear`` (weights zero off the mask), in
-    place. masked=True applies the layers' masks with ``apply_masks(model, masks, mode, persistent)``
-    so that training keeps them (joining the masks already applied, in their mode). Returns the
-    masks by parameter name."""
+    """Swap every `SparseLinear` of `model` for an ``nn.Linear`` (a `SparseConv1x1` for its
+    convolution; weights zero off the mask), in place. masked=True applies the layers' masks with
+    ``apply_masks(model, masks, mode, persistent)`` so that training keeps them (joining the masks
+    already applied, in their mode). Returns the masks by parameter name."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(model, SparseLinear):
         raise TypeError("model is a SparseLinear itself: use its to_linear()")
     found = [(n, m) for n, m in model.named_modules() if isinstance(m, SparseLinear)]
-    masks = {f"{n}.weight": m.mask() for n, m in found}
-    for name, layer in found:
-        _replace(model, name, layer.to_linear())
+    dense = {n: _to_dense_module(m) for n, m in found}
+    masks = {f"{n}.weight": m.mask().reshape(dense[n].get_parameter("weight").shape) for n, m in found}
+    for name, module in dense.items():
+        _replace(model, name, module)
     if masked and masks:
         state = masks_of(model)
         if state is not None:
@@ -684,10 +793,11 @@ def load_sparse(model: nn.Module, state_dict: Mapping[str, Any], *, threads: int
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     for name, module in list(model.named_modules()):
         prefix = f"{name}." if name else ""
-        if isinstance(module, nn.Linear) and prefix + "indptr" in state_dict:
+        features = _one_by_one(module)
+        if features is not None and prefix + "indptr" in state_dict:
             if not name:
-                raise TypeError("model is a Linear saved as a SparseLinear: load into a SparseLinear instead")
-            shape = (module.out_features, module.in_features)
+                raise TypeError("model is a layer saved as a SparseLinear: load into a SparseLinear instead")
+            shape = (features[1], features[0])
             mask = _mask_of(state_dict[prefix + "indptr"].cpu(), state_dict[prefix + "indices"].cpu(), shape)
-            _replace(model, name, SparseLinear.from_linear(module, mask, threads=threads))
+            _replace(model, name, _to_sparse_module(module, mask, threads))
     model.load_state_dict(state_dict)
