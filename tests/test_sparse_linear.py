@@ -278,6 +278,8 @@ def test_bad_inputs_raise_clear_errors():
         SparseLinear(5, 6, torch.full((6, 5), 0.5))
     with pytest.raises(TypeError, match="dtype"):
         SparseLinear(5, 6, mask, dtype=torch.float16)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        copy.deepcopy(layer).half()(torch.randn(2, 5, dtype=torch.float16))
     with pytest.raises(ValueError, match="threads"):
         SparseLinear(5, 6, mask, threads=0)
     with pytest.raises(TypeError, match="nn.Linear"):

@@ -485,6 +485,8 @@ def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
         raise ValueError(
             f"the input is on {x.device} but the layer on {values.device}: move one with .to(...)"
         )
+    if values.dtype not in DTYPES:
+        raise TypeError(f"SparseLinear runs in float32 or float64, the layer is {values.dtype}: use .float()")
     if x.dtype != values.dtype:
         raise TypeError(
             f"input dtype {x.dtype} differs from the layer's {values.dtype}: "
