@@ -528,6 +528,7 @@ class TorchCSRLinear(torch.autograd.Function):
     def forward(
         ctx: Any, x: Tensor, values: Tensor, bias: Tensor | None, indptr: Tensor, indices: Tensor
     ) -> Tensor:
+        """y = x Wᵀ + bias with W the CSR (indptr, indices, values)."""
         ctx.save_for_backward(x, values, indptr, indices)
         ctx.has_bias = bias is not None
         with _quiet_csr():
@@ -539,6 +540,7 @@ class TorchCSRLinear(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        """(dX, dW at the kept entries, db, None, None) for the output's gradient."""
         x, values, indptr, indices = ctx.saved_tensors
         shape = (indptr.numel() - 1, x.shape[1])
         grad_x = grad_values = grad_bias = None
