@@ -23,7 +23,7 @@ T* data_of(const py::array& a, const char* name, std::int64_t size, bool write) 
   return static_cast<T*>(const_cast<void*>(a.data()));
 }
 
-// A checked RowPattern viewing the caller's indptr (int64) and indices (int32) arrays.
+// A RowPattern viewing the caller's indptr (int64) and indices (int32) arrays.
 RowPattern pattern_of(const py::array& indptr, const py::array& indices, std::int64_t rows, std::int64_t cols) {
   enforce(indptr.ndim() == 1 && indices.ndim() == 1, "indptr and indices must be 1-d arrays");
   enforce(rows >= 0 && cols >= 0, "rows and cols must be non-negative");
@@ -33,7 +33,7 @@ RowPattern pattern_of(const py::array& indptr, const py::array& indices, std::in
   w.blocks = column_blocks(cols);
   w.indptr = data_of<std::int64_t>(indptr, "indptr", indptr.size(), false);
   w.indices = data_of<std::int32_t>(indices, "indices", indices.size(), false);
-  check_pattern(w, indptr.size(), indices.size());
+  check_pattern(w, indptr.size(), indices.size());  // check_indices follows, with the GIL released
   return w;
 }
 
@@ -43,15 +43,21 @@ std::int64_t panel_size(std::int64_t panels, std::int64_t features, const char* 
   return checked_mul(checked_mul(panels, features, name), kPanelLanes<T>, name);
 }
 
-// An optional int64 permutation of the `nnz` stored entries, as a pointer (null for None).
+// An optional int64 permutation of the `nnz` stored entries, as a pointer (null for None); its
+// range is checked by check_order.
 const std::int64_t* order_of(const py::object& order, std::int64_t nnz) {
   if (order.is_none()) return nullptr;
-  const py::array ord = order.cast<py::array>();
-  const std::int64_t* o = data_of<std::int64_t>(ord, "order", nnz, false);
-  bool in_range = true;
-  for (std::int64_t k = 0; k < nnz; ++k) in_range &= o[k] >= 0 && o[k] < nnz;
-  enforce(in_range, "order must hold positions in [0, nnz = " + std::to_string(nnz) + ")");
-  return o;
+  return data_of<std::int64_t>(order.cast<py::array>(), "order", nnz, false);
+}
+
+// The O(nnz) checks, in parallel, then the product.
+template <class F>
+void checked_run(const RowPattern& w, const std::int64_t* order, int threads, F&& product) {
+  interruptible([&](const StopFn& stop) {
+    check_indices(w, threads, stop);
+    if (order) check_order(order, w.nnz(), threads, stop);
+    product(stop);
+  });
 }
 
 template <class T>
@@ -63,7 +69,7 @@ void spmm_call(const py::array& indptr, const py::array& indices, const py::arra
   const T* v = data_of<T>(values, "values", w.nnz(), false);
   const T* x = data_of<T>(in, "input", panel_size<T>(panels, cols, "input"), false);
   T* y = data_of<T>(out, "out", panel_size<T>(panels, w.rows, "out"), true);
-  interruptible([&](const StopFn& stop) { spmm<T>(w, v, o, x, panels, y, threads, stop); });
+  checked_run(w, o, threads, [&](const StopFn& stop) { spmm<T>(w, v, o, x, panels, y, threads, stop); });
 }
 
 template <class T>
@@ -75,7 +81,7 @@ void sddmm_call(const py::array& indptr, const py::array& indices, const py::arr
   const T* pa = data_of<T>(a, "a", panel_size<T>(panels, w.rows, "a"), false);
   const T* x = data_of<T>(in, "input", panel_size<T>(panels, cols, "input"), false);
   T* y = data_of<T>(out, "out", w.nnz(), true);
-  interruptible([&](const StopFn& stop) { sddmm<T>(w, pa, x, panels, o, y, threads, stop); });
+  checked_run(w, o, threads, [&](const StopFn& stop) { sddmm<T>(w, pa, x, panels, o, y, threads, stop); });
 }
 
 // x (m, f) into panels `out` (panels, f, lanes), and back into y (m, f), adding `bias` (f or None).

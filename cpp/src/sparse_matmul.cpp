@@ -106,31 +106,42 @@ RAMCORE_INLINE void spmm_task(const RowPattern& w, const T* values, const std::i
     }
 }
 
-// sddmm for rows [r0, r1), panel by panel and block by block (for the caches, as spmm_task): a
-// row's panel of `a` sits in registers while its entries' input runs come from L1. Each entry adds
-// its panels' dot products in panel order.
+// sddmm for panels [q0, q0 + Q) and rows [r0, r1), block by block (for the caches, as spmm_task):
+// the rows' Q panels of `a` sit in registers while their entries' input runs come from the cache.
+// Each entry adds the group's dot product, one horizontal sum for Q panels.
+template <class T, int Q>
+RAMCORE_INLINE void sddmm_group(const RowPattern& w, const T* a, const T* in, std::int64_t q0,
+                                const std::int64_t* order, T* out, std::int64_t r0, std::int64_t r1) {
+  using V = Vec<T>;
+  constexpr int L = kLanes<T>;
+  const std::int64_t panel_in = w.cols * kPanelLanes<T>, panel_a = w.rows * kPanelLanes<T>;
+  for (std::int64_t b = 0; b < w.blocks; ++b)
+    for (std::int64_t n = r0; n < r1; ++n) {
+      const std::int64_t k0 = w.indptr[b * w.rows + n], k1 = w.indptr[b * w.rows + n + 1];
+      if (k0 == k1) continue;
+      V arow[Q][kVecs<T>];
+      for (int g = 0; g < Q; ++g)
+        for (int p = 0; p < kVecs<T>; ++p)
+          arow[g][p] = load<V>(a + (q0 + g) * panel_a + n * kPanelLanes<T> + p * L);
+      for (std::int64_t k = k0; k < k1; ++k) {
+        const T* x = in + q0 * panel_in + static_cast<std::int64_t>(w.indices[k]) * kPanelLanes<T>;
+        V sum = arow[0][0] * load<V>(x);
+        for (int g = 0; g < Q; ++g)
+          for (int p = g == 0 ? 1 : 0; p < kVecs<T>; ++p) sum += arow[g][p] * load<V>(x + g * panel_in + p * L);
+        T& o = out[at(order, k)];
+        o = q0 == 0 ? lane_sum(sum) : o + lane_sum(sum);
+      }
+    }
+}
+
+// sddmm for rows [r0, r1): panels two at a time (8% faster than one: half the horizontal sums;
+// four reread the cache more than they save), the last one alone when their number is odd.
 template <class T>
 RAMCORE_INLINE void sddmm_task(const RowPattern& w, const T* a, const T* in, std::int64_t panels,
                                const std::int64_t* order, T* out, std::int64_t r0, std::int64_t r1) {
-  using V = Vec<T>;
-  constexpr int L = kLanes<T>;
-  for (std::int64_t q = 0; q < panels; ++q) {
-    const T* panel = in + q * w.cols * kPanelLanes<T>;
-    for (std::int64_t b = 0; b < w.blocks; ++b)
-      for (std::int64_t n = r0; n < r1; ++n) {
-        const std::int64_t k0 = w.indptr[b * w.rows + n], k1 = w.indptr[b * w.rows + n + 1];
-        if (k0 == k1) continue;
-        V arow[kVecs<T>];
-        for (int p = 0; p < kVecs<T>; ++p) arow[p] = load<V>(a + (q * w.rows + n) * kPanelLanes<T> + p * L);
-        for (std::int64_t k = k0; k < k1; ++k) {
-          const T* x = panel + static_cast<std::int64_t>(w.indices[k]) * kPanelLanes<T>;
-          V sum = arow[0] * load<V>(x);
-          for (int p = 1; p < kVecs<T>; ++p) sum += arow[p] * load<V>(x + p * L);
-          T& o = out[at(order, k)];
-          o = q == 0 ? lane_sum(sum) : o + lane_sum(sum);
-        }
-      }
-  }
+  std::int64_t q = 0;
+  for (; q + 1 < panels; q += 2) sddmm_group<T, 2>(w, a, in, q, order, out, r0, r1);
+  if (q < panels) sddmm_group<T, 1>(w, a, in, q, order, out, r0, r1);
 }
 
 // --- one compiled copy per instruction set -------------------------------------------------------
@@ -198,9 +209,10 @@ Kernels<T> kernels() {
   }
 }
 
-// Rows per parallel task: enough to reuse each block of the input many times, few enough that a
-// 4096-row layer splits into 16 tasks per panel. Results do not depend on it (every output element
-// is one task's, computed in a fixed order).
+// Rows per parallel task: enough to reuse each block of the input many times (spmm: a block is read
+// once per task and panel), few enough that a 4096-row layer gives every thread several tasks.
+// Results do not depend on them (every output element is one task's, computed in a fixed order).
+constexpr std::int64_t kSpmmTaskRows = 1024;
 constexpr std::int64_t kTaskRows = 256;
 
 void check_panels(std::int64_t panels) { enforce(panels >= 0, "panels must be non-negative"); }
@@ -229,16 +241,36 @@ void check_pattern(const RowPattern& w, std::int64_t indptr_size, std::int64_t i
   enforce(w.indptr[segments] == indices_size, "indptr[-1] must equal the number of indices, " +
                                                   std::to_string(indices_size) + ", got " +
                                                   std::to_string(w.indptr[segments]));
+}
+
+void check_indices(const RowPattern& w, int threads, const StopFn& stop) {
   // Segment (b, n) holds columns of block b only: what makes the kernels' reads cache-local, and
-  // what keeps every index in [0, cols).
-  bool in_block = true;
-  for (std::int64_t b = 0; b < w.blocks; ++b) {
-    const std::int64_t lo = b * kBlockCols, hi = std::min(w.cols, lo + kBlockCols);
-    for (std::int64_t k = w.indptr[b * w.rows]; k < w.indptr[(b + 1) * w.rows]; ++k)
-      in_block &= w.indices[k] >= lo && w.indices[k] < hi;
-  }
-  enforce(in_block, "indices must lie in [0, cols = " + std::to_string(w.cols) +
-                        "), those of segment (b, n) in column block b");
+  // what keeps every index in [0, cols). One task per column block.
+  parallel_for(
+      w.blocks, tasks_per_chunk(w.blocks, w.nnz()), threads,
+      [&](std::int64_t b0, std::int64_t b1) {
+        bool in_block = true;
+        for (std::int64_t b = b0; b < b1; ++b) {
+          const std::int64_t lo = b * kBlockCols, hi = std::min(w.cols, lo + kBlockCols);
+          for (std::int64_t k = w.indptr[b * w.rows]; k < w.indptr[(b + 1) * w.rows]; ++k)
+            in_block &= w.indices[k] >= lo && w.indices[k] < hi;
+        }
+        enforce(in_block, "indices must lie in [0, cols = " + std::to_string(w.cols) +
+                              "), those of segment (b, n) in column block b");
+      },
+      stop);
+}
+
+void check_order(const std::int64_t* order, std::int64_t nnz, int threads, const StopFn& stop) {
+  constexpr std::int64_t kChunk = std::int64_t{1} << 16;
+  parallel_for(
+      nnz, kChunk, threads,
+      [&](std::int64_t k0, std::int64_t k1) {
+        bool in_range = true;
+        for (std::int64_t k = k0; k < k1; ++k) in_range &= order[k] >= 0 && order[k] < nnz;
+        enforce(in_range, "order must hold positions in [0, nnz = " + std::to_string(nnz) + ")");
+      },
+      stop);
 }
 
 template <class T>
@@ -246,16 +278,16 @@ void spmm(const RowPattern& w, const T* values, const std::int64_t* order, const
           T* out, int threads, const StopFn& stop) {
   check_panels(panels);
   const SpmmFn<T> kernel = kernels<T>().spmm;
-  const std::int64_t chunks = (w.rows + kTaskRows - 1) / kTaskRows;
+  const std::int64_t chunks = (w.rows + kSpmmTaskRows - 1) / kSpmmTaskRows;
   const std::int64_t tasks = checked_mul(panels, chunks, "panels * row chunks");
   // Tasks are (panel, row chunk) pairs, panel-major, so the threads share one panel at a time.
   parallel_for(
       tasks, tasks_per_chunk(tasks, panels * (w.nnz() + w.rows)), threads,
       [&](std::int64_t t0, std::int64_t t1) {
         for (std::int64_t t = t0; t < t1; ++t) {
-          const std::int64_t q = t / chunks, r0 = t % chunks * kTaskRows;
+          const std::int64_t q = t / chunks, r0 = t % chunks * kSpmmTaskRows;
           kernel(w, values, order, in + q * w.cols * kPanelLanes<T>, out + q * w.rows * kPanelLanes<T>, r0,
-                 std::min(w.rows, r0 + kTaskRows));
+                 std::min(w.rows, r0 + kSpmmTaskRows));
         }
       },
       stop);

@@ -47,15 +47,18 @@ struct RowPattern {
 };
 
 // Throws std::invalid_argument unless blocks = column_blocks(cols), indptr has blocks * rows + 1
-// entries, starts at 0, never decreases and ends at indices_size, and every segment's indices lie in
-// its column block: O(nnz), a small fraction of one product.
+// entries, starts at 0, never decreases and ends at indices_size (O(blocks * rows)).
 void check_pattern(const RowPattern& w, std::int64_t indptr_size, std::int64_t indices_size);
+// Then, in parallel (O(nnz), a small fraction of one product): every segment's indices lie in its
+// column block; and every order[k], k < nnz, in [0, nnz).
+void check_indices(const RowPattern& w, int threads, const StopFn& stop);
+void check_order(const std::int64_t* order, std::int64_t nnz, int threads, const StopFn& stop);
 
 // Samples per panel: 256 bytes of them.
 template <class T>
 constexpr std::int64_t kPanelLanes = 256 / static_cast<std::int64_t>(sizeof(T));
 
-// Both kernels require check_pattern(w, ...) to have passed.
+// Both kernels require check_pattern, check_indices (and check_order for `order`) to have passed.
 // out (panels, w.rows, lanes) = in (panels, w.cols, lanes) times W^T. W's k-th stored entry is
 // values[k], or values[order[k]] when `order` is not null: the values stay in one order (W's CSR)
 // while the kernels read W's blocked pattern and W^T's (order[k] < the length of values is the
