@@ -666,20 +666,16 @@ def _to_dense_module(layer: SparseLinear) -> nn.Module:
 
 # Where sparse execution pays, from the measurements in docs/sparse.md ("Where it pays"): CPU time
 # of a training step at batch 256, dense vs sparse, by layer size and density.
-MIN_WEIGHTS = 1 << 18  # 512 x 512: smaller layers are as fast dense (fixed costs dominate)
-MAX_DENSITY = 0.10
-LARGE_WEIGHTS = 1 << 21  # from 1024 x 2048 on, sparse pays up to 15 %
-LARGE_MAX_DENSITY = 0.15
+MIN_WEIGHTS = 1 << 18  # 512 x 512: smaller layers are about as fast dense (fixed costs dominate)
+MAX_DENSITY = 0.20  # above, the dense kernels' higher efficiency wins (about parity at 30 %)
 
 
 def pays(in_features: int, out_features: int, density: float) -> bool:
     """Whether a masked Linear of this shape and density trains faster as a `SparseLinear`: at least
-    MIN_WEIGHTS weights and density at most MAX_DENSITY (LARGE_MAX_DENSITY from LARGE_WEIGHTS on),
-    as measured (docs/sparse.md)."""
+    MIN_WEIGHTS weights and density at most MAX_DENSITY, as measured (docs/sparse.md)."""
     d = check_density(density)
     weights = as_int(in_features, "in_features") * as_int(out_features, "out_features")
-    limit = LARGE_MAX_DENSITY if weights >= LARGE_WEIGHTS else MAX_DENSITY
-    return weights >= MIN_WEIGHTS and d <= limit
+    return weights >= MIN_WEIGHTS and d <= MAX_DENSITY
 
 
 def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
