@@ -590,7 +590,7 @@ class SparseConv1x1(SparseLinear):
                 "conv must be an nn.Conv1d/2d/3d with kernel 1, stride 1, no padding and one group, "
                 f"got {conv!r}"
             )
-        assert isinstance(conv, nn.modules.conv._ConvNd)
+        assert isinstance(conv, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
         w = conv.weight
         out_c, in_c = w.shape[0], w.shape[1]
         if isinstance(mask, Tensor) and mask.dim() > 2 and tuple(mask.shape) == tuple(w.shape):
