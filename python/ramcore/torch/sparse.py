@@ -1,11 +1,14 @@
-"""Masked linear layers executed sparsely: `SparseLinear` and the `to_sparse` / `to_dense` converters.
+"""Masked layers executed sparsely: `SparseLinear` (and `SparseConv1x1`), the `to_sparse` /
+`to_dense` converters and `load_sparse`.
 
 A masked ``nn.Linear`` costs what the dense layer costs. `SparseLinear` keeps only the kept weights
 (``values``, in row-major CSR order of the mask) and multiplies with ramcore's kernels
 (``cpp/src/sparse_matmul.cpp``): the forward pass Y = X Wᵀ and the backward passes dX = dY W and
 dW at the kept entries only (a sampled dense-dense product), multithreaded, with results
-bit-identical for any thread count. They are PyTorch custom operators (``torch.ops.ramcore.*``,
-with fake implementations, so autograd and ``torch.compile`` work).
+bit-identical for any thread count. They run as two PyTorch custom operators,
+``torch.ops.ramcore.sparse_linear`` and ``sparse_linear_backward`` (with fake implementations and
+a registered autograd formula, so autograd and ``torch.compile`` work). On a GPU the layers run
+torch's sparse CSR kernels instead (`TorchCSRLinear`).
 
 The kernels read activations in panels of 256 bytes of samples stored feature-major
 (``cpp/include/ramcore/sparse_matmul.hpp`` says why); the operator packs its input into that
@@ -42,8 +45,13 @@ __all__ = [
     "SparseLinear",
     "TorchCSRLinear",
     "load_sparse",
+    "panel_lanes",
     "pays",
+    "sddmm",
     "sparse_linear",
+    "sparse_linear_backward",
+    "sparse_linear_op",
+    "spmm",
     "to_dense",
     "to_sparse",
 ]
