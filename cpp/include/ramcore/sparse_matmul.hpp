@@ -10,7 +10,7 @@
 // reads it. (A plain feature-major transpose of a 256-sample batch makes each row 1 KiB apart: its
 // 256-byte runs then fall into a quarter of the cache sets, and the kernels ran 2x slower.)
 //
-// The kernels are the two classic sparse x dense products (Saad 2003, "Iterative methods for sparse
+// The kernels are the two classic sparse x dense products (Saad, "Iterative methods for sparse
 // linear systems", 2003, section 3.4 for CSR; SDDMM as in Nisa et al., "Sampled dense matrix
 // multiplication for high-performance machine learning", HiPC 2018):
 //   spmm:  out[q, n, :] = sum_{k in row n} values[k] * in[q, indices[k], :]  (Y = X W^T; dX = dY W)
