@@ -9,6 +9,8 @@ import io
 import numpy as np
 import pytest
 
+from sigint import assert_interrupted_in_core, interrupt_child, posix_signals
+
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
@@ -28,6 +30,19 @@ from ramcore.torch.sparse import (  # noqa: E402
 )
 
 TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
+
+INTERRUPT_SETUP = """
+import torch
+from ramcore.torch.sparse import spmm
+# a dense 4096 x 4096 pattern in the kernels' blocked form (32 column blocks of 128) times 64 panels
+# of 64 samples: ~1e9 entry-panels, seconds of core work on one thread
+n, block, panels, lanes = 4096, 128, 64, 64
+indptr = torch.arange(0, n * n + 1, block, dtype=torch.int64)
+starts = torch.arange(n // block, dtype=torch.int32).repeat_interleave(n) * block
+indices = (starts[:, None] + torch.arange(block, dtype=torch.int32)).ravel()
+values = torch.ones(n * n)
+x = torch.ones(panels, n, lanes)
+"""
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -355,6 +370,12 @@ def test_device_mismatch_is_refused():
         layer(torch.randn(1, 2, device="meta"))
     with pytest.raises(ValueError, match="backend"):
         SparseLinear(2, 3, torch.ones(3, 2, dtype=torch.bool), backend="cuda")
+
+
+@posix_signals
+def test_ctrl_c_interrupts_the_kernels():
+    call = "spmm(indptr, indices, values, None, x, 1)"
+    assert_interrupted_in_core(interrupt_child(INTERRUPT_SETUP, call, after_cpu=0.5))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
