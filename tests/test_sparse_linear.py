@@ -152,13 +152,15 @@ def _with(layer: SparseLinear, values: torch.Tensor, bias: torch.Tensor):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_bit_identical_for_any_thread_count(dtype):
+    # large enough that every kernel splits its work into several parallel tasks (a product under
+    # ~2^15 entry-panels runs on the calling thread), with a ragged last panel and row chunk
     gen = torch.Generator().manual_seed(5)
-    mask = torch.rand(300, 500, generator=gen) < 0.05
-    x = torch.randn(200, 500, dtype=dtype, generator=gen)
+    mask = torch.rand(1100, 700, generator=gen) < 0.05
+    x = torch.randn(200, 700, dtype=dtype, generator=gen)
     results = []
     for threads in (1, 2, 3):
         torch.manual_seed(0)  # the same bias
-        layer = SparseLinear(500, 300, mask, dtype=dtype, threads=threads)
+        layer = SparseLinear(700, 1100, mask, dtype=dtype, threads=threads)
         with torch.no_grad():
             layer.values.copy_(torch.linspace(-1, 1, layer.values.numel(), dtype=dtype))
         xx = x.clone().requires_grad_()
