@@ -159,3 +159,46 @@ class Topology:
 def unrolled_encoding(
     num_nodes: int, pieces: list[dict[str, Any]], weighted: bool, threads: int = 0, wide: bool = False
 ) -> CsrTuple: ...
+
+# The sparse kernels (cpp/src/sparse_matmul.cpp): activations in panels (panels, features, lanes),
+# lanes = SPARSE_PANEL_BYTES / itemsize; W in the blocked pattern of sparse_matmul.hpp (int64 indptr
+# over SPARSE_BLOCK_COLS-column blocks x rows, int32 indices); float32 or float64; outputs written
+# in place.
+SPARSE_PANEL_BYTES: int
+
+SPARSE_BLOCK_COLS: int
+
+def sparse_spmm(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    values: npt.NDArray[np.floating[Any]],
+    order: npt.NDArray[np.int64] | None,
+    input: npt.NDArray[np.floating[Any]],
+    out: npt.NDArray[np.floating[Any]],
+    rows: int,
+    cols: int,
+    panels: int,
+    threads: int = 0,
+) -> None: ...
+def sparse_sddmm(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    a: npt.NDArray[np.floating[Any]],
+    input: npt.NDArray[np.floating[Any]],
+    order: npt.NDArray[np.int64] | None,
+    out: npt.NDArray[np.floating[Any]],
+    rows: int,
+    cols: int,
+    panels: int,
+    threads: int = 0,
+) -> None: ...
+def sparse_pack(
+    x: npt.NDArray[np.floating[Any]], out: npt.NDArray[np.floating[Any]], threads: int = 0
+) -> None: ...
+def sparse_unpack(
+    input: npt.NDArray[np.floating[Any]],
+    bias: npt.NDArray[np.floating[Any]] | None,
+    y: npt.NDArray[np.floating[Any]],
+    threads: int = 0,
+) -> None: ...
+def sparse_kernel_isa() -> str: ...

@@ -2,7 +2,8 @@
 scores that need autograd (`scores`), masks for real layers (`masks`), applying them (`apply`),
 layer-wise reports (`report`), the same masks on every rank under torch.distributed
 (`distributed`), seed 001's pruning (`prune`), seed 004's baselines and graph
-encodings (`baselines`, `encode`), and a model zoo (`zoo`).
+encodings (`baselines`, `encode`), a model zoo (`zoo`), and masked layers executed sparsely
+(`sparse`).
 
 torch is an optional dependency of ramcore: `import ramcore` works without it, this subpackage
 needs it.
@@ -24,6 +25,7 @@ from .encode import ENCODINGS, EncodingSize, encode, encode_layers, encoding_siz
 from .masks import METHODS, MaskSet, allocate_density, make_masks
 from .prune import ramanujan_prune
 from .report import LayerReport, report  # the function shadows the submodule name
+from .sparse import SparseLinear, load_sparse, to_dense, to_sparse
 from .targets import MaskTarget, mask_targets
 
 __all__ = [
@@ -46,8 +48,12 @@ __all__ = [
     "masks_of",
     "network_baselines",
     "ramanujan_baselines",
+    "SparseLinear",
+    "load_sparse",
     "ramanujan_prune",
     "remove_masks",
     "report",
+    "to_dense",
+    "to_sparse",
     "zoo",
 ]
