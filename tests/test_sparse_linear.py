@@ -380,7 +380,7 @@ def test_ctrl_c_interrupts_the_kernels():
     assert_interrupted_in_core(interrupt_child(INTERRUPT_SETUP, call, after_cpu=0.5))
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.cuda
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_cuda_layers_equal_dense(dtype):
     gen = torch.Generator().manual_seed(7)
