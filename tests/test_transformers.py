@@ -77,8 +77,9 @@ def test_gpt2_conv1d_layers_are_targets_in_their_orientation() -> None:
     fc = targets[f"{block}.mlp.c_fc.weight"]
     assert (fc.kind, fc.piece_shape, fc.pieces) == ("linear", (EMBED, 4 * EMBED), 1)
     # the fused q/k/v projection gets the masks of nn.MultiheadAttention's (3E, E) in_proj, transposed
-    mha = rt.make_masks(nn.MultiheadAttention(EMBED, 2), "ramanujan", 0.25)["in_proj_weight"]
-    mine = rt.make_masks(model, "ramanujan", 0.25, include="*c_attn*")[qkv.name]
+    mha = rt.make_masks(nn.MultiheadAttention(EMBED, 2), "ramanujan", 0.25, allocation="uniform")
+    mine = rt.make_masks(model, "ramanujan", 0.25, include="*c_attn*", allocation="uniform")[qkv.name]
+    mha = mha["in_proj_weight"]
     assert torch.equal(mine, mha.T)
     rows = rt.report(model, {qkv.name: mine}, include="*c_attn*", print_table=False)
     rows = [r for r in rows if r.name == qkv.name]
