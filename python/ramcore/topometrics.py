@@ -279,43 +279,40 @@ def _distinct_gap(u: sp.csr_array, mu0: float) -> float:
 
 def _component_top_two(c: sp.csr_array) -> tuple[float, float]:
     """The two largest eigenvalues of a connected component (-inf for the second of one node)."""
-    size = c.shape[0]
-    if size == 1:
+    if c.shape[0] == 1:
         return 0.0, -math.inf
-    if size <= DENSE_COMPONENT:
-        ev = np.linalg.eigvalsh(c.toarray())
-        return float(ev[-1]), float(ev[-2])
-    res = eigs(c, 2, which="LA", tol=TOL, max_restarts=MAX_RESTARTS)
-    if not res.converged:
-        warnings.warn(
-            f"spectral_gap: a component's two largest eigenvalues did not converge (residuals "
-            f"{res.residuals}); spectral_gap is NaN",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
-        return math.nan, math.nan
-    return float(res.values[0]), float(res.values[1])
+    ev = _extreme(c, 2, "LA", "a component's two largest eigenvalues")
+    return (math.nan, math.nan) if ev is None else (float(ev[0]), float(ev[1]))
 
 
 def _authors_gap(u: sp.csr_array) -> float:
     """`|lambda|_(1) - |lambda|_(3)` of U (the seed's code)."""
-    n = u.shape[0]
-    if n < 3:
+    if u.shape[0] < 3:
         return math.nan
-    if n <= DENSE_COMPONENT:
-        mags = np.sort(np.abs(np.linalg.eigvalsh(u.toarray())))[::-1]
-        return float(mags[0] - mags[2])
-    res = eigs(u, 3, which="LM", tol=TOL, max_restarts=MAX_RESTARTS)
+    ev = _extreme(u, 3, "LM", "the three largest eigenvalue magnitudes")
+    if ev is None:
+        return math.nan
+    mags = np.sort(np.abs(ev))[::-1]
+    return float(mags[0] - mags[2])
+
+
+def _extreme(a: sp.csr_array, k: int, which: str, what: str) -> np.ndarray | None:
+    """The k eigenvalues of symmetric `a` first in `which` order ("LA" largest, "LM" largest
+    magnitude): dense up to DENSE_COMPONENT nodes, Lanczos beyond; None, with a
+    ConvergenceWarning naming `what`, when Lanczos did not converge."""
+    if a.shape[0] <= DENSE_COMPONENT:
+        ev = np.linalg.eigvalsh(a.toarray())
+        order = np.argsort(-ev if which == "LA" else -np.abs(ev), kind="stable")
+        return ev[order[:k]]
+    res = eigs(a, k, which=which, tol=TOL, max_restarts=MAX_RESTARTS)
     if not res.converged:
         warnings.warn(
-            f"spectral_gap: the three largest eigenvalue magnitudes did not converge (residuals "
-            f"{res.residuals}); spectral_gap is NaN",
+            f"spectral_gap: {what} did not converge (residuals {res.residuals}); spectral_gap is NaN",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=5,
         )
-        return math.nan
-    mags = np.sort(np.abs(res.values))[::-1]
-    return float(mags[0] - mags[2])
+        return None
+    return np.asarray(res.values)
 
 
 def motif4_counts(graph: MultipartiteGraph | Any, threads: int | None = None) -> dict[str, int]:
