@@ -209,3 +209,21 @@ def test_conv1d_and_conv3d_layers(conv: nn.Module, method: str) -> None:
         assert (per_group == round(0.25 * mask.numel() / groups)).all()
     if method in ("ramanujan", "random_regular"):  # every output channel keeps an input
         assert mask.reshape(mask.shape[0], -1).any(dim=1).all()
+
+
+def test_biswas_construction_per_layer() -> None:
+    """method='ramanujan', construction='biswas': seed 000's (q, l) block on every piece, the
+    density set by the rule; a density or an allocation is refused."""
+    model = nn.Sequential(nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Conv2d(64, 128, 3))
+    masks = make_masks(model, "ramanujan", None, construction="biswas")
+    first = masks.layers["0.weight"]
+    assert first.pieces[0].params == {"q": 7, "l": 82, "dead_inputs": 2, "dead_outputs": 15}
+    assert first.density == pytest.approx(82 * 7 * 7 / (64 * 64 * 9)) and masks.method == "ramanujan"
+    with pytest.raises(ValueError, match="density=None"):
+        make_masks(model, "ramanujan", 0.1, construction="biswas")
+    with pytest.raises(ValueError, match="belongs to method='ramanujan'"):
+        make_masks(model, "random", None, construction="biswas")
+    with pytest.raises(ValueError, match="construction must be one of"):
+        make_masks(model, "ramanujan", 0.1, construction="lps")
+    with pytest.raises(ValueError, match="density"):
+        make_masks(model, "ramanujan", None)

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..layers.allocation import layer_densities
 from ..layers.bipartite import pieces_to_weight
-from ..layers.masks import MaskInfo, ramanujan_mask, random_regular_mask
+from ..layers.masks import MaskInfo, biswas_mask, ramanujan_mask, random_regular_mask
 from ..validation import density as _density
 from . import distributed
 from . import scores as _scores
@@ -123,6 +123,8 @@ def _structured(
 # MLP 91.6 / 94.6 % and CNN 93.6 / 95.8 % at 5 / 10 %, uniform 84.6 / 93.4 and 67.6 / 92.5, ERK
 # the same as ER on the MLP and 90.8 / 94.9 on the CNN (docs/masks.md, "Allocation").
 DEFAULT_ALLOCATION: dict[str, str] = {"ramanujan": "er"}
+# How method="ramanujan" builds a piece: the fit (`ramanujan_mask`) or seed 000's block (`biswas_mask`).
+CONSTRUCTIONS = ("fit", "biswas")
 
 # --- the entry point ----------------------------------------------------------------------------
 
@@ -130,8 +132,9 @@ DEFAULT_ALLOCATION: dict[str, str] = {"ramanujan": "er"}
 def make_masks(
     model: nn.Module,
     method: str = "ramanujan",
-    density: float = 0.05,
+    density: float | None = 0.05,
     *,
+    construction: str = "fit",
     allocation: str | Mapping[str, float] | None = None,
     data: Any = None,
     loss_fn: Callable[..., torch.Tensor] | None = None,
@@ -168,6 +171,10 @@ def make_masks(
     linearised network on `data` (a keyword batch is run as `model(**data)` by default), for models
     that take token ids instead of an all-ones `input_shape`. seed: every random choice. progress: over
     SynFlow's rounds, the one long loop here (`ramcore.progress`; None: a bar on a terminal).
+    construction (method="ramanujan"): "fit" (default: `ramanujan_mask`, any density, every neuron
+    connected) or "biswas" (seed 000's construction, literally: `biswas_mask` per piece, the
+    density of each layer set by its (q, l) rule, about 1/q, with neurons left dead; pass
+    density=None).
     collective: None (default) makes this a collective call when `torch.distributed` is initialised,
     giving the same masks on every rank (`ramcore.torch.distributed` says how, per method); False
     makes the masks of this process alone. A `DistributedDataParallel` model gives the masks of the
@@ -181,9 +188,18 @@ def make_masks(
     # Local work first, inside `together` (a failure on one rank raises on all); collectives after.
     with distributed.together("make_masks", collective):
         model = distributed.unwrap(model)
+        if construction not in CONSTRUCTIONS:
+            raise ValueError(f"construction must be one of {CONSTRUCTIONS}, got {construction!r}")
+        if construction == "biswas":
+            _check_biswas(method, density, allocation)
+            density = 1.0  # stands for "set per layer by the rule" in what follows
+        elif density is None:
+            raise ValueError("density: give the fraction of weights to keep (None is for 'biswas')")
         targets, per_layer = _plan(model, method, density, allocation, score, kinds, include, exclude,
                                    exclude_first, exclude_last)
         density = _density(density, "density")
+        if construction == "biswas":
+            method = "biswas"
         infos: dict[str, tuple[MaskInfo, ...]] = {t.name: () for t in targets}
         if collective and method in _DATA:
             local_scores = _one_shot_scores(model, targets, method, "method", data, how, input_shape)
@@ -199,9 +215,9 @@ def make_masks(
     layers = {}
     for t in targets:
         kept = int(masks[t.name].sum())
-        target = per_layer[t.name] if per_layer is not None else density
+        target = per_layer[t.name] if per_layer is not None and method != "biswas" else kept / t.numel
         layers[t.name] = LayerMask(t.name, t.shape, target, kept / t.numel, kept, infos[t.name])
-    return MaskSet(method, masks, layers)
+    return MaskSet("ramanujan" if method == "biswas" else method, masks, layers)
 
 
 def _plan(
@@ -273,6 +289,17 @@ def _build(
     return masks
 
 
+def _check_biswas(method: str, density: float | None, allocation: object) -> None:
+    """construction='biswas' takes no density: seed 000's rule sets each layer's."""
+    if method != "ramanujan":
+        raise ValueError(f"construction='biswas' belongs to method='ramanujan', got method={method!r}")
+    if density is not None or allocation is not None:
+        raise ValueError(
+            "construction='biswas' sets every layer's density by seed 000's (q, l) rule (about 1/q): "
+            f"pass density=None and no allocation, got density={density!r}, allocation={allocation!r}"
+        )
+
+
 def _refuse_sharded(model: nn.Module, targets: Sequence[MaskTarget], method: str) -> None:
     """Scores need whole weights: an FSDP2-sharded parameter holds a shard only."""
     params = dict(model.named_parameters())
@@ -289,6 +316,8 @@ def _structural(
 ) -> tuple[torch.Tensor, tuple[MaskInfo, ...]]:
     if method == "ramanujan":
         return _structured(t, d, ramanujan_mask)
+    if method == "biswas":
+        return _structured(t, d, lambda r, c, _: biswas_mask(r, c))
     rng = np.random.default_rng([seed, index])  # one independent stream per layer
     return _structured(t, d, lambda r, c, dd: random_regular_mask(r, c, dd, rng))
 
