@@ -32,6 +32,7 @@ MODULES = {
     "masks": "bench_masks",
     "encode": "bench_encode",
     "topometrics": "bench_topometrics",
+    "sparse": "bench_sparse",
 }
 
 CHILD = r"""

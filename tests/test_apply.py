@@ -396,6 +396,7 @@ def test_applying_twice_is_an_error() -> None:
 
 
 # --- GPU ----------------------------------------------------------------------------------------------
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("mode", MODES)
 def test_cuda_masks_follow_the_parameters(mode: str) -> None:
@@ -412,6 +413,7 @@ def test_cuda_masks_follow_the_parameters(mode: str) -> None:
     assert_masked(rnn, rnn_masks)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_model_moved_after_masking() -> None:
     model, masks = mlp(), random_masks(mlp())
@@ -419,3 +421,93 @@ def test_cuda_model_moved_after_masking() -> None:
     model.cuda()  # the CPU masks move to the parameters' device at first use
     train(model, torch.optim.Adam(model.parameters(), lr=0.01), device="cuda")
     assert_masked(model, masks)
+
+
+# --- optimizer state ---------------------------------------------------------------------------------------
+STATE_KEYS = {
+    "sgd": ["momentum_buffer"], "adam": ["exp_avg", "exp_avg_sq"], "adamw": ["exp_avg", "exp_avg_sq"]
+}
+
+
+def state_at_masked(opt: torch.optim.Optimizer, model: nn.Module, masks: dict[str, Tensor], key: str) -> int:
+    """Nonzero entries of optimizer state `key` at masked positions, over all masked parameters."""
+    return sum(
+        int(torch.count_nonzero(opt.state[trainable(model, n)][key][~m])) for n, m in masks.items()
+    )
+
+
+@pytest.mark.parametrize("explicit", [False, True])
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("mode", MODES)
+def test_existing_optimizer_state_is_zeroed_at_masked_entries(
+    optimizer: str, mode: str, explicit: bool
+) -> None:
+    model, masks = mlp(), random_masks(mlp())
+    opt = OPTIMIZERS[optimizer](model.parameters())
+    train(model, opt)  # dense steps: state everywhere
+    assert all(state_at_masked(opt, model, masks, k) > 0 for k in STATE_KEYS[optimizer])
+    apply_masks(model, masks, mode=mode, optimizers=[opt] if explicit else ())
+    if explicit:  # reset at once: a checkpoint written now is clean
+        assert all(state_at_masked(opt, model, masks, k) == 0 for k in STATE_KEYS[optimizer])
+    train(model, opt, steps=5)
+    for key in STATE_KEYS[optimizer]:
+        assert state_at_masked(opt, model, masks, key) == 0, key
+    assert_masked(model, masks)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_resumed_optimizer_state_is_zeroed_after_load(optimizer: str, tmp_path: Path) -> None:
+    """A dense run's optimizer checkpoint loaded into a masked run holds nothing at masked entries."""
+    dense = mlp()
+    dense_opt = OPTIMIZERS[optimizer](dense.parameters())
+    train(dense, dense_opt)
+    torch.save({"model": dense.state_dict(), "optimizer": dense_opt.state_dict()}, tmp_path / "dense.pt")
+
+    model, masks = mlp(seed=5), random_masks(mlp())
+    opt = OPTIMIZERS[optimizer](model.parameters())
+    state = apply_masks(model, masks)
+    train(model, opt, steps=1)  # reset once at the first step
+    ckpt = torch.load(tmp_path / "dense.pt", weights_only=True)
+    model.load_state_dict(ckpt["model"])
+    opt.load_state_dict(ckpt["optimizer"])  # dense state again: reset before the next step
+    assert state_at_masked(opt, model, masks, STATE_KEYS[optimizer][0]) > 0
+    train(model, opt, steps=4)
+    for key in STATE_KEYS[optimizer]:
+        assert state_at_masked(opt, model, masks, key) == 0, key
+    assert_masked(model, masks)
+    assert state.reset_optimizer_state(opt) == len(masks) * len(STATE_KEYS[optimizer])
+    with pytest.raises(TypeError, match="optimizer: expected a torch.optim.Optimizer"):
+        state.reset_optimizer_state(model)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"optimizers\[0\]"):
+        apply_masks(mlp(), masks, optimizers=[model])  # type: ignore[list-item]
+
+
+# --- checkpoint formats ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("form", ["nested", "state", "path"])
+def test_readme_checkpoint_round_trips(mode: str, form: str, tmp_path: Path) -> None:
+    """The README's checkpoint, {"model": ..., "masks": state.state_dict()}, in every accepted form."""
+    model, masks = mlp(), random_masks(mlp())
+    state = apply_masks(model, masks, mode=mode)
+    train(model, torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9))
+    ckpt = {"model": model.state_dict(), "masks": state.state_dict()}
+    torch.save(ckpt, tmp_path / "ckpt.pt")
+    saved: object = {"nested": ckpt, "state": ckpt["masks"], "path": tmp_path / "ckpt.pt"}[form]
+
+    fresh = mlp(seed=7)
+    assert attach_saved_masks(fresh, saved).mode == mode  # type: ignore[arg-type]
+    fresh.load_state_dict(torch.load(tmp_path / "ckpt.pt", weights_only=True)["model"])
+    x, _ = batch()
+    assert torch.equal(fresh(x), model(x))
+    train(fresh, torch.optim.Adam(fresh.parameters(), lr=0.01))
+    assert_masked(fresh, masks)
+
+
+def test_checkpoint_without_masks_is_refused_by_name() -> None:
+    model = mlp()
+    with pytest.raises(ValueError, match=r"no masks found \(top-level keys \['model', 'step'\]\)"):
+        attach_saved_masks(model, {"model": model.state_dict(), "step": 3})
+    with pytest.raises(ValueError, match="saved mode 'bogus'"):
+        attach_saved_masks(model, {"mode": "bogus", "masks": random_masks(model)})
+    with pytest.raises(TypeError, match="expected a mapping or a path"):
+        attach_saved_masks(model, 3)  # type: ignore[arg-type]

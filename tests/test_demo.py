@@ -16,11 +16,13 @@ from ramcore.cli import main  # noqa: E402
 
 def test_demo_trains_and_writes_csv(tmp_path: Path) -> None:
     rows = run_demo(
-        (0.1,), seeds=2, epochs=2, models=("mlp",), methods=("dense", "ramanujan", "random"), progress=False
+        (0.1,), seeds=2, epochs=2, models=("mlp",), progress=False,
+        methods=("dense", "ramanujan", "ramanujan:uniform", "random"),
     )
     assert [(r.method, r.target_density) for r in rows] == [
         ("dense", 1.0),
         ("ramanujan", 0.1),
+        ("ramanujan:uniform", 0.1),
         ("random", 0.1),
     ]
     for r in rows:
@@ -29,7 +31,7 @@ def test_demo_trains_and_writes_csv(tmp_path: Path) -> None:
     assert rows[1].density == pytest.approx(0.1, rel=0.02)
     csv_path, png = write_outputs(rows, tmp_path)
     with csv_path.open() as f:
-        assert len(list(csv.DictReader(f))) == 3
+        assert len(list(csv.DictReader(f))) == 4
     assert png is not None and png.stat().st_size > 0
 
 
@@ -44,3 +46,13 @@ def test_demo_bad_arguments(argv: list[str], capsys: pytest.CaptureFixture[str])
     assert code == 2
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err
+
+
+@pytest.mark.cuda
+def test_demo_trains_on_the_gpu() -> None:
+    """`ramcore demo --device cuda`: masks made on the CPU, training on the device."""
+    rows = run_demo(
+        (0.1,), seeds=1, epochs=1, device="cuda", models=("cnn",), methods=("dense", "snip"), progress=False
+    )
+    assert [r.method for r in rows] == ["dense", "snip"]
+    assert rows[1].density == pytest.approx(0.1, rel=0.02)

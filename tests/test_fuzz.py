@@ -832,6 +832,9 @@ KNOWN = {  # inputs that were defects (issue 14), run in one child for all of th
     "complex_gap_torch": ("ramanujan_gap", "matrix", (Ref("complex_tensor"),), {}),
     "tiny_density_mask": ("ramanujan_mask", "density", (8, 6, 1e-12), {}),  # fails fast: 7 TiB
     "tiny_density_mask_overflow": ("ramanujan_mask", "density", (8, 6, 1e-300), {}),
+    # a Python complex scalar has no dtype: the refusal's message read a.dtype (AttributeError)
+    "complex_scalar_eigs": ("eigs", "a", (1 + 2j, 2), {}),
+    "complex_scalar_resistance": ("effective_resistance", "weight", (1 + 2j,), {}),
 }
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import ramcore
+from ramcore.layers.masks import biswas_mask, biswas_parameters
 from ramcore.masks import affine_edges, exact_count, ramanujan_mask, random_mask, random_regular_mask
 
 SHAPES = [
@@ -183,3 +184,36 @@ def test_random_mask_checks_the_permutation_memory(monkeypatch):
     monkeypatch.setattr(ramcore.validation, "available_memory", lambda: 2**20)
     with pytest.raises(MemoryError, match="permutation"):
         random_mask(1024, 1024, 0.1, np.random.default_rng(0))  # 8 MiB of indices
+
+
+# Seed 000, Appendix A.3, Table 7: (C_out, C_in, k) -> (q, l), transcribed from the paper.
+TABLE_7 = [
+    ((256, 256, 3), (13, 177)), ((512, 256, 3), (19, 121)), ((512, 512, 3), (19, 242)),
+    ((384, 256, 3), (19, 121)), ((384, 384, 3), (19, 181)), ((256, 384, 3), (13, 265)),
+    ((64, 64, 3), (7, 82)), ((128, 64, 3), (11, 52)), ((128, 128, 3), (11, 104)),
+    ((256, 128, 3), (13, 88)), ((2448, 25088, 1), (47, 533)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("shape, ql", TABLE_7)
+def test_biswas_parameters_reproduce_table_7(shape, ql):
+    c_out, c_in, k = shape
+    assert biswas_parameters(c_in * k * k, c_out) == ql
+
+
+@pytest.mark.parametrize("rows, cols", [(64 * 9, 64), (128 * 9, 128), (50, 30)])
+def test_biswas_mask_is_the_bi_regular_block_with_dead_neurons(rows, cols):
+    q, l = biswas_parameters(rows, cols)
+    mask, info = biswas_mask(rows, cols)
+    block = ramcore.biregular_graph(q, l).biadjacency.toarray().T.astype(bool)
+    np.testing.assert_array_equal(mask[: l * q, : q * q], block)
+    assert not mask[l * q :].any() and not mask[:, q * q :].any()  # the leftover neurons are dead
+    assert (mask[: l * q].sum(1) == q).all() and (mask[:, : q * q].sum(0) == l).all()
+    assert info.params == {"q": q, "l": l, "dead_inputs": rows - l * q, "dead_outputs": cols - q * q}
+    cert = ramcore.certify(ramcore.biregular_graph(q, l))  # the block is Ramanujan
+    assert cert.ramanujan
+
+
+def test_biswas_small_layer_stays_dense():
+    mask, info = biswas_mask(2, 3)
+    assert mask.all() and info.construction == "dense"

@@ -113,3 +113,15 @@ def test_bad_arguments(argv: list[str], capsys: pytest.CaptureFixture[str]) -> N
         code = exit.code
     assert code == 2
     assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.cuda
+def test_rank_demo_on_the_gpu() -> None:
+    """`ramcore rank-demo --device cuda` on its smallest setting (as test_rank_demo_pipeline)."""
+    methods = ("snip", "grasp", "prospr")
+    result = run_ranking(
+        models=("mlp", "cnn"), methods=methods, densities=(0.05, 0.2), seeds=1, epochs=1, device="cuda",
+        progress=False, regression_runs=1,
+    )  # fmt: skip
+    assert len(result.samples) == 2 * 3 * 2
+    assert all(0.0 <= s.accuracy <= 1.0 for s in result.samples)

@@ -175,6 +175,7 @@ def test_torch_formula_matches_numpy(density, zero_rows):
         torch_resistance(-torch.from_numpy(w))
 
 
+@pytest.mark.cuda
 def test_torch_cuda_tensor_stays_on_the_gpu():
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():

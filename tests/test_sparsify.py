@@ -114,6 +114,7 @@ def test_torch_input_returns_torch_masks():
     np.testing.assert_array_equal(res.mask.numpy(), spec_spar(w, density=0.2, seed=3).mask)
 
 
+@pytest.mark.cuda
 def test_cuda_masks_stay_on_the_gpu():
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
@@ -202,6 +203,27 @@ def test_lambda2_after_is_the_sparsifiers():
         dense_lambda2(h.weights) if rep.connected_after else 0.0, abs=1e-9
     )
     assert rep.connected_before and rep.lambda2_before == pytest.approx(dense_lambda2(w), abs=1e-9)
+
+
+def test_lambda2_of_the_largest_component():
+    """Seed 002's Fig. 3: lambda_2 of the largest component of a disconnected layer (the whole
+    graph's is 0), with the component sizes."""
+    rng = np.random.default_rng(12)
+    big = rng.uniform(0.5, 1.5, (6, 5))  # a dense 11-neuron component
+    small = rng.uniform(0.5, 1.5, (2, 2))  # a 4-neuron component
+    w = np.zeros((9, 8))
+    w[:6, :5] = big
+    w[6:8, 5:7] = small  # row 8 and column 7 stay isolated
+    res = ramcore.sparsify({"l": w}, density=1.0, seed=0)
+    rep = res.layers["l"]
+    assert not rep.connected_before and rep.lambda2_before == 0
+    assert rep.components_before == (11, 4, 1, 1) and rep.components_after == (11, 4, 1, 1)
+    assert rep.lambda2_largest_before == pytest.approx(dense_lambda2(big), abs=1e-9)
+    assert rep.lambda2_largest_after > 0
+    assert "11 of 17" in res.summary()
+    connected = ramcore.sparsify({"l": big}, density=1.0, seed=0).layers["l"]
+    assert connected.components_before == (11,)
+    assert connected.lambda2_largest_before == connected.lambda2_before
 
 
 def test_sparsify_deterministic_and_order_independent():

@@ -95,6 +95,17 @@ def test_repeated_eigenvalues_are_found():
     np.testing.assert_allclose(ramcore.eigs(small, 6).values, ev[:6], rtol=RTOL)
 
 
+def test_a_basis_as_large_as_the_matrix():
+    """ncv above n is capped at n (one basis spans the space): the projection's dense solver
+    (Householder + QL) then handles the whole matrix, repeated eigenvalues included."""
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.standard_normal((150, 150)))
+    a = (q * np.repeat([4.0, -3.0, 1.0, 0.0, 2.5], 30)) @ q.T
+    res = ramcore.eigs(a, 12, which="LM", ncv=10**9)  # no memory estimate for 1e9 vectors either
+    assert res.converged
+    np.testing.assert_allclose(res.values, [4.0] * 12, atol=1e-9)
+
+
 @pytest.mark.parametrize("p,q", [(5, 13), (13, 17), (3, 7), (5, 29), (31, 3)])
 def test_matrix_free_matches_csr(p, q):
     g = ramcore.lps_graph(p, q, allow_multigraph=True)

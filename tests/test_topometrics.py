@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 import ramcore
 from ramcore import MultipartiteGraph, motif4_counts, topometrics
-from ramcore.topometrics import MOTIF_CLASSES, NORMALIZATION, TOPOMETRICS
+from ramcore.topometrics import MOTIF_CLASSES, NORMALIZATION, TOPOMETRICS, spectral_gap
 from sigint import assert_interrupted_in_core, interrupt_child, posix_signals
 
 EXACT = {"sink", "source", "disconnected", "r_out", "r_in", "motifs4", "components", "cut_edges", "cut_nodes"}
@@ -62,6 +62,13 @@ def brute_force_motifs(g):
     return counts
 
 
+def paper_gap(spectrum):
+    """Seed 004, Section 3.3: mu_0 - max{mu_i != mu_0} (NaN when every eigenvalue is mu_0)."""
+    mu0 = spectrum[-1]
+    other = spectrum[spectrum < mu0 - 1e-8 * abs(mu0)]
+    return mu0 - other.max() if other.size else math.nan
+
+
 def reference(adjacency, partition=None, last=None):
     """Raw topometrics from networkx and dense numpy, straight from the definitions."""
     g = nx.from_scipy_sparse_array(sp.csr_array(adjacency), create_using=nx.DiGraph)
@@ -95,7 +102,7 @@ def reference(adjacency, partition=None, last=None):
         "component_size": np.mean([len(c) for c in components]),
         "cut_edges": len(list(nx.bridges(u))),
         "cut_nodes": len(list(nx.articulation_points(u))),
-        "spectral_gap": adjacency_spectrum[-1] - adjacency_spectrum[-2] if n > 1 else math.nan,
+        "spectral_gap": paper_gap(adjacency_spectrum) if n > 1 else math.nan,
         "spectral_radius": laplacian_spectrum[-1],
     }
 
@@ -212,19 +219,64 @@ def test_deterministic_for_any_thread_count():
 def test_graph_without_edges_and_single_node():
     empty = topometrics(sp.csr_array((5, 5)), normalized=False)
     assert empty["disconnected"] == 5 and empty["components"] == 5 and empty["motifs4"] == 0
-    assert empty["spectral_gap"] == 0 and empty["spectral_radius"] == 0
+    assert math.isnan(empty["spectral_gap"]) and empty["spectral_radius"] == 0  # no mu_i != mu_0
+    assert topometrics(sp.csr_array((5, 5)), normalized=False, gap="multiplicity")["spectral_gap"] == 0
     normalized = topometrics(sp.csr_array((5, 5)))
     assert math.isnan(normalized["r_out"]) and normalized["disconnected"] == 1.0
     single = topometrics(sp.csr_array((1, 1)), normalized=False)
     assert math.isnan(single["spectral_gap"]) and single["component_size"] == 1
 
 
-def test_repeated_top_eigenvalue_gives_zero_gap():
-    """Two identical components: lambda_1 has multiplicity 2 (a single Krylov space sees it once)."""
-    block = sp.csr_array(np.array([[0, 1, 1], [0, 0, 1], [0, 0, 0]], dtype=float))
-    got = topometrics(sp.block_diag([block, block], format="csr"), normalized=False)
-    assert got["spectral_gap"] == pytest.approx(0, abs=1e-9)
+def test_repeated_top_eigenvalue():
+    """Two identical components: lambda_1 has multiplicity 2 (a single Krylov space sees it once).
+    The paper's gap skips the copy (mu_hat = the largest eigenvalue != mu_0); with multiplicity it
+    is 0."""
+    block = sp.csr_array(np.array([[0, 1, 1], [0, 0, 1], [0, 0, 0]], dtype=float))  # a triangle in U
+    graph = sp.block_diag([block, block], format="csr")
+    got = topometrics(graph, normalized=False)
+    assert got["spectral_gap"] == pytest.approx(3.0, abs=1e-9)  # spectrum of K3: 2, -1, -1
     assert got["spectral_radius"] == pytest.approx(3)
+    multiplicity = topometrics(graph, normalized=False, gap="multiplicity")["spectral_gap"]
+    assert multiplicity == pytest.approx(0, abs=1e-9)
+
+
+def _gap_cases():
+    """Graphs whose top eigenvalue repeats in different ways, beside simple ones."""
+    def csr(g):
+        return sp.csr_array(nx.to_scipy_sparse_array(g, dtype=float))
+
+    weighted = sp.random(60, 60, density=0.08, random_state=8, format="csr")
+    weighted.setdiag(0)
+    weighted.eliminate_zeros()
+    big = nx.disjoint_union(nx.cycle_graph(600), nx.cycle_graph(600))  # components past the dense limit
+    k33 = np.kron([[0, 1], [1, 0]], np.full((3, 3), 2.0))
+    return {
+        "two cycles": csr(nx.disjoint_union(nx.cycle_graph(6), nx.cycle_graph(6))),
+        "perfect matching": csr(nx.Graph([(0, 1), (2, 3), (4, 5)])),
+        "star and isolated nodes": csr(nx.disjoint_union(nx.star_graph(4), nx.empty_graph(3))),
+        "a cycle and a smaller path": csr(nx.disjoint_union(nx.cycle_graph(8), nx.path_graph(3))),
+        "weighted directed": weighted,
+        "two large cycles": csr(big),
+        "K3,3 twice, weighted": sp.csr_array(sp.block_diag([k33] * 2)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_gap_cases()))
+def test_spectral_gap_definitions_against_dense(name):
+    a = _gap_cases()[name]
+    w = np.abs(a.toarray())
+    ev = np.linalg.eigvalsh(np.maximum(w, w.T))
+    mags = np.sort(np.abs(ev))[::-1]
+    assert spectral_gap(a) == pytest.approx(paper_gap(ev), abs=1e-8)
+    assert spectral_gap(a, "multiplicity") == pytest.approx(ev[-1] - ev[-2], abs=1e-8)
+    assert spectral_gap(a, "authors") == pytest.approx(mags[0] - mags[2], abs=1e-8)
+
+
+def test_spectral_gap_bad_definition():
+    with pytest.raises(ValueError, match="gap must be one of"):
+        spectral_gap(sp.csr_array((3, 3)), "lambda2")
+    with pytest.raises(ValueError, match="gap must be one of"):
+        topometrics(sp.csr_array((3, 3)), gap="")
 
 
 def test_inputs_are_canonicalised():

@@ -65,7 +65,7 @@ def test_every_method_gives_exact_bool_masks(method: str) -> None:
 
 
 def test_ramanujan_masks_every_piece_and_records_constructions() -> None:
-    masks = make_masks(Seq(), "ramanujan", 0.2)
+    masks = make_masks(Seq(), "ramanujan", 0.2, allocation="uniform")
     targets = {t.name: t for t in mask_targets(Seq())}
     assert set(masks) == set(targets)
     for name, layer in masks.layers.items():
@@ -80,8 +80,20 @@ def test_ramanujan_masks_every_piece_and_records_constructions() -> None:
     assert (blocks == blocks[0]).all()
 
 
+def test_ramanujan_default_allocation_is_er() -> None:
+    """The measured default (docs/masks.md, "Allocation"): ramanujan masks take the ER allocation,
+    the other structural methods stay uniform."""
+    model = Net()
+    default = make_masks(model, "ramanujan", 0.1)
+    er = make_masks(model, "ramanujan", 0.1, allocation="er")
+    assert all(torch.equal(default[n], er[n]) for n in er)
+    densities = {n: layer.target_density for n, layer in default.layers.items()}
+    assert len(set(densities.values())) > 1  # not uniform
+    assert all(layer.target_density == 0.1 for layer in make_masks(model, "random", 0.1).layers.values())
+
+
 def test_grouped_conv_pieces_are_separate_graphs() -> None:
-    masks = make_masks(Net(), "ramanujan", 0.25)
+    masks = make_masks(Net(), "ramanujan", 0.25, allocation="uniform")
     grouped = masks["grouped.weight"].reshape(4, 4, 4 * 9)  # 4 groups of (4 out, 4 in x 3 x 3)
     per_group = grouped.sum(dim=(1, 2))
     assert (per_group == round(0.25 * 36 * 4)).all()
@@ -197,3 +209,21 @@ def test_conv1d_and_conv3d_layers(conv: nn.Module, method: str) -> None:
         assert (per_group == round(0.25 * mask.numel() / groups)).all()
     if method in ("ramanujan", "random_regular"):  # every output channel keeps an input
         assert mask.reshape(mask.shape[0], -1).any(dim=1).all()
+
+
+def test_biswas_construction_per_layer() -> None:
+    """method='ramanujan', construction='biswas': seed 000's (q, l) block on every piece, the
+    density set by the rule; a density or an allocation is refused."""
+    model = nn.Sequential(nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Conv2d(64, 128, 3))
+    masks = make_masks(model, "ramanujan", None, construction="biswas")
+    first = masks.layers["0.weight"]
+    assert first.pieces[0].params == {"q": 7, "l": 82, "dead_inputs": 2, "dead_outputs": 15}
+    assert first.density == pytest.approx(82 * 7 * 7 / (64 * 64 * 9)) and masks.method == "ramanujan"
+    with pytest.raises(ValueError, match="density=None"):
+        make_masks(model, "ramanujan", 0.1, construction="biswas")
+    with pytest.raises(ValueError, match="belongs to method='ramanujan'"):
+        make_masks(model, "random", None, construction="biswas")
+    with pytest.raises(ValueError, match="construction must be one of"):
+        make_masks(model, "ramanujan", 0.1, construction="lps")
+    with pytest.raises(ValueError, match="density"):
+        make_masks(model, "ramanujan", None)

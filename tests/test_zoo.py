@@ -266,3 +266,14 @@ def test_unknown_name() -> None:
 def test_bad_arguments(call: Callable[[], nn.Module], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_vgg_with_seed_000_classifier():
+    """Seed 000's VGG classifier (Tables 2 and 7): features pooled to 7 x 7, 25088 -> 2448 -> 2448."""
+    model = zoo.create("vgg13", hidden=(2448, 2448))
+    params = model.named_parameters()
+    shapes = [tuple(p.shape) for n, p in params if n.startswith("classifier") and n.endswith("weight")]
+    assert shapes == [(2448, 25088), (2448, 2448), (10, 2448)]
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    with pytest.raises(ValueError, match="hidden"):
+        zoo.create("vgg11", hidden=(0,))

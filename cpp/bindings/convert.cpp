@@ -8,6 +8,22 @@ bool python_signal_pending() {
   return PyErr_CheckSignals() != 0;
 }
 
+bool Reporter::poll() {
+  py::gil_scoped_acquire gil;
+  return PyErr_CheckSignals() != 0 || !report();  // an error set here is re-raised by reporting()
+}
+
+bool Reporter::report() {
+  if (callback_.is_none() || status.phase == nullptr) return true;
+  try {
+    callback_(status.phase, status.done, status.total, status.residual, status.target);
+  } catch (py::error_already_set& error) {
+    error.restore();
+    return false;
+  }
+  return true;
+}
+
 Flat flat_buffer(std::int64_t n) {
   Flat out;
   allocate(out, n, "output array");

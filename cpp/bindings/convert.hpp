@@ -38,6 +38,40 @@ auto interruptible(F&& f) {
   }
 }
 
+// The stop function of a reporting run: checks for a pending signal and, while the core's Status
+// names a phase, calls the Python `callback(phase, done, total, residual, target)`, both with
+// the GIL briefly re-acquired (about every 50 ms: the core's poll interval). An exception raised
+// by the callback stops the run and propagates like a Ctrl-C.
+class Reporter {
+ public:
+  explicit Reporter(py::object callback) : callback_(std::move(callback)) {}
+  Status status;
+  bool poll();    // the stop function (GIL released)
+  bool report();  // calls the callback (GIL held); false when it raised (the error is set)
+
+ private:
+  py::object callback_;
+};
+
+// interruptible, with progress: runs `f(stop, status)`, where `status` (nullptr when `progress` is
+// None) is where the core reports its progress for the Python callable `progress`, which also
+// sees the final status once the run has ended.
+template <class F>
+auto reporting(F&& f, const py::object& progress) {
+  Reporter reporter(progress);
+  Status* status = progress.is_none() ? nullptr : &reporter.status;
+  auto result = [&] {
+    try {
+      py::gil_scoped_release release;
+      return f(StopFn([&reporter] { return reporter.poll(); }), status);
+    } catch (const Interrupted&) {
+      throw py::error_already_set();
+    }
+  }();
+  if (!reporter.report()) throw py::error_already_set();
+  return result;
+}
+
 Flat flat_buffer(std::int64_t n);
 // A flat buffer of 4 k entries as a (k, 4) array (rows a, b, c, d of [[a, b], [c, d]]).
 Int64s matrices_out(Flat&& flat);

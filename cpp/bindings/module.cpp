@@ -32,4 +32,5 @@ PYBIND11_MODULE(_core, m) {
   register_resistance(m);
   register_topometrics(m);
   register_encoding(m);
+  register_sparse(m);
 }

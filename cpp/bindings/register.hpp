@@ -13,5 +13,6 @@ void register_spectral(pybind11::module_& m);
 void register_resistance(pybind11::module_& m);
 void register_topometrics(pybind11::module_& m);
 void register_encoding(pybind11::module_& m);
+void register_sparse(pybind11::module_& m);
 
 }  // namespace ramcore::bindings

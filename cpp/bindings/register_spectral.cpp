@@ -59,12 +59,20 @@ py::dict result_dict(LanczosResult&& res, std::int64_t n, int k) {
   return out;
 }
 
-// Lanczos on `a` (square) in the space orthogonal to `deflate`, with the GIL released.
-py::dict eigsh(const LinearOperator& a, const py::object& deflate, const LanczosOptions& o) {
+// Lanczos on `a` (square) in the space orthogonal to `deflate`, with the GIL released; `progress`
+// (a callable or None) sees the matrix-vector products and the residual estimate (Reporter).
+py::dict eigsh(const LinearOperator& a, const py::object& deflate, const LanczosOptions& o,
+               const py::object& progress) {
   int r = 0;
   Doubles keep;
   const double* y = deflation(deflate, a.rows(), r, keep);
-  LanczosResult res = interruptible([&](const StopFn& stop) { return lanczos(a, y, r, o, stop); });
+  LanczosResult res = reporting(
+      [&](const StopFn& stop, Status* status) {
+        LanczosOptions run = o;
+        run.status = status;
+        return lanczos(a, y, r, run, stop);
+      },
+      progress);
   return result_dict(std::move(res), a.rows(), o.k);
 }
 
@@ -72,25 +80,25 @@ py::dict eigsh(const LinearOperator& a, const py::object& deflate, const Lanczos
 template <class Index>
 py::dict eigsh_csr_impl(const py::array& indptr, const py::array& indices, const py::object& data,
                         std::int64_t n, const std::string& op, const py::object& deflate,
-                        const LanczosOptions& o) {
+                        const LanczosOptions& o, const py::object& progress) {
   const CsrArgs<Index> csr(indptr, indices, data, n, n);
   const CsrOperator<Index>& a = *csr.op;
-  if (op == "adjacency") return eigsh(a, deflate, o);
+  if (op == "adjacency") return eigsh(a, deflate, o, progress);
   enforce(op == "laplacian" || op == "normalized_laplacian",
           "operator must be 'adjacency', 'laplacian' or 'normalized_laplacian', got '" + op + "'");
   const auto degrees = interruptible([&](const StopFn& stop) { return a.row_sums(o.threads, stop); });
   const LaplacianOperator l(a, degrees, op == "normalized_laplacian");
-  return eigsh(l, deflate, o);
+  return eigsh(l, deflate, o, progress);
 }
 
 // Singular values of a rectangular CSR B from Lanczos on B^T B (cols side) or B B^T (rows side).
 template <class Index>
 py::dict svds_csr_impl(const py::array& indptr, const py::array& indices, const py::object& data,
                        std::int64_t rows, std::int64_t cols, bool columns, const py::object& deflate,
-                       const LanczosOptions& o) {
+                       const LanczosOptions& o, const py::object& progress) {
   const CsrArgs<Index> csr(indptr, indices, data, rows, cols);
   const NormalOperator<Index> normal(*csr.op, columns);
-  return eigsh(normal, deflate, o);
+  return eigsh(normal, deflate, o, progress);
 }
 
 }  // namespace
@@ -101,32 +109,33 @@ void register_spectral(py::module_& m) {
       [](const py::array& indptr, const py::array& indices, const py::object& data, std::int64_t n,
          const std::string& op, const py::object& deflate, int k, const std::string& which, int ncv,
          double tol, int max_restarts, std::uint64_t seed, int threads, bool vectors, bool two_pass,
-         std::int64_t keep_bytes) {
+         std::int64_t keep_bytes, const py::object& progress) {
         const auto o =
             options_from(k, which, ncv, tol, max_restarts, seed, threads, vectors, two_pass, keep_bytes);
-        return int32_indices(indices) ? eigsh_csr_impl<std::int32_t>(indptr, indices, data, n, op, deflate, o)
-                                      : eigsh_csr_impl<std::int64_t>(indptr, indices, data, n, op, deflate, o);
+        return int32_indices(indices)
+                   ? eigsh_csr_impl<std::int32_t>(indptr, indices, data, n, op, deflate, o, progress)
+                   : eigsh_csr_impl<std::int64_t>(indptr, indices, data, n, op, deflate, o, progress);
       },
       py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("n"), py::arg("operator"),
       py::arg("deflate"), py::arg("k"), py::arg("which"), py::arg("ncv"), py::arg("tol"),
       py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"),
-      py::arg("two_pass") = false, py::arg("keep_bytes") = 0);
+      py::arg("two_pass") = false, py::arg("keep_bytes") = 0, py::arg("progress") = py::none());
   m.def(
       "svds_csr",
       [](const py::array& indptr, const py::array& indices, const py::object& data, std::int64_t rows,
          std::int64_t cols, bool columns, const py::object& deflate, int k, int ncv, double tol,
          int max_restarts, std::uint64_t seed, int threads, bool vectors, bool two_pass,
-         std::int64_t keep_bytes) {
+         std::int64_t keep_bytes, const py::object& progress) {
         const auto o =
             options_from(k, "LA", ncv, tol, max_restarts, seed, threads, vectors, two_pass, keep_bytes);
         return int32_indices(indices)
-                   ? svds_csr_impl<std::int32_t>(indptr, indices, data, rows, cols, columns, deflate, o)
-                   : svds_csr_impl<std::int64_t>(indptr, indices, data, rows, cols, columns, deflate, o);
+                   ? svds_csr_impl<std::int32_t>(indptr, indices, data, rows, cols, columns, deflate, o, progress)
+                   : svds_csr_impl<std::int64_t>(indptr, indices, data, rows, cols, columns, deflate, o, progress);
       },
       py::arg("indptr"), py::arg("indices"), py::arg("data"), py::arg("rows"), py::arg("cols"),
       py::arg("columns"), py::arg("deflate"), py::arg("k"), py::arg("ncv"), py::arg("tol"),
       py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"),
-      py::arg("two_pass") = false, py::arg("keep_bytes") = 0);
+      py::arg("two_pass") = false, py::arg("keep_bytes") = 0, py::arg("progress") = py::none());
   m.def(
       "tridiagonal_extremes",
       [](const Doubles& a, const Doubles& b) {
@@ -174,14 +183,15 @@ void register_spectral(py::module_& m) {
           "eigsh",
           [](const CayleyOperator& a, const py::object& deflate, int k, const std::string& which, int ncv,
              double tol, int max_restarts, std::uint64_t seed, int threads, bool vectors, bool two_pass,
-             std::int64_t keep_bytes) {
+             std::int64_t keep_bytes, const py::object& progress) {
             return eigsh(a, deflate,
                          options_from(k, which, ncv, tol, max_restarts, seed, threads, vectors, two_pass,
-                                      keep_bytes));
+                                      keep_bytes),
+                         progress);
           },
           py::arg("deflate"), py::arg("k"), py::arg("which"), py::arg("ncv"), py::arg("tol"),
           py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"),
-          py::arg("two_pass") = false, py::arg("keep_bytes") = 0);
+          py::arg("two_pass") = false, py::arg("keep_bytes") = 0, py::arg("progress") = py::none());
 }
 
 }  // namespace ramcore::bindings

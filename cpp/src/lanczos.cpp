@@ -160,6 +160,11 @@ void combine(std::int64_t n, const double* v, int m, const std::vector<double>& 
 // most eps^2 / kBreakdown ~ 5e-18 of Y in v_{j+1}; a dropped coupling (<= kBreakdown ||A||) is
 // below the 100 eps ||A|| accuracy floor of `accepted`.
 constexpr double kBreakdown = 1e-14;
+// The reported relative residual of a value near zero is measured against ||A||'s rounding
+// level instead (a progress display only; convergence is judged by `accepted`).
+double relative(double residual, double value, double scale) {
+  return residual / std::max({std::abs(value), kBreakdown * scale, std::numeric_limits<double>::min()});
+}
 
 // One thick-restart Lanczos run in the space orthogonal to `deflate`: k distinct Ritz values.
 //
@@ -247,6 +252,7 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
       const double* vj = col(j);
       a.apply(vj, w.data(), threads, stop);
       ++res.matvecs;
+      if (opt.status) ++opt.status->done;
       const double alpha = dot(n, vj, w.data(), threads, stop);
       t[static_cast<Size>(j * m + j)] = alpha;
       // Three-term recurrence first (after a restart the arrow terms are left to Gram-Schmidt),
@@ -293,12 +299,15 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
     ritz();
     enforce(mm >= opt.k, "lanczos: the Krylov space collapsed below k vectors");
     bool all = true;
+    double worst = 0.0;  // the largest relative residual estimate of the wanted values
     for (int i = 0; i < opt.k; ++i) {
       const auto c = static_cast<Size>(order[static_cast<Size>(i)]);
       const double est = std::abs(beta * s[static_cast<Size>(mm - 1) * static_cast<Size>(mm) + c]);
       // Half the tolerance on the estimate, so the true residual checked below has a margin.
       all = all && est <= accepted(theta[c], scale, 0.5 * opt.tol);
+      worst = std::max(worst, relative(est, theta[c], scale));
     }
+    if (opt.status) opt.status->residual = worst;
     if (all || mm < m || res.restarts >= opt.max_restarts) {
       res.converged = all;
       break;
@@ -341,6 +350,7 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
     for (auto& x : yc) x /= nrm;
     a.apply(yc.data(), w.data(), threads, stop);
     ++res.matvecs;
+    if (opt.status) ++opt.status->done;
     project_out(n, r, basis.data(), w.data(), threads, stop);  // residual of P A P
     const double rq = dot(n, yc.data(), w.data(), threads, stop);
     for (Size i = 0; i < un; ++i) w[i] -= rq * yc[i];
@@ -373,6 +383,10 @@ LanczosResult lanczos_run(const LinearOperator& a, const double* deflate, int r,
 
 LanczosResult lanczos(const LinearOperator& a, const double* deflate, int r, const LanczosOptions& opt,
                       const StopFn& stop) {
+  if (opt.status) {
+    opt.status->phase = "Lanczos";
+    opt.status->target = opt.tol;
+  }
   if (opt.two_pass) return lanczos_two_pass(a, deflate, r, opt, stop);
   double norm_scale = 0.0;  // lower bound on ||A||, carried from run to run
   if (opt.k == 1) return lanczos_run(a, deflate, r, opt, stop, norm_scale);  // no multiplicity to resolve
@@ -563,6 +577,7 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
   for (std::int64_t j = 0; j < max_steps; ++j) {
     const double alpha = a.apply_dot(cur, w.data(), threads, stop);  // A v and v . A v, one sweep
     ++res.matvecs;
+    if (opt.status) ++opt.status->done;
     const double beta = update(alpha, betas.empty() ? 0.0 : betas.back(), c);
     alphas.push_back(alpha);
     const double hi = extreme_eigenvalue(alphas, betas, true), lo = extreme_eigenvalue(alphas, betas, false);
@@ -577,6 +592,7 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
     // not by alpha_j, which is itself rounding when P A P ~ 0 as for rank-deficient input), or most
     // of w lies along the deflated block Y: in exact arithmetic w is orthogonal to Y, so that part is
     // rounding amplified by A, and beta = sqrt(||w||^2 - ||Y^T w||^2) would lose its digits too.
+    if (opt.status) opt.status->residual = relative(std::abs(beta * s.back()), theta, anorm);
     const bool leak = ur > 0 && last_cc > 0.25 * last_ww;
     const bool breakdown = beta <= 1e-12 * scale || leak || static_cast<std::int64_t>(alphas.size()) >= n - r;
     if (breakdown || std::abs(beta * s.back()) <= accepted(theta, anorm, 0.5 * opt.tol)) {
@@ -604,12 +620,17 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
   } else {
     cur = ring[0].data();
     prev = ring[1].data();
+    if (opt.status) {  // pass 2 replays as many products as pass 1 took
+      opt.status->phase = "Lanczos pass 2 (Ritz vector)";
+      opt.status->total = opt.status->done + static_cast<std::int64_t>(alphas.size());  // + residual
+    }
     start();
     for (Size j = 0; j < alphas.size(); ++j) {
       accumulate(s[j], cur);
       if (j + 1 == alphas.size()) break;
       a.apply(cur, w.data(), threads, stop);
       ++res.matvecs;
+      if (opt.status) ++opt.status->done;
       update(alphas[j], j ? betas[j - 1] : 0.0, c);
       double* next = next_buffer();
       finish(c, betas[j], next);
@@ -623,6 +644,7 @@ LanczosResult lanczos_two_pass(const LinearOperator& a, const double* deflate, i
   for (auto& e : x) e /= nx;
   a.apply(x.data(), w.data(), threads, stop);
   ++res.matvecs;
+  if (opt.status) ++opt.status->done;
   project_out(n, r, y.data(), w.data(), threads, stop);
   theta = dot(n, x.data(), w.data(), threads, stop);
   for (Size i = 0; i < un; ++i) w[i] -= theta * x[i];

@@ -98,11 +98,14 @@ class BlockSolver {
         acc_rr[c] += r_[i] * r_[i];
         acc_rz[c] += r_[i] * r_[i] * inv_degree(u);
       }, rr, rz_new);
+      double worst = 0.0;  // the block's largest relative residual still above tol
       for (std::size_t c = 0; c < kCols; ++c) {
         if (!active[c]) continue;
         ++iters[c];
         if (std::sqrt(rr[c]) <= o_.tol * ynorm[c] || !(pq[c] > 0)) active[c] = 0;
+        else worst = std::max(worst, std::sqrt(rr[c]) / ynorm[c]);
       }
+      if (o_.status) o_.status->residual = worst;
       std::vector<double> beta(kCols, 0.0);
       for (std::size_t c = 0; c < kCols; ++c) {
         if (active[c]) beta[c] = rz_new[c] / rz[c];
@@ -300,8 +303,16 @@ SketchResult sketch_resistance(std::int64_t n, const Index* indptr, const Index*
   std::fill(out.stderr_.begin(), out.stderr_.end(), 0.0);
   BlockSolver<Index> solver(n, indptr, indices, data, o, stop);
   out.components = solver.components();
-  for (std::int64_t first = 0; first < o.sketch_rows; first += kCols)
-    solver.solve(first, std::min(kCols, o.sketch_rows - first), out.resistance.data(), out.stderr_.data(), out);
+  if (o.status) {
+    o.status->phase = "sketch solves";
+    o.status->total = o.sketch_rows;
+    o.status->target = o.tol;
+  }
+  for (std::int64_t first = 0; first < o.sketch_rows; first += kCols) {
+    const std::int64_t cols = std::min(kCols, o.sketch_rows - first);
+    solver.solve(first, cols, out.resistance.data(), out.stderr_.data(), out);
+    if (o.status) o.status->done = first + cols;
+  }
   // With +-1 signs every sketch row's term t_i = (z_i[u] - z_i[v])^2 is on its own an unbiased
   // estimate of R(u, v) (E[q q^T] = I); the estimate is their mean, its standard error std(t)/sqrt(k).
   const auto k = static_cast<double>(o.sketch_rows);

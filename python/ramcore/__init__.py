@@ -47,7 +47,7 @@ from .spectral import (
     lps_operator,
     svds,
 )
-from .topometrics import motif4_counts, topometrics
+from .topometrics import motif4_counts, spectral_gap, topometrics
 
 __version__ = "0.1.0"
 
@@ -93,4 +93,5 @@ __all__ = [
     "spec_spar",
     "motif4_counts",
     "topometrics",
+    "spectral_gap",
 ]

@@ -1,5 +1,6 @@
 # Type stub for the compiled extension ramcore._core (cpp/bindings/module.cpp). Private API:
 # use the wrappers in the ramcore package, which validate arguments first.
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,10 @@ CsrTuple: TypeAlias = tuple[
     tuple[int, int],
 ]
 
+# Called about every 50 ms while a Lanczos run or the resistance sketch runs, and once at its end:
+# progress(phase, done, total, residual, target); an exception it raises stops the run.
+ProgressCallback: TypeAlias = Callable[[str, int, int, float, float], None]
+
 # wide=True forces int64 indptr/indices; otherwise int32 while the entries fit.
 def lps_adjacency(
     p: int, q: int, allow_multigraph: bool = False, threads: int = 0, wide: bool = False
@@ -62,6 +67,7 @@ def eigsh_csr(
     vectors: bool,
     two_pass: bool = False,
     keep_bytes: int = 0,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]: ...
 def svds_csr(
     indptr: npt.NDArray[Any],
@@ -80,6 +86,7 @@ def svds_csr(
     vectors: bool,
     two_pass: bool = False,
     keep_bytes: int = 0,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]: ...
 # For each row r of a and b (count, m): the largest and the smallest eigenvalue of the tridiagonal
 # matrix with diagonal a[r] and off-diagonal b[r, :m - 1], and unit eigenvectors:
@@ -108,6 +115,7 @@ class CayleyOperator:
         vectors: bool,
         two_pass: bool = False,
         keep_bytes: int = 0,
+        progress: ProgressCallback | None = None,
     ) -> dict[str, Any]: ...
 
 def sketch_resistance(
@@ -120,6 +128,7 @@ def sketch_resistance(
     max_iterations: int,
     seed: int,
     threads: int,
+    progress: ProgressCallback | None = None,
 ) -> dict[str, Any]: ...
 
 # A directed CSR graph (rows sorted, no duplicates, no self-loops; indptr and indices both int32,
@@ -157,3 +166,46 @@ class Topology:
 def unrolled_encoding(
     num_nodes: int, pieces: list[dict[str, Any]], weighted: bool, threads: int = 0, wide: bool = False
 ) -> CsrTuple: ...
+
+# The sparse kernels (cpp/src/sparse_matmul.cpp): activations in panels (panels, features, lanes),
+# lanes = SPARSE_PANEL_BYTES / itemsize; W in the blocked pattern of sparse_matmul.hpp (int64 indptr
+# over SPARSE_BLOCK_COLS-column blocks x rows, int32 indices); float32 or float64; outputs written
+# in place.
+SPARSE_PANEL_BYTES: int
+
+SPARSE_BLOCK_COLS: int
+
+def sparse_spmm(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    values: npt.NDArray[np.floating[Any]],
+    order: npt.NDArray[np.int64] | None,
+    input: npt.NDArray[np.floating[Any]],
+    out: npt.NDArray[np.floating[Any]],
+    rows: int,
+    cols: int,
+    panels: int,
+    threads: int = 0,
+) -> None: ...
+def sparse_sddmm(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int32],
+    a: npt.NDArray[np.floating[Any]],
+    input: npt.NDArray[np.floating[Any]],
+    order: npt.NDArray[np.int64] | None,
+    out: npt.NDArray[np.floating[Any]],
+    rows: int,
+    cols: int,
+    panels: int,
+    threads: int = 0,
+) -> None: ...
+def sparse_pack(
+    x: npt.NDArray[np.floating[Any]], out: npt.NDArray[np.floating[Any]], threads: int = 0
+) -> None: ...
+def sparse_unpack(
+    input: npt.NDArray[np.floating[Any]],
+    bias: npt.NDArray[np.floating[Any]] | None,
+    y: npt.NDArray[np.floating[Any]],
+    threads: int = 0,
+) -> None: ...
+def sparse_kernel_isa() -> str: ...

@@ -85,7 +85,8 @@ def refuse_complex(a: Any, name: str) -> None:
     complex_dtype = a.is_complex() if is_torch(a) else np.iscomplexobj(a)
     if complex_dtype:
         raise TypeError(
-            f"{name} is complex ({a.dtype}); ramcore works on real matrices: pass its real part, "
+            f"{name} is complex ({getattr(a, 'dtype', type(a).__name__)}); ramcore works on real "
+            "matrices: pass its real part, "
             "abs() or an explicitly real matrix (Hermitian matrices are not supported)"
         )
 

@@ -9,18 +9,25 @@ Every routine of ramcore that can run for more than a few seconds takes `progres
 - ``False``: nothing.
 
 tqdm is optional: without it a terminal gets the status lines too.
+
+The compiled core's long loops (Lanczos, the resistance sketch's solves) report through
+`core_progress`: a callback the core calls with the GIL about every 50 ms, showing the work done
+and the current relative residual beside its target.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TextIO
 
-__all__ = ["LINE_INTERVAL", "Progress", "check_progress", "on_terminal"]
+__all__ = ["CORE_DELAY", "LINE_INTERVAL", "Progress", "check_progress", "core_progress", "on_terminal"]
 
 LINE_INTERVAL = 10.0  # seconds between status lines when stderr is not a terminal
+CORE_DELAY = 2.0  # seconds before a bar over the core's work appears (most solves end sooner)
 
 
 def check_progress(progress: object) -> bool | None:
@@ -37,16 +44,18 @@ def on_terminal(stream: Any = None) -> bool:
 
 
 class Progress:
-    """Progress over `total` steps of `unit` named `desc`; shown as `progress` says (see the module
-    docstring). `update(n, status)` advances by n steps and shows `status` (e.g. the current item)."""
+    """Progress over `total` steps of `unit` named `desc` (total None: not known in advance);
+    shown as `progress` says (see the module docstring). `update(n, status)` advances by n steps
+    and shows `status` (e.g. the current item); `delay`: seconds before a bar appears."""
 
     def __init__(
         self,
-        total: int,
+        total: int | None,
         desc: str,
         unit: str = "step",
         progress: bool | None = None,
         stream: TextIO | None = None,
+        delay: float = 0.0,
     ) -> None:
         self.total, self.desc, self.unit = total, desc, unit
         self.count = 0
@@ -64,7 +73,7 @@ class Progress:
             except ImportError:
                 pass
             else:
-                self._bar = tqdm(total=total, desc=desc, unit=unit, file=self._stream)
+                self._bar = tqdm(total=total, desc=desc, unit=unit, file=self._stream, delay=delay)
                 return
         self._lines = True
 
@@ -75,6 +84,18 @@ class Progress:
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close(completed=kind is None)
+
+    @property
+    def shown(self) -> bool:
+        """Whether anything is displayed (a bar or status lines)."""
+        return self._bar is not None or self._lines
+
+    def set_total(self, total: int) -> None:
+        """The number of steps, once it is known (the core's second Lanczos pass, say)."""
+        if total != self.total:
+            self.total = total
+            if self._bar is not None:
+                self._bar.total = total
 
     def update(self, n: int = 1, status: str = "") -> None:
         self.count += n
@@ -96,8 +117,35 @@ class Progress:
         self._last = time.monotonic()
         elapsed = self._last - self._start
         tail = f" ({status})" if status else ""
+        of = "" if self.total is None else f"/{self.total}"
         print(
-            f"{self.desc}: {self.count}/{self.total} {self.unit}s, {elapsed:.0f} s{tail}",
+            f"{self.desc}: {self.count}{of} {self.unit}s, {elapsed:.0f} s{tail}",
             file=self._stream,
             flush=True,
         )
+
+
+@contextmanager
+def core_progress(
+    desc: str, unit: str, progress: bool | None = None
+) -> Iterator[Callable[[str, int, int, float, float], None] | None]:
+    """The `progress=` callback for a call into the compiled core, or None when nothing is shown.
+
+    The core calls it as callback(phase, done, total, residual, target): `done` units of work of
+    `total` (0: not known), the current relative `residual` and the `target` it must reach
+    (negative: none yet). A bar appears only after `CORE_DELAY` seconds on a terminal.
+    """
+    with Progress(None, desc, unit, progress, delay=CORE_DELAY) as shown:
+        if not shown.shown:
+            yield None
+            return
+
+        def report(phase: str, done: int, total: int, residual: float, target: float) -> None:
+            status = phase
+            if residual >= 0:
+                status += f", residual {residual:.1e}" + (f" (tol {target:.0e})" if target > 0 else "")
+            if total > 0:
+                shown.set_total(total)
+            shown.update(done - shown.count, status)
+
+        yield report

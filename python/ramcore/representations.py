@@ -1,5 +1,5 @@
 """Irreducible representations of PGL2(F_q) and PSL2(F_q), and the exact spectra of the LPS graphs
-X^{p,q} computed from them (docs/design.md, section 8; docs/representations.md).
+X^{p,q} computed from them (docs/design.md, section 9; docs/representations.md).
 
 X^{p,q} = Cay(G, S) has adjacency A = sum_s R(s), R the right regular representation of G, and R is
 the sum over the irreducible representations rho of G, each dim(rho) times. So the spectrum of A is

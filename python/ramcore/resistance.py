@@ -29,6 +29,7 @@ from .graphs import RamanujanFamily
 from .interop import as_csr, check_symmetric
 from .layers.bipartite import check_weights
 from .layers.resistance import effective_resistance  # re-exported: one layer's exact resistances
+from .progress import check_progress, core_progress
 from .validation import check_memory, core_seed, fraction, nonnegative_int, positive_int, tolerance
 from .validation import threads as _threads
 
@@ -117,6 +118,7 @@ def graph_resistance(
     tol: float = 1e-8,
     max_iterations: int = 1000,
     threads: int | None = None,
+    progress: bool | None = None,
 ) -> Resistances:
     """Effective resistance of every edge of an undirected weighted graph.
 
@@ -130,7 +132,11 @@ def graph_resistance(
       >= 1 - delta, through `sketch_size(epsilon, edges, delta)` rows unless `sketch_rows` is given.
 
     seed: the sketch's random signs; tol, max_iterations: per CG solve (relative residual).
+
+    progress: the sketch's solves and the current block's residual while they run (see
+      `ramcore.progress`: None shows a bar on a terminal once the sketch has taken 2 s).
     """
+    check_progress(progress)
     start = time.perf_counter()
     if method not in ("auto", "exact", "sketch"):
         raise ValueError(f"method must be 'auto', 'exact' or 'sketch', got {method!r}")
@@ -157,9 +163,11 @@ def graph_resistance(
         f"the sketch on {n:,} vertices and {a.nnz:,} stored entries",
         "use a smaller graph",
     )
-    raw = _core.sketch_resistance(
-        a.indptr, a.indices, None if unit else a.data, n, k, tol, max_iterations, seed, core_threads
-    )
+    with core_progress("resistance sketch", "solve", progress) as report:
+        raw = _core.sketch_resistance(
+            a.indptr, a.indices, None if unit else a.data, n, k, tol, max_iterations, seed, core_threads,
+            progress=report,
+        )
     values, stderr = raw["resistance"], raw["stderr"]
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(values > 0, stderr / np.where(values > 0, values, 1.0), 0.0)

@@ -23,6 +23,7 @@ import numpy.typing as npt
 from . import _core
 from .graphs import LPSGenerators, LPSGraph, RamanujanFamily, check_pq, constant_vectors, lps_generators
 from .interop import DeviceWarning, as_csr, check_symmetric, refuse_complex
+from .progress import check_progress, core_progress
 from .representations import certify_blocks
 from .validation import as_int, available_memory, check_memory, core_seed, positive_int, tolerance
 from .validation import threads as _threads
@@ -182,7 +183,7 @@ def two_pass_keep_bytes() -> int:
 
 def _basis_memory(n: int, k: int, ncv: int | None, two_pass: bool = False, extra_vectors: int = 0) -> None:
     """MemoryError before a solve whose Lanczos vectors (and `extra_vectors` more) would not fit."""
-    m = 4 if two_pass else ncv or max(2 * k + 1, 20)
+    m = 4 if two_pass else min(ncv or max(2 * k + 1, 20), n)  # the core caps the basis at n
     check_memory(
         8 * n * (m + 6 + extra_vectors), f"the Lanczos basis ({n:,} x {m + 1})", "use a smaller ncv or graph"
     )
@@ -230,6 +231,7 @@ def eigs(
     threads: int | None = None,
     return_vectors: bool = False,
     method: str = "thick-restart",
+    progress: bool | None = None,
 ) -> EigenResult:
     """k eigenvalues of a symmetric matrix or graph by thick-restart Lanczos in ramcore's core.
 
@@ -245,12 +247,15 @@ def eigs(
 
     deflate: extra vectors (n,) or (n, r) to exclude (orthonormalised here).
     matrix_free: for an LPSGraph, use the on-the-fly Cayley operator instead of its CSR.
-    tol: relative residual tolerance; ncv: basis size (default max(2k + 1, 20)).
+    tol: relative residual tolerance; ncv: basis size (default max(2k + 1, 20), at most n).
 
     method: "thick-restart" (default; full re-orthogonalisation, any k, multiplicities resolved)
       or "two-pass" (k = 1: the plain recurrence in two passes, memory O(n) and no Gram-Schmidt,
       several times faster on large graphs; see lanczos.hpp).
+    progress: the matrix-vector products and the current residual while the solver runs (see
+      `ramcore.progress`: None shows a bar on a terminal once a solve has taken 2 s).
     """
+    check_progress(progress)
     if which not in ("LA", "SA", "LM"):
         raise ValueError(f"which must be 'LA', 'SA' or 'LM', got {which!r}")
     if operator not in OPERATORS:
@@ -268,7 +273,8 @@ def eigs(
         y = _stack(trivial, _deflation(deflate, n))
         _check_k(args["k"], n, y)
         _basis_memory(n, args["k"], args["ncv"], args["two_pass"])
-        raw = a.cayley.eigsh(y, which=which, vectors=return_vectors, **args)
+        with core_progress("eigs", "matvec", progress) as report:
+            raw = a.cayley.eigsh(y, which=which, vectors=return_vectors, progress=report, **args)
         return _eigen_result(raw, args["tol"], start)
 
     indptr, indices, data, n = _symmetric_csr(a)
@@ -299,7 +305,11 @@ def eigs(
     y = _stack(trivial, _deflation(deflate, n))
     _check_k(args["k"], n, y)
     _basis_memory(n, args["k"], args["ncv"], args["two_pass"])
-    raw = _core.eigsh_csr(indptr, indices, data, n, operator, y, which=which, vectors=return_vectors, **args)
+    with core_progress("eigs", "matvec", progress) as report:
+        raw = _core.eigsh_csr(
+            indptr, indices, data, n, operator, y, which=which, vectors=return_vectors, progress=report,
+            **args,
+        )
     return _eigen_result(raw, args["tol"], start)
 
 
@@ -392,6 +402,7 @@ def svds(
     threads: int | None = None,
     return_vectors: bool = False,
     method: str = "thick-restart",
+    progress: bool | None = None,
 ) -> SVDResult:
     """The k largest singular values of a rectangular matrix by Lanczos on B^T B or B B^T
     (Golub-Kahan bidiagonalisation in exact arithmetic), on the smaller side by default.
@@ -403,8 +414,9 @@ def svds(
     side: "cols" (B^T B, right vectors), "rows" (B B^T, left vectors) or "auto" (smaller side).
     Singular values below about sqrt(eps) * sigma_1 lose relative accuracy on the normal operator;
     each residual is a bound on its value's error, min(r / sigma, sqrt(r)) for the residual r of
-    sigma^2 on the normal operator.
+    sigma^2 on the normal operator. progress: as for `eigs`.
     """
+    check_progress(progress)
     args = _solver_args(k, tol, ncv, max_restarts, seed, threads, method)
     start = time.perf_counter()
     known = isinstance(b, RamanujanFamily)  # top singular vectors constant on each side
@@ -437,7 +449,10 @@ def svds(
     y = _stack(trivial, _deflation(deflate, n))
     _check_k(args["k"], n, y)
     _basis_memory(n, args["k"], args["ncv"], args["two_pass"])
-    raw = _core.svds_csr(m.indptr, m.indices, data, rows, cols, columns, y, vectors=return_vectors, **args)
+    with core_progress("svds", "matvec", progress) as report:
+        raw = _core.svds_csr(
+            m.indptr, m.indices, data, rows, cols, columns, y, vectors=return_vectors, progress=report, **args
+        )
     theta = np.maximum(raw["values"], 0.0)
     sigma = np.sqrt(theta)
     # A residual r of theta = sigma^2 on the normal operator bounds the error of sigma by r / sigma
@@ -543,7 +558,8 @@ def certify(
 
     ncv, max_restarts: options of the Lanczos methods (checked whatever the method).
 
-    progress: a bar over the blocks for "representations" (see ramcore.progress).
+    progress: a bar over the blocks for "representations" (see ramcore.progress); for the Lanczos
+      methods as for `eigs`.
     """
     start = time.perf_counter()
     tolerance(tol, "tol")  # before anything is built: a certificate needs tol in (0, 1)
@@ -558,6 +574,7 @@ def certify(
     opts: dict[str, Any] = {"tol": tol, "ncv": ncv, "max_restarts": max_restarts, "seed": seed}
     opts["threads"] = threads
     opts["method"] = method
+    opts["progress"] = check_progress(progress)
     if not isinstance(graph, (RamanujanFamily, LPSOperator)):
         raise TypeError(
             f"certify takes an LPSGraph, LPSOperator or BiregularGraph, got {type(graph).__name__}"

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from . import _core
 from .multipartite import MultipartiteGraph
 from .progress import Progress, check_progress
-from .spectral import two_pass_keep_bytes
+from .spectral import eigs, two_pass_keep_bytes
 from .validation import check_memory
 from .validation import threads as _threads
 
@@ -32,6 +32,8 @@ __all__ = [
     "ConvergenceWarning",
     "topometrics",
     "motif4_counts",
+    "GAP_DEFINITIONS",
+    "spectral_gap",
 ]
 
 # Table 2 order.
@@ -92,6 +94,13 @@ TOL = 1e-10
 MAX_RESTARTS = 1000
 
 
+# The spectral gap's definitions (see `spectral_gap`): the paper's (default), with multiplicity,
+# and the one the seed's public code computes.
+GAP_DEFINITIONS = ("paper", "multiplicity", "authors")
+# Components up to this size get a dense spectrum in the paper's gap (Lanczos beyond).
+DENSE_COMPONENT = 512
+
+
 class ConvergenceWarning(RuntimeWarning):
     """The Lanczos solver did not reach its tolerance for a spectral topometric."""
 
@@ -101,6 +110,7 @@ def topometrics(
     normalized: bool = True,
     progress: bool | None = None,
     threads: int | None = None,
+    gap: str = "paper",
 ) -> dict[str, float]:
     """The 16 topometrics of seed 004 (Table 2), exact, in Table 2 order.
 
@@ -115,6 +125,7 @@ def topometrics(
       lines elsewhere), None a bar for graphs of at least 10^6 edges when stderr is a terminal.
 
     threads: threads for the core (None: all cores). Results do not depend on it.
+    gap: the spectral gap's definition, one of `GAP_DEFINITIONS` (see `spectral_gap`).
 
     The metrics (`|V|` nodes, `|E|` directed edges; "U" is the undirected simple graph of the edges,
     direction dropped and u -> v, v -> u merged into one edge of weight max(`|w_uv|`, `|w_vu|`)):
@@ -140,9 +151,9 @@ def topometrics(
     - component_size: mean component size `|V|` / components. / `|V|`.
     - cut_edges: bridges of U. / `|E|`.
     - cut_nodes: articulation points of U. / `|V|`.
-    - spectral_gap: lambda_1 - lambda_2 of the adjacency `|W|` of U (footnote 5: undirected,
-      absolute weights), the two largest eigenvalues counted with multiplicity (so 0 when the top
-      one repeats). NaN for a single node. Raw.
+    - spectral_gap: mu_0 - mu_hat of the adjacency `|W|` of U (footnote 5: undirected, absolute
+      weights), mu_hat the largest eigenvalue different from mu_0 (Section 3.3), or as `gap`
+      chooses (`spectral_gap`). NaN for a single node. Raw.
     - spectral_radius: the largest eigenvalue of the Laplacian D - `|W|` of U. Raw.
 
     The spectra come from the core's two-pass Lanczos (relative residual tolerance 1e-10, so the
@@ -151,6 +162,7 @@ def topometrics(
     """
     if not isinstance(normalized, bool):
         raise TypeError(f"normalized must be a bool, got {type(normalized).__name__} {normalized!r}")
+    _check_gap(gap)
     progress = check_progress(progress)
     topo, partition, first, last = build_topology(graph, threads)
     n, m = topo.num_nodes, topo.num_edges
@@ -182,11 +194,7 @@ def topometrics(
         raw["cut_edges"] = conn["bridges"]
         raw["cut_nodes"] = conn["articulation_points"]
         bar.update(4, "spectral_gap")
-        if n >= 2:
-            top = topology_spectrum(topo, "adjacency", "spectral_gap")
-            raw["spectral_gap"] = float(top[0] - top[1])
-        else:
-            raw["spectral_gap"] = math.nan
+        raw["spectral_gap"] = _gap(graph, topo, gap) if n >= 2 else math.nan
         bar.update(1, "spectral_radius")
         raw["spectral_radius"] = float(topology_spectrum(topo, "laplacian", "spectral_radius")[0])
         bar.update(1, "")
@@ -198,6 +206,113 @@ def topometrics(
             if by is not None:
                 out[key] = out[key] / sizes[by] if sizes[by] else math.nan
     return out
+
+
+def spectral_gap(
+    graph: MultipartiteGraph | Any, definition: str = "paper", threads: int | None = None
+) -> float:
+    """The spectral gap of a network's encoding (seed 004, topometric 15), on the adjacency `|W|`
+    of its undirected simple graph U (the same inputs and U as `topometrics`).
+
+    definition:
+
+    - "paper" (default): gamma = mu_0 - mu_hat with mu_hat = max over eigenvalues mu_i != mu_0
+      (Section 3.3). When mu_0 repeats (U disconnected, with several components attaining it:
+      by Perron-Frobenius it is simple on each connected component), mu_hat is the largest of the
+      other components' top eigenvalues and of the second eigenvalues of the components that
+      attain mu_0. Eigenvalues within 1e-8 mu_0 of mu_0 count as mu_0.
+    - "multiplicity": lambda_1 - lambda_2 with the eigenvalues counted with multiplicity, so 0
+      whenever mu_0 repeats.
+    - "authors": `|lambda|_(1) - |lambda|_(3)`, the first minus the third largest eigenvalue
+      magnitude, as the seed's public code computes it (the second magnitude is skipped, which
+      for a bipartite U is -mu_0).
+
+    NaN for a single node (and for "authors", fewer than 3 nodes).
+    """
+    _check_gap(definition)
+    topo = build_topology(graph, threads)[0]
+    return _gap(graph, topo, definition) if topo.num_nodes >= 2 else math.nan
+
+
+def _check_gap(definition: Any) -> None:
+    if definition not in GAP_DEFINITIONS:
+        raise ValueError(f"gap must be one of {GAP_DEFINITIONS}, got {definition!r}")
+
+
+def _gap(graph: Any, topo: _core.Topology, definition: str) -> float:
+    if definition == "authors":
+        return _authors_gap(_undirected(graph))
+    top = topology_spectrum(topo, "adjacency", "spectral_gap")
+    gap = float(top[0] - top[1])
+    if definition == "multiplicity" or not gap <= SAME * abs(float(top[0])):
+        return gap  # mu_0 simple (or NaN: unconverged): the two definitions agree
+    return _distinct_gap(_undirected(graph), float(top[0]))
+
+
+SAME = 1e-8  # relative distance within which an eigenvalue counts as mu_0
+
+
+def _undirected(graph: Any) -> sp.csr_array:
+    """U's adjacency: `|W|`, direction dropped, u -> v and v -> u merged by the larger weight."""
+    a: Any = graph.adjacency if isinstance(graph, MultipartiteGraph) else graph
+    a = abs(sp.csr_array(a, dtype=np.float64))
+    u: sp.csr_array = sp.csr_array(a.maximum(a.T))
+    u.eliminate_zeros()
+    return u
+
+
+def _distinct_gap(u: sp.csr_array, mu0: float) -> float:
+    """mu_0 - max{mu_i != mu_0} through U's connected components (mu_0 repeated)."""
+    count, labels = sp.csgraph.connected_components(u, directed=False)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(count + 1))
+    hat = -math.inf
+    for c in range(count):
+        nodes = order[bounds[c] : bounds[c + 1]]
+        top = _component_top_two(u[nodes][:, nodes])
+        if top[0] >= mu0 - SAME * abs(mu0):  # attains mu_0: its next eigenvalue competes
+            hat = max(hat, top[1])
+        else:
+            hat = max(hat, top[0])
+    return mu0 - hat if math.isfinite(hat) else math.nan
+
+
+def _component_top_two(c: sp.csr_array) -> tuple[float, float]:
+    """The two largest eigenvalues of a connected component (-inf for the second of one node)."""
+    if c.shape[0] == 1:
+        return 0.0, -math.inf
+    ev = _extreme(c, 2, "LA", "a component's two largest eigenvalues")
+    return (math.nan, math.nan) if ev is None else (float(ev[0]), float(ev[1]))
+
+
+def _authors_gap(u: sp.csr_array) -> float:
+    """`|lambda|_(1) - |lambda|_(3)` of U (the seed's code)."""
+    if u.shape[0] < 3:
+        return math.nan
+    ev = _extreme(u, 3, "LM", "the three largest eigenvalue magnitudes")
+    if ev is None:
+        return math.nan
+    mags = np.sort(np.abs(ev))[::-1]
+    return float(mags[0] - mags[2])
+
+
+def _extreme(a: sp.csr_array, k: int, which: str, what: str) -> np.ndarray | None:
+    """The k eigenvalues of symmetric `a` first in `which` order ("LA" largest, "LM" largest
+    magnitude): dense up to DENSE_COMPONENT nodes, Lanczos beyond; None, with a
+    ConvergenceWarning naming `what`, when Lanczos did not converge."""
+    if a.shape[0] <= DENSE_COMPONENT:
+        ev = np.linalg.eigvalsh(a.toarray())
+        order = np.argsort(-ev if which == "LA" else -np.abs(ev), kind="stable")
+        return ev[order[:k]]
+    res = eigs(a, k, which=which, tol=TOL, max_restarts=MAX_RESTARTS)
+    if not res.converged:
+        warnings.warn(
+            f"spectral_gap: {what} did not converge (residuals {res.residuals}); spectral_gap is NaN",
+            ConvergenceWarning,
+            stacklevel=5,
+        )
+        return None
+    return np.asarray(res.values)
 
 
 def motif4_counts(graph: MultipartiteGraph | Any, threads: int | None = None) -> dict[str, int]:

@@ -46,6 +46,9 @@ struct LanczosOptions {
   // two_pass only: keep the Lanczos vectors while they fit in this many bytes, so the Ritz vector
   // is formed from them instead of replaying the recurrence (half the matrix-vector products).
   std::int64_t keep_vectors_bytes = 0;
+  // Where the run reports its matrix-vector products and its current relative residual
+  // estimate (see Status); nullptr for none.
+  Status* status = nullptr;
 };
 
 struct LanczosResult {

@@ -50,6 +50,18 @@ class StopPoll {
   std::int64_t budget_ = kTickWork;
 };
 
+// What a long computation says about itself, for a progress display. The routine writes it on
+// the calling thread between steps; the bindings' `stop` reads it, and parallel_for and
+// check_stop call `stop` on that same thread, so no synchronisation is needed. A routine leaves
+// the fields it does not know at their defaults.
+struct Status {
+  const char* phase = nullptr;  // what is running now, e.g. "Lanczos" (nullptr: nothing to show)
+  std::int64_t done = 0;        // units of work done (matrix-vector products, solves)
+  std::int64_t total = 0;       // the units the work will take at most; 0 when unknown
+  double residual = -1.0;       // the current relative residual (negative: none yet)
+  double target = -1.0;         // the relative residual at which the work stops (negative: none)
+};
+
 // Items per block of a deterministic floating-point sum: the one block size of the core (small
 // enough that a mid-sized graph still splits into many parallel tasks).
 constexpr std::int64_t kSumBlock = 1024;

@@ -27,6 +27,7 @@ struct SketchOptions {
   int max_iterations = 1000;     // CG iterations per solve
   std::uint64_t seed = 0;
   int threads = 0;
+  Status* status = nullptr;  // solves done of sketch_rows, and the current block's worst residual
 };
 
 struct SketchResult {

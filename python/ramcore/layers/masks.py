@@ -46,12 +46,15 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import _core
-from ..graphs import lps_graph
+from ..graphs import biregular_graph, lps_graph
 from ..validation import as_int, check_memory
 from ..validation import density as fraction_kept
 from .gap import ramanujan_gap
 
-__all__ = ["MaskInfo", "affine_edges", "exact_count", "ramanujan_mask", "random_mask", "random_regular_mask"]
+__all__ = [
+    "MaskInfo", "affine_edges", "biswas_mask", "biswas_parameters", "exact_count", "ramanujan_mask",
+    "random_mask", "random_regular_mask",
+]  # fmt: skip
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
@@ -316,6 +319,42 @@ def ramanujan_mask(rows: int, cols: int, density: float) -> tuple[BoolArray, Mas
     scored = [_scored(m, i) for m, i in candidates]
     best = max(range(len(scored)), key=lambda k: scored[k][0])  # the first of equals
     return scored[best][1], scored[best][2]
+
+
+def biswas_parameters(rows: int, cols: int) -> tuple[int, int] | None:
+    """Seed 000's (q, l) for a layer with `rows` inputs (in * prod(kernel)) and `cols` outputs
+    (Appendix A.3, Table 7): q the largest prime with q^2 <= cols, l = floor(rows / q); None when
+    the layer is too small for one block (cols < 4 or rows < q)."""
+    if cols < 4:
+        return None
+    q = _largest_prime_at_most(math.isqrt(cols))
+    return (q, rows // q) if rows >= q else None
+
+
+def biswas_mask(rows: int, cols: int) -> tuple[BoolArray, MaskInfo]:
+    """Seed 000's construction of a layer's mask, literally: the bi-regular graph B(q, l) of
+    Burnwal, Sinha & Vidyasagar with seed 000's (q, l) (`biswas_parameters`), its l q vertices of
+    degree q on the first l q inputs and its q^2 vertices of degree l on the first q^2 outputs.
+    The other rows - l q inputs and cols - q^2 outputs get no edge: they are dead neurons, as in
+    the paper (Table 7's layers leave 2-37 inputs and 7-239 outputs so). The density is q l q /
+    (rows cols), about 1/q. A layer too small for one block stays dense."""
+    rows, cols, _ = _check(rows, cols, 1.0)
+    qp = biswas_parameters(rows, cols)
+    if qp is None:
+        return np.ones((rows, cols), dtype=bool), MaskInfo("dense", {"reason": "too small for B(q, l)"},
+                                                           (rows, cols), rows * cols, 1.0)  # fmt: skip
+    q, l = qp
+    block = biregular_graph(q, l).biadjacency  # (q^2, l q): rows of degree l, columns of degree q
+    mask = np.zeros((rows, cols), dtype=bool)
+    mask[: l * q, : q * q] = block.T.toarray().astype(bool)
+    dead = (rows - l * q, cols - q * q)
+    edges = int(mask.sum())
+    notes = (f"{dead[0]} inputs and {dead[1]} outputs without an edge",) if any(dead) else ()
+    gap = ramanujan_gap(mask)
+    return mask, MaskInfo(
+        "biswas", {"q": q, "l": l, "dead_inputs": dead[0], "dead_outputs": dead[1]}, (rows, cols), edges,
+        edges / (rows * cols), gap.delta_r, notes,
+    )  # fmt: skip
 
 
 def random_mask(rows: int, cols: int, density: float, rng: np.random.Generator) -> tuple[BoolArray, MaskInfo]:

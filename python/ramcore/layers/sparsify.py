@@ -217,7 +217,11 @@ class LayerReport:
     Laplacian of the layer graph weighted by the scores (before) and of the sparsifier H, weighted
     w_e / p_e (after); 0 when the graph is disconnected (isolated neurons included), NaN when the
     Lanczos solver did not converge on a layer too large for the dense path.
-    connected_*: the layer graph over all its neurons is one component."""
+    connected_*: the layer graph over all its neurons is one component.
+    lambda2_largest_*: lambda_2 of the largest connected component alone (what seed 002's Fig. 3
+    plots for a disconnected layer; equal to lambda2_* when connected, 0 for a single neuron), and
+    components_*: the sizes of the connected components in neurons, largest first (an isolated
+    neuron is a component of size 1)."""
 
     name: str
     shape: tuple[int, ...]
@@ -231,6 +235,10 @@ class LayerReport:
     connected_before: bool
     connected_after: bool
     isolated_after: int  # neurons without a kept edge
+    lambda2_largest_before: float = math.nan
+    lambda2_largest_after: float = math.nan
+    components_before: tuple[int, ...] = ()
+    components_after: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -251,12 +259,15 @@ class SparsifyResult:
         lines = [
             f"Sparsify ({self.scope}): overall density {self.density:.4%}, {self.seconds:.2f} s",
             f"{'layer':<24} {'shape':<20} {'kept':>9} {'density':>8} {'eps':>8} "
-            f"{'lambda2 before':>14} {'after':>8} connected",
+            f"{'lambda2 before':>14} {'after':>8} connected {'largest component after':>24}",
         ]
         for r in self.layers.values():
+            sizes = r.components_after
+            largest = f"{sizes[0] if sizes else 0} of {r.vertices}: lambda2 {r.lambda2_largest_after:.4f}"
             lines.append(
                 f"{r.name:<24} {str(r.shape):<20} {r.kept:>9,} {r.density:>8.4f} {r.epsilon:>8.3g} "
-                f"{r.lambda2_before:>14.4f} {r.lambda2_after:>8.4f} {r.connected_before}->{r.connected_after}"
+                f"{r.lambda2_before:>14.4f} {r.lambda2_after:>8.4f} {r.connected_before!s:>5}->"
+                f"{r.connected_after!s:<5} {largest:>24}"
             )
         return "\n".join(lines)
 
@@ -337,12 +348,28 @@ def _report(name: str, scores: Any, mask: Any, weights: Any, eps: float) -> Laye
     shape = tuple(int(x) for x in scores.shape)
     lam_g, conn_g = _lambda2(w)
     lam_h, conn_h = _lambda2(h)
+    largest_g, sizes_g = _largest_component_lambda2(w, lam_g, conn_g)
+    largest_h, sizes_h = _largest_component_lambda2(h, lam_h, conn_h)
     isolated = int((~m.any(axis=1)).sum() + (~m.any(axis=0)).sum())
     kept = int(m.sum())
     return LayerReport(
         name, shape, sum(w.shape), int(np.count_nonzero(w)), kept, kept / w.size, eps,
-        lam_g, lam_h, conn_g, conn_h, isolated,
+        lam_g, lam_h, conn_g, conn_h, isolated, largest_g, largest_h, sizes_g, sizes_h,
     )  # fmt: skip
+
+
+def _largest_component_lambda2(w: FloatArray, lam: float, connected: bool) -> tuple[float, tuple[int, ...]]:
+    """(lambda_2 of the largest connected component, the component sizes largest first) of the
+    bipartite graph with biadjacency w. Seed 002's Fig. 3 plots lambda_2 of the largest component
+    of a disconnected layer, where the whole graph's lambda_2 is 0."""
+    if connected:
+        return lam, (sum(w.shape),)
+    count, rows, cols = components(w != 0)
+    sizes = np.bincount(np.concatenate([rows, cols]), minlength=count)
+    big = int(np.argmax(sizes))  # the first of the largest, in label order
+    sub = w[np.ix_(rows == big, cols == big)]
+    lam_big = _lambda2(sub)[0] if sub.size else 0.0  # one isolated neuron: lambda_2 of K_1 is 0
+    return lam_big, tuple(int(x) for x in np.sort(sizes)[::-1])
 
 
 def _lambda2(w: FloatArray) -> tuple[float, bool]:

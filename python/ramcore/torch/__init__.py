@@ -1,7 +1,9 @@
 """PyTorch adapters of `ramcore.layers`: which parameters of an `nn.Module` are masked (`targets`),
 scores that need autograd (`scores`), masks for real layers (`masks`), applying them (`apply`),
-layer-wise reports (`report`), seed 001's pruning (`prune`), seed 004's baselines and graph
-encodings (`baselines`, `encode`), and a model zoo (`zoo`).
+layer-wise reports (`report`), the same masks on every rank under torch.distributed
+(`distributed`), seed 001's pruning (`prune`) and its iterative pruning loop (`imp`), seed
+004's baselines and graph encodings (`baselines`, `encode`), a model zoo (`zoo`), and masked
+layers executed sparsely (`sparse`).
 
 torch is an optional dependency of ramcore: `import ramcore` works without it, this subpackage
 needs it.
@@ -16,13 +18,15 @@ except ImportError as err:  # pragma: no cover - only without torch
         "ramcore.torch needs PyTorch: install it with `pip install torch` (or `pip install ramcore[torch]`)"
     ) from err
 
-from . import zoo
+from . import distributed, zoo
 from .apply import MaskState, apply_masks, attach_saved_masks, masks_of, remove_masks
 from .baselines import network_baselines, ramanujan_baselines
 from .encode import ENCODINGS, EncodingSize, encode, encode_layers, encoding_size
+from .imp import ImpResult, ImpRound, iterative_pruning
 from .masks import METHODS, MaskSet, allocate_density, make_masks
 from .prune import ramanujan_prune
 from .report import LayerReport, report  # the function shadows the submodule name
+from .sparse import SparseLinear, load_sparse, to_dense, to_sparse
 from .targets import MaskTarget, mask_targets
 
 __all__ = [
@@ -36,6 +40,7 @@ __all__ = [
     "allocate_density",
     "apply_masks",
     "attach_saved_masks",
+    "distributed",
     "encode",
     "encode_layers",
     "encoding_size",
@@ -44,8 +49,15 @@ __all__ = [
     "masks_of",
     "network_baselines",
     "ramanujan_baselines",
+    "SparseLinear",
+    "load_sparse",
     "ramanujan_prune",
+    "iterative_pruning",
+    "ImpResult",
+    "ImpRound",
     "remove_masks",
     "report",
+    "to_dense",
+    "to_sparse",
     "zoo",
 ]

@@ -23,12 +23,24 @@ Masking alone never makes a model faster: what it must be is correct, invisible 
     ``weight = weight_orig * weight_mask``. Use it for code that relies on ``prune.is_pruned`` or
     ``prune.remove``. Trade-offs: an extra multiply (and its backward) per masked parameter in every
     forward pass; ``state_dict()`` keys change (``weight`` becomes ``weight_orig`` + ``weight_mask``);
-    ``weight_orig`` keeps training its masked entries (only their product with the mask is zero); the
+    ramcore also zeroes ``weight_orig`` at masked entries (once, and after every optimizer step), so
+    that weight decay cannot build optimizer state there; the
     re-parametrised weights of a recurrent layer are not in cuDNN's flattened buffer, so on the GPU cuDNN
     copies them at every call (a warning says so; prefer ``"inplace"`` for RNNs there); and
     ``copy.deepcopy`` fails between a forward pass with gradients and the next optimizer step, as for any
     PyTorch re-parametrisation (a non-leaf ``weight``): ramcore recomputes ``weight`` without a graph
     after every optimizer step and in ``reapply()``, so call that first.
+
+Optimizer state
+    An optimizer's per-parameter state (SGD's ``momentum_buffer``, Adam/AdamW's ``exp_avg``,
+    ``exp_avg_sq`` and ``max_exp_avg_sq``, RMSprop's ``square_avg``/``momentum_buffer``/``grad_avg``,
+    Adagrad's ``sum``: every state tensor of the parameter's shape) is zeroed at masked entries the first
+    time each optimizer steps a masked parameter, again after ``optimizer.load_state_dict`` (a resumed
+    run) and after ``MaskState.load_state_dict``, and at once for the optimizers passed to
+    ``apply_masks(..., optimizers=[...])`` (so that a checkpoint written before the first step is clean).
+    Since masked gradients are zero, that state then stays zero. State of other shapes (Adafactor's
+    factored rows and columns, scalar ``step`` counters) is left alone; the masked weights stay zero
+    whatever it holds. ``MaskState.reset_optimizer_state(optimizer)`` does it by hand.
 
 Mask state lives in a ``MaskState`` (``masks_of(model)``) with its own ``state_dict()`` and
 ``load_state_dict()``. ``apply_masks(..., persistent=True)`` also registers each mask as a persistent bool
@@ -45,15 +57,17 @@ import difflib
 import os
 import warnings
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils import prune
 from torch.optim import Optimizer
-from torch.optim.optimizer import register_optimizer_step_post_hook
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 from torch.utils.hooks import RemovableHandle
+
+from . import distributed
 
 __all__ = ["MODES", "MaskState", "apply_masks", "attach_saved_masks", "masks_of", "remove_masks"]
 
@@ -65,6 +79,9 @@ _BUFFER_SUFFIX = "_ramcore_mask"
 # that is dropped is not kept alive by its masks.
 _LIVE: weakref.WeakSet[MaskState] = weakref.WeakSet()
 _STEP_HOOK: RemovableHandle | None = None
+_PRE_STEP_HOOK: RemovableHandle | None = None
+# Optimizers given a load_state_dict post-hook (a loaded state may hold values at masked entries).
+_WATCHED: weakref.WeakSet[Optimizer] = weakref.WeakSet()
 
 
 class _Entry:
@@ -78,7 +95,7 @@ class _Entry:
         self.keep = keep  # the bool mask, or None where it is a module buffer (persistent, prune)
         self.handle: RemovableHandle | None = None
         self._factor: Tensor | None = None
-        self._factor_of: tuple[Tensor, int, torch.device, torch.dtype] | None = None
+        self._factor_of: tuple[Any, ...] | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # Hook handles point into the old parameter's hook table, and Parameter copies carry no hooks:
@@ -86,18 +103,30 @@ class _Entry:
         return {**self.__dict__, "handle": None, "_factor": None, "_factor_of": None}
 
     def factor(self, keep: Tensor, like: Tensor) -> Tensor:
-        """`keep` as 0/1 in `like`'s dtype and device; redone when the mask, its values or `like` change."""
-        key = (keep, keep._version, like.device, like.dtype)
+        """`keep` as 0/1 in `like`'s dtype and device, for `like`'s local shard when it is a DTensor;
+        redone when the mask, its values or `like`'s layout change."""
+        sharded = distributed.is_dtensor(like)
+        layout = distributed.layout(like) if sharded else None
+        key = (keep, keep._version, like.device, like.dtype, layout)
         cached = self._factor_of
         if self._factor is None or cached is None or cached[0] is not keep or cached[1:] != key[1:]:
-            self._factor = keep.to(device=like.device, dtype=like.dtype)
+            part = distributed.local_part(keep, like) if sharded else keep
+            self._factor = part.to(device=like.device, dtype=like.dtype)
             self._factor_of = key
         return self._factor
+
+    def mask_(self, tensor: Tensor, keep: Tensor | None = None) -> None:
+        """Zero `tensor`'s masked entries in place: the weight, its gradient, or optimizer state of its
+        shape. A DTensor (FSDP2) has its local shard masked by the matching part of the mask. `keep`:
+        the whole bool mask (default: `keep_on`, mode "inplace")."""
+        factor = self.factor(self.keep_on(tensor.device) if keep is None else keep, tensor)
+        with torch.no_grad():
+            distributed.local(tensor).mul_(factor)
 
     def mask_grad(self, param: Tensor) -> None:
         """Post-accumulate-grad hook: zero the gradient of masked entries."""
         if param.grad is not None:
-            param.grad.mul_(self.factor(self.keep_on(param.device), param.grad))
+            self.mask_(param.grad)
 
     def keep_on(self, device: torch.device) -> Tensor:
         """The bool mask on `device` (moved once, after `model.to(device)`), mode "inplace"."""
@@ -124,6 +153,8 @@ class MaskState:
         # Parameter order of each module before prune mode re-registered `weight` as `weight_orig`.
         self._param_order: list[tuple[nn.Module, list[str]]] = []
         self._load_hook: RemovableHandle | None = None
+        # Optimizers whose state holds nothing at masked entries since the masks last changed.
+        self._clean: weakref.WeakSet[Optimizer] = weakref.WeakSet()
 
     def __repr__(self) -> str:
         return f"MaskState(mode={self.mode!r}, persistent={self.persistent}, parameters={len(self._entries)})"
@@ -157,7 +188,28 @@ class MaskState:
         for e in self._entries:
             new = _as_bool_mask(masks[e.name], f"state['masks'][{e.name!r}]", tuple(e.param.shape))
             self._set_keep(e, new)
+        self._clean = weakref.WeakSet()  # newly masked entries may hold optimizer state
         self.reapply()
+
+    def reset_optimizer_state(self, optimizer: Optimizer) -> int:
+        """Zero `optimizer`'s state at the masked entries of the parameters it holds; returns how many
+        state tensors were reset. Done by itself before each optimizer's first step (module docstring)."""
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer: expected a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        self._sync()
+        _watch(optimizer)
+        reset = 0
+        with torch.no_grad():
+            for e in self._entries:
+                state = optimizer.state.get(e.param)
+                if not state:
+                    continue
+                for value in state.values():
+                    if isinstance(value, Tensor) and value.shape == e.param.shape and value is not e.param:
+                        e.mask_(value, self._keep(e))
+                        reset += 1
+        self._clean.add(optimizer)
+        return reset
 
     def reapply(self) -> None:
         """Zero the masked weights now (after changing weights outside an optimizer step).
@@ -191,9 +243,10 @@ class MaskState:
             # Recompute the re-parametrised weight without a graph: current after a step, and a leaf,
             # so that copy.deepcopy works (it refuses non-leaf tensors).
             orig, mask = getattr(e.module, e.attr + "_orig"), getattr(e.module, e.attr + "_mask")
+            orig.mul_(mask)  # masked entries of weight_orig too: no decay, no optimizer state there
             setattr(e.module, e.attr, orig * mask)
         else:
-            e.param.mul_(e.factor(e.keep_on(e.param.device), e.param))
+            e.mask_(e.param)
 
     def _current_param(self, e: _Entry) -> nn.Parameter:
         name = e.attr + "_orig" if self.mode == "prune" else e.attr
@@ -221,6 +274,20 @@ class MaskState:
                 e.param = param
             self._hook(e)
 
+    def _before_step(self, optimizer: Optimizer, stepped: set[int]) -> None:
+        self._sync()
+        mine = [e for e in self._entries if id(e.param) in stepped]
+        if not mine:
+            return
+        for e in mine:
+            # FSDP2 assigns each sharded gradient after its reduce-scatter, without the accumulate-grad
+            # hook: mask it here, before the optimizer reads it.
+            grad = e.param.grad
+            if grad is not None and distributed.is_dtensor(grad):
+                e.mask_(grad)
+        if optimizer not in self._clean:
+            self.reset_optimizer_state(optimizer)
+
     def _after_step(self, stepped: set[int]) -> None:
         self._sync()
         with torch.no_grad():
@@ -239,22 +306,56 @@ class MaskState:
         for e in self._entries:
             self._unhook(e)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy's parameters are new objects, so no optimizer has stepped them yet.
+        return {k: v for k, v in self.__dict__.items() if k != "_clean"}
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Called by copy.deepcopy and pickle while the copied model may still be half-built: hook the
         # copied Parameter objects held by the entries, touch no module.
         self.__dict__.update(state)
+        self._clean = weakref.WeakSet()
         self._start()
 
 
 def _ensure_step_hook() -> None:
-    """Register `_after_optimizer_step` once per process.
+    """Register `_before_optimizer_step` and `_after_optimizer_step` once per process.
 
-    A global hook rather than per-optimizer hooks: apply_masks is not given the optimizers, and those
-    created before it cannot be found; torch calls global hooks from the `step` of every
-    `torch.optim.Optimizer` subclass, whenever it was created. Non-Optimizer updates need `reapply()`."""
-    global _STEP_HOOK
+    Global hooks rather than per-optimizer hooks: optimizers created before apply_masks cannot be found
+    otherwise; torch calls global hooks from the `step` of every `torch.optim.Optimizer` subclass,
+    whenever it was created. Non-Optimizer updates need `reapply()`."""
+    global _STEP_HOOK, _PRE_STEP_HOOK
     if _STEP_HOOK is None:
         _STEP_HOOK = register_optimizer_step_post_hook(_after_optimizer_step)
+    if _PRE_STEP_HOOK is None:
+        _PRE_STEP_HOOK = register_optimizer_step_pre_hook(_before_optimizer_step)
+
+
+def _stepped(optimizer: Optimizer) -> set[int]:
+    return {id(p) for group in optimizer.param_groups for p in group["params"]}
+
+
+def _before_optimizer_step(optimizer: Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Zero `optimizer`'s state at masked entries before its first step on masked parameters."""
+    states = list(_LIVE)
+    if not states:
+        return None
+    stepped = _stepped(optimizer)
+    for state in states:
+        state._before_step(optimizer, stepped)
+    return None
+
+
+def _watch(optimizer: Optimizer) -> None:
+    """After `optimizer.load_state_dict`, its state is reset again before its next step."""
+    if optimizer not in _WATCHED:
+        _WATCHED.add(optimizer)
+        optimizer.register_load_state_dict_post_hook(_optimizer_loaded)
+
+
+def _optimizer_loaded(optimizer: Optimizer) -> None:
+    for state in list(_LIVE):
+        state._clean.discard(optimizer)
 
 
 def _after_optimizer_step(optimizer: Optimizer, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -262,7 +363,7 @@ def _after_optimizer_step(optimizer: Optimizer, args: tuple[Any, ...], kwargs: d
     states = list(_LIVE)
     if not states:
         return
-    stepped = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    stepped = _stepped(optimizer)
     for state in states:
         state._after_step(stepped)
 
@@ -328,20 +429,54 @@ def _check_not_masked(model: nn.Module, entries: list[_Entry]) -> None:
 # --- public functions -------------------------------------------------------------------------------
 def masks_of(model: nn.Module) -> MaskState | None:
     """The MaskState of `model` (also through a `torch.compile` wrapper), or None if it is not masked."""
-    state = getattr(model, _STATE_ATTR, None)
+    state = getattr(distributed.unwrap(model), _STATE_ATTR, None)
     return state if isinstance(state, MaskState) else None
 
 
 def apply_masks(
-    model: nn.Module, masks: Mapping[str, Tensor], mode: str = "inplace", persistent: bool = False
+    model: nn.Module,
+    masks: Mapping[str, Tensor],
+    mode: str = "inplace",
+    persistent: bool = False,
+    optimizers: Iterable[Optimizer] = (),
+    collective: bool | None = None,
 ) -> MaskState:
     """Mask `model`'s parameters with `masks` (parameter name -> bool tensor of its shape, True = keep).
 
     `mode`: "inplace" (default) or "prune", see the module docstring. `persistent=True` (mode "inplace")
     stores each mask as a persistent buffer `<param>_ramcore_mask`, so `model.state_dict()` holds them.
-    Masks may also be integer or float tensors of exact 0/1 values. Returns the model's MaskState."""
+    Masks may also be integer or float tensors of exact 0/1 values. `optimizers`: existing optimizers
+    whose state is zeroed at masked entries now (any other is before its first step). `collective`:
+    None (default) checks, when `torch.distributed` is initialised, that every rank applies the same
+    masks (a collective call; `ramcore.torch.distributed`); False skips that. A
+    `DistributedDataParallel` wrapper is looked through: the masks go on the module it wraps, keyed by
+    its parameter names, before or after wrapping; FSDP2-sharded (DTensor) parameters take full-shape
+    masks, each rank masking its shard. Returns the model's MaskState."""
+    optimizers = _check_optimizers(optimizers)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    wrapped, model = model, distributed.unwrap(model)
+    collective = distributed.active(collective)
+    with distributed.together("apply_masks", collective):
+        entries = _checked_entries(wrapped, model, masks, mode, persistent)
+    if collective:  # before changing anything: a mismatch leaves every rank's model as it was
+        distributed.check_same_masks({e.name: e.keep for e in entries if e.keep is not None}, "apply_masks")
+    state = MaskState(model, entries, mode, persistent)
+    if mode == "prune":
+        _start_prune(state)
+    else:
+        _start_inplace(state)
+    setattr(model, _STATE_ATTR, state)
+    state._load_hook = model.register_load_state_dict_post_hook(_reapply_after_load)  # type: ignore[no-untyped-call]
+    state._start()
+    for optimizer in optimizers:
+        state.reset_optimizer_state(optimizer)
+    return state
+
+
+def _checked_entries(
+    wrapped: nn.Module, model: nn.Module, masks: Mapping[str, Tensor], mode: str, persistent: bool
+) -> list[_Entry]:
     if not isinstance(masks, Mapping):
         raise TypeError(
             f"masks: expected a mapping of parameter name to bool tensor, got {type(masks).__name__}"
@@ -357,17 +492,30 @@ def apply_masks(
         )
     if len(masks) == 0:
         raise ValueError("masks: empty mapping, nothing to apply")
+    prefix = "module."
+    if wrapped is not model and all(str(n).startswith(prefix) for n in masks):
+        masks = {n[len(prefix) :]: m for n, m in masks.items()}  # names from the DDP wrapper
     entries = _entries_for(model, masks)
     _check_not_masked(model, entries)
-    state = MaskState(model, entries, mode, persistent)
-    if mode == "prune":
-        _start_prune(state)
-    else:
-        _start_inplace(state)
-    setattr(model, _STATE_ATTR, state)
-    state._load_hook = model.register_load_state_dict_post_hook(_reapply_after_load)  # type: ignore[no-untyped-call]
-    state._start()
-    return state
+    sharded = [e.name for e in entries if distributed.is_dtensor(e.param)]
+    if sharded and mode == "prune":
+        raise ValueError(
+            f"mode='prune' cannot re-parametrise sharded (fully_shard, DTensor) parameters {sharded[:3]}; "
+            "use mode='inplace'"
+        )
+    return entries
+
+
+def _check_optimizers(optimizers: object) -> list[Optimizer]:
+    if isinstance(optimizers, Optimizer):
+        return [optimizers]
+    if not isinstance(optimizers, Iterable) or isinstance(optimizers, (str, bytes, Mapping)):
+        raise TypeError(f"optimizers: expected an iterable of torch.optim.Optimizer, got {optimizers!r}")
+    out = list(optimizers)
+    for i, o in enumerate(out):
+        if not isinstance(o, Optimizer):
+            raise TypeError(f"optimizers[{i}]: expected a torch.optim.Optimizer, got {type(o).__name__}")
+    return out
 
 
 def _start_inplace(state: MaskState) -> None:
@@ -420,6 +568,7 @@ def _modules_of(state: MaskState) -> Iterator[nn.Module]:
 def remove_masks(model: nn.Module) -> None:
     """Detach `model`'s masks: hooks removed, prune re-parametrisation undone with `prune.remove`, mask
     buffers deleted. The weights keep their values, masked entries zero."""
+    model = distributed.unwrap(model)
     state = masks_of(model)
     if state is None:
         raise ValueError("model: has no masks applied by ramcore.torch.apply_masks")
@@ -443,17 +592,22 @@ def remove_masks(model: nn.Module) -> None:
 
 
 def _masks_in_state(state: object, what: str) -> Mapping[str, Any]:
-    if not isinstance(state, Mapping) or not isinstance(state.get("masks"), Mapping):
+    if not _is_mask_state(state):
         raise ValueError(f"{what}: expected MaskState.state_dict() output, a mapping with a 'masks' mapping")
+    assert isinstance(state, Mapping)
     masks: Mapping[str, Any] = state["masks"]
     return masks
 
 
-def _find_saved_masks(saved: Mapping[str, Any]) -> tuple[dict[str, Any], str, bool]:
-    """(masks, mode, persistent) from a MaskState state_dict or a model state_dict."""
-    if isinstance(saved.get("masks"), Mapping):
-        mode = saved.get("mode", "inplace")
-        return dict(saved["masks"]), mode, bool(saved.get("persistent", False))
+def _is_mask_state(saved: object) -> bool:
+    """True for `MaskState.state_dict()` output: a "masks" mapping of tensors (and "mode", "persistent")."""
+    if not isinstance(saved, Mapping) or not isinstance(saved.get("masks"), Mapping):
+        return False
+    return all(isinstance(v, Tensor) for v in saved["masks"].values())
+
+
+def _masks_in_model_state(saved: Mapping[str, Any]) -> tuple[dict[str, Any], str, bool] | None:
+    """Masks held by a model state_dict: persistent=True buffers, or mode "prune"'s buffers."""
     buffers = {k[: -len(_BUFFER_SUFFIX)]: v for k, v in saved.items() if k.endswith(_BUFFER_SUFFIX)}
     if buffers:
         return buffers, "inplace", True
@@ -462,19 +616,43 @@ def _find_saved_masks(saved: Mapping[str, Any]) -> tuple[dict[str, Any], str, bo
     }
     if pruned:
         return pruned, "prune", False
+    return None
+
+
+def _find_saved_masks(saved: Mapping[str, Any]) -> tuple[dict[str, Any], str, bool]:
+    """(masks, mode, persistent) from a MaskState state_dict, a model state_dict, or a checkpoint dict
+    holding either one level down (``{"model": model.state_dict(), "masks": state.state_dict()}``)."""
+    nested = [v for v in saved.values() if isinstance(v, Mapping)]
+    for candidate in (saved, *nested):  # MaskState records first: they carry the mode
+        if _is_mask_state(candidate):
+            mode = candidate.get("mode", "inplace")
+            if mode not in MODES:
+                raise ValueError(f"state_dict_or_path: saved mode {mode!r} is not one of {MODES}")
+            return dict(candidate["masks"]), mode, bool(candidate.get("persistent", False))
+    for candidate in (saved, *nested):
+        found = _masks_in_model_state(candidate)
+        if found is not None:
+            return found
+    keys = sorted(map(str, saved))[:8]
     raise ValueError(
-        "state_dict_or_path: no masks found; expected MaskState.state_dict() output, or a model state_dict "
-        "with '<param>_ramcore_mask' buffers (persistent=True) or prune's '<param>_orig'/'<param>_mask'"
+        f"state_dict_or_path: no masks found (top-level keys {keys}); expected MaskState.state_dict() "
+        "output, a model state_dict with '<param>_ramcore_mask' buffers (persistent=True) or prune's "
+        "'<param>_orig'/'<param>_mask', or a checkpoint dict holding one of them one level down, such as "
+        "{'model': model.state_dict(), 'masks': masks_of(model).state_dict()}"
     )
 
 
 def attach_saved_masks(
-    model: nn.Module, state_dict_or_path: Mapping[str, Any] | str | os.PathLike[str]
+    model: nn.Module,
+    state_dict_or_path: Mapping[str, Any] | str | os.PathLike[str],
+    collective: bool | None = None,
 ) -> MaskState:
     """Apply saved masks to a dense `model`, in the mode they were saved with.
 
-    Accepts `MaskState.state_dict()` output, or a model state_dict holding the masks (persistent=True
-    buffers, or mode "prune"'s `weight_orig`/`weight_mask`), or a path to either saved by `torch.save`.
+    Accepts `MaskState.state_dict()` output, a model state_dict holding the masks (persistent=True
+    buffers, or mode "prune"'s `weight_orig`/`weight_mask`), a checkpoint dict holding either one level
+    down (`{"model": model.state_dict(), "masks": state.state_dict()}`), or a path to any of them saved
+    by `torch.save`. `collective` as in `apply_masks` (False: one rank alone loads them).
     Only masks are read: load the weights afterwards with `model.load_state_dict(...)`, whose keys then
     match the checkpoint's."""
     saved: object = state_dict_or_path
@@ -485,4 +663,4 @@ def attach_saved_masks(
             f"state_dict_or_path: expected a mapping or a path, got {type(state_dict_or_path).__name__}"
         )
     masks, mode, persistent = _find_saved_masks(saved)
-    return apply_masks(model, masks, mode=mode, persistent=persistent)
+    return apply_masks(model, masks, mode=mode, persistent=persistent, collective=collective)

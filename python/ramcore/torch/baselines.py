@@ -77,7 +77,7 @@ def ramanujan_baselines(
     keep, _ = current_masks(model, targets, masks)
     rows = []
     for t in targets:
-        weight = flat_weight(model, t.name)
+        weight = flat_weight(model, t)
         for piece in range(t.pieces):
             sl = t.piece_slice(piece)
             k = keep[t.name][sl]

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from ..layers.gap import bound_holds, ramanujan_gap
 from ..validation import fraction, per_name, positive_int
-from .pieces import current_masks, mask_tensors
+from .pieces import canonical, current_masks, mask_tensors
 from .scores import magnitude_scores, snip_scores, synflow_scores
 from .targets import KINDS, MaskTarget, Patterns, selected_targets
 
@@ -311,7 +311,7 @@ def _check_score_mapping(
         if not isinstance(s, Tensor) or tuple(s.shape) != t.shape:
             got = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
             raise ValueError(f"scores[{t.name!r}]: expected a tensor of shape {t.shape}, got {got}")
-        out[t.name] = s.detach().to(device="cpu", dtype=torch.float64).reshape(-1).numpy()
+        out[t.name] = canonical(s.detach().to(device="cpu", dtype=torch.float64), t).reshape(-1).numpy()
     return out
 
 

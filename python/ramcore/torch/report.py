@@ -137,7 +137,7 @@ def report(
     keep, source = current_masks(model, targets, masks)
     rows: list[LayerReport] = []
     for t in targets:
-        weight = flat_weight(model, t.name)
+        weight = flat_weight(model, t)
         for piece in range(t.pieces):
             sl = t.piece_slice(piece)
             rows.append(_piece_report(t, piece, keep[t.name][sl], weight[sl], source[t.name], raw))

@@ -33,6 +33,14 @@ Methods (theta are the target weights, L the loss on a batch, ⊙ the elementwis
 - `random_masks` -- uniform random masks with exact per-layer counts from a seeded CPU generator (the
   "random" baseline of Liu et al., "The unreasonable effectiveness of random pruning", ICLR 2022).
 
+Batches and the loss (snip, grasp, prospr). A batch is an `(inputs, labels)` pair, scored as
+`loss_fn(model(inputs), labels)` (a model returning an output object with `.logits`, as Hugging Face
+models do, has its logits taken); or a mapping of keyword tensors (`input_ids`, `attention_mask`,
+`labels`), scored as `model(**batch).loss`; or anything at all with `forward_fn(model, batch) -> loss`,
+which replaces both (any forward call, any output type, any loss). `batch` is one batch or an iterable
+of them (a DataLoader). GraSP's temperature divides the logits of `(inputs, labels)` batches only: a
+keyword batch or `forward_fn` gives the loss as it is.
+
 Scoring leaves the model as it was: parameter values (same storage, bit for bit), dtypes,
 requires_grad, .grad, buffers (BatchNorm running statistics) and each module's train/eval mode.
 """
@@ -69,6 +77,8 @@ __all__ = [
 ]
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
+#: `forward_fn(model, batch) -> loss`: runs the model on one batch and returns the scalar loss.
+ForwardFn = Callable[[nn.Module, Any], Tensor]
 #: One `(inputs, labels)` pair, or an iterable (e.g. a DataLoader) of such pairs.
 BatchSource = Union[Sequence[Any], Iterable[Any]]
 Density = Union[float, Mapping[str, float]]
@@ -199,6 +209,8 @@ def synflow_scores(
     *,
     masks: Mapping[str, Tensor] | None = None,
     dtype: torch.dtype | None = torch.float64,
+    batch: Any = None,
+    forward_fn: Callable[[nn.Module, Any], Any] | None = None,
 ) -> dict[str, Tensor]:
     """One-shot SynFlow scores S = `|theta ⊙ dR/dtheta|`, R = 1^T (prod_l `|theta^l|`) 1
     (Tanaka et al., eq. 2).
@@ -211,14 +223,18 @@ def synflow_scores(
     `dtype=float64` (default) evaluates R in double precision, which keeps R finite in deep networks
     where float32 overflows (the authors' code has this as a commented-out `model.double()`); None keeps
     the model's dtypes. Keep the top.
+
+    Models that do not take one float tensor (token ids, keyword inputs): give `batch`, the input to
+    use instead of the all-ones one (a tensor, or a mapping of keyword tensors passed as
+    `model(**batch)`; its floating tensors are set to ones), and optionally `forward_fn(model, batch)`
+    returning the outputs whose sum is R (default: the model's output, or its `.logits`).
     """
     names, params = _check_targets(model, targets)
-    shape = _input_shape(model, input_shape)
     keep = _device_masks(names, params, masks)
     with _untouched(model, params):
         weights = _linearise(model, params, dtype)
-        ones = torch.ones((1, *shape), dtype=weights[0].dtype, device=weights[0].device)
-        scores = _synflow_pass(model, params, weights, keep, ones)
+        run = _synflow_input(model, input_shape, batch, forward_fn, weights[0])
+        scores = _synflow_pass(model, params, weights, keep, run)
     return {name: _to_cpu64(score) for name, score in zip(names, scores)}
 
 
@@ -231,6 +247,8 @@ def synflow_masks(
     *,
     dtype: torch.dtype | None = torch.float64,
     progress: bool | None = None,
+    batch: Any = None,
+    forward_fn: Callable[[nn.Module, Any], Any] | None = None,
 ) -> dict[str, Tensor]:
     """SynFlow masks (Tanaka et al. 2020, Algorithm 1): iterative, data-free, global.
 
@@ -239,20 +257,21 @@ def synflow_masks(
     pruned in one round never returns: in the authors' code its score is 0 <= threshold; here pruned
     weights rank below every kept one, so ties at zero score cannot revive them. Returns bool masks on
     the CPU keeping exactly round(density * total) weights. progress: over the rounds
-    (`ramcore.progress`; None: a bar on a terminal).
+    (`ramcore.progress`; None: a bar on a terminal). `batch`, `forward_fn`: as in `synflow_scores`.
     """
     names, params = _check_targets(model, targets)
     show = check_progress(progress)
     final = _density(density)
     if isinstance(rounds, bool) or not isinstance(rounds, numbers.Integral) or rounds < 1:
         raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
-    shape = _input_shape(model, input_shape)
+    if batch is None:
+        _input_shape(model, input_shape)  # checked before any work
     keep = _device_masks(names, params, None)
     with _untouched(model, params), Progress(int(rounds), "synflow", "round", show) as bar:
         weights = _linearise(model, params, dtype)
-        ones = torch.ones((1, *shape), dtype=weights[0].dtype, device=weights[0].device)
+        run = _synflow_input(model, input_shape, batch, forward_fn, weights[0])
         for k in range(1, int(rounds) + 1):
-            scores = _synflow_pass(model, params, weights, keep, ones)
+            scores = _synflow_pass(model, params, weights, keep, run)
             ranked = {
                 name: score.masked_fill(~mask, -math.inf) for name, score, mask in zip(names, scores, keep)
             }
@@ -280,14 +299,17 @@ def _synflow_pass(
     params: Sequence[nn.Parameter],
     weights: Sequence[Tensor],
     keep: Sequence[Tensor],
-    ones: Tensor,
+    run: Callable[[], Any],
 ) -> list[Tensor]:
     """|theta ⊙ dR/dtheta| of the linearised network with targets |theta| ⊙ mask."""
     for p, weight, mask in zip(params, weights, keep):
         p.data = weight * mask
-    output = model(ones)
+    output = run()
     if not isinstance(output, Tensor):
-        raise TypeError(f"synflow: model must return a Tensor, got {type(output).__name__}")
+        raise TypeError(
+            f"synflow: the outputs must be a Tensor (or have .logits), got {type(output).__name__}; "
+            "pass forward_fn(model, batch) returning them"
+        )
     flow = output.sum()
     if not torch.isfinite(flow):
         raise FloatingPointError(
@@ -295,6 +317,34 @@ def _synflow_pass(
         )
     grads = torch.autograd.grad(flow, list(params), allow_unused=True)
     return [_or_zeros(g, p).mul(p.detach()).abs() for g, p in zip(grads, params)]
+
+
+def _synflow_input(
+    model: nn.Module,
+    input_shape: Sequence[int] | None,
+    batch: Any,
+    forward_fn: Callable[[nn.Module, Any], Any] | None,
+    like: Tensor,
+) -> Callable[[], Any]:
+    """The forward call of SynFlow's linearised network: on all ones of `input_shape`, or on `batch`."""
+    if batch is None:
+        if forward_fn is not None:
+            raise ValueError("synflow: forward_fn needs a batch (the input to run it on)")
+        ones = torch.ones((1, *_input_shape(model, input_shape)), dtype=like.dtype, device=like.device)
+        return lambda: _synflow_output(model(ones))
+    if not _is_one_batch(batch):
+        raise TypeError(f"synflow: batch must be a tensor, a tuple of them or a mapping, got {type(batch)}")
+    ones = _to_device(batch, like.device, ones_like=like.dtype)
+    if forward_fn is not None:
+        return lambda: _synflow_output(forward_fn(model, ones))
+    if isinstance(ones, Mapping):
+        return lambda: _synflow_output(model(**ones))
+    return lambda: _synflow_output(model(ones) if isinstance(ones, Tensor) else model(*ones))
+
+
+def _synflow_output(output: Any) -> Any:
+    logits = getattr(output, "logits", None)
+    return logits if not isinstance(output, Tensor) and isinstance(logits, Tensor) else output
 
 
 def _input_shape(model: nn.Module, input_shape: Sequence[int] | None) -> tuple[int, ...]:
@@ -349,6 +399,7 @@ def snip_scores(
     *,
     batches: int | None = 1,
     train_mode: bool = True,
+    forward_fn: ForwardFn | None = None,
 ) -> dict[str, Tensor]:
     """SNIP connection sensitivity S = `|theta ⊙ g|` / sum `|theta ⊙ g|` (Lee et al. 2019, eq. 6).
     Keep the top.
@@ -358,13 +409,15 @@ def snip_scores(
     accumulates `.backward()` over its prune loader; the normalisation makes sum and mean equivalent).
     Batches are moved to the device of the first target. `train_mode=True` (default) scores the model in
     training mode, as the authors' code scores a freshly built network (BatchNorm uses batch statistics);
-    running statistics and modes are restored afterwards.
+    running statistics and modes are restored afterwards. Keyword batches and `forward_fn`: module
+    docstring.
     """
     names, params = _check_targets(model, targets)
-    data = _collect_batches(batch, batches, params[0].device)
+    data = _collect_batches(batch, batches, params[0].device, forward_fn)
+    objective = _objective(loss_fn, forward_fn, 1.0)
     with _untouched(model, params):
         model.train(train_mode)
-        grads = _summed_gradients(model, params, data, loss_fn, 1.0)
+        grads = _summed_gradients(model, params, data, objective)
         # dL/dc at c = 1 for L(c ⊙ theta) is theta ⊙ dL/dtheta (chain rule), the paper's g_j.
         scores = [_to_cpu64((g * p.detach()).abs()) for g, p in zip(grads, params)]
     total = float(sum(float(s.sum()) for s in scores))
@@ -382,6 +435,7 @@ def grasp_scores(
     *,
     batches: int | None = 1,
     train_mode: bool = True,
+    forward_fn: ForwardFn | None = None,
 ) -> dict[str, Tensor]:
     """GraSP scores S = -theta ⊙ Hg / (`|sum S|` + 1e-10) (Wang et al. 2020, eq. 8). REMOVE the top.
 
@@ -392,13 +446,14 @@ def grasp_scores(
     in `snip_scores` (the authors' code scores the network in training mode).
     """
     names, params = _check_targets(model, targets)
-    data = _collect_batches(batch, batches, params[0].device)
+    data = _collect_batches(batch, batches, params[0].device, forward_fn)
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature > 0:
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    objective = _objective(loss_fn, forward_fn, float(temperature))
     with _untouched(model, params):
         model.train(train_mode)
-        grad = _summed_gradients(model, params, data, loss_fn, float(temperature))
-        hessian_grad = _hessian_gradient_product(model, params, data, loss_fn, float(temperature), grad)
+        grad = _summed_gradients(model, params, data, objective)
+        hessian_grad = _hessian_gradient_product(model, params, data, objective, grad)
         scores = [_to_cpu64(-(p.detach() * hg)) for p, hg in zip(params, hessian_grad)]
     norm = abs(float(sum(float(s.sum()) for s in scores))) + _GRASP_EPS
     return {name: s / norm for name, s in zip(names, scores)}
@@ -415,6 +470,7 @@ def prospr_scores(
     momentum: float = 0.9,
     weight_decay: float = 5e-4,
     train_mode: bool = True,
+    forward_fn: ForwardFn | None = None,
 ) -> dict[str, Tensor]:
     """ProsPr meta-gradient scores `|dL(theta_K)/dc|` at c = 1 (Alizadeh et al. 2022). Keep the top.
 
@@ -431,7 +487,14 @@ def prospr_scores(
     for what, value in (("lr", lr), ("momentum", momentum), ("weight_decay", weight_decay)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
             raise ValueError(f"{what} must be a non-negative number, got {value!r}")
-    data = _collect_batches(batch, int(steps) + 1, params[0].device)
+    data = _collect_batches(batch, int(steps) + 1, params[0].device, forward_fn)
+    objective = _objective(loss_fn, forward_fn, 1.0)
+    call = _Call(model, objective)  # functional_call substitutes theta inside `call.model`
+
+    def loss_at(theta: dict[str, Tensor], batch: Any) -> Tensor:
+        params = {f"model.{n}": t for n, t in theta.items()}
+        return functional_call(call, (params, {f"model.{n}": b for n, b in buffers.items()}), (batch,))
+
     with _untouched(model, params):
         model.train(train_mode)
         named = {n: p for n, p in model.named_parameters() if p.is_floating_point()}
@@ -441,15 +504,13 @@ def prospr_scores(
         theta.update({n: named[n].detach() * gates[n] for n in names})  # theta_0 = c ⊙ theta
         velocity: dict[str, Tensor] = {}
         for k in range(int(steps)):
-            inputs, labels = data[k % len(data)]
-            loss = loss_fn(functional_call(model, (theta, buffers), (inputs,)), labels)
+            loss = loss_at(theta, data[k % len(data)])
             grads = torch.autograd.grad(loss, list(theta.values()), create_graph=True, allow_unused=True)
             for (n, t), g in zip(list(theta.items()), grads):
                 d = (torch.zeros_like(t) if g is None else g) + weight_decay * t
                 velocity[n] = d if n not in velocity else momentum * velocity[n] + d
                 theta[n] = t - lr * velocity[n]
-        inputs, labels = data[int(steps) % len(data)]
-        loss = loss_fn(functional_call(model, (theta, buffers), (inputs,)), labels)
+        loss = loss_at(theta, data[int(steps) % len(data)])
         meta = torch.autograd.grad(loss, [gates[n] for n in names], allow_unused=True)
     return {n: _to_cpu64(_or_zeros(g, gates[n]).abs()) for n, g in zip(names, meta)}
 
@@ -464,24 +525,26 @@ def grasp_masks(
     *,
     batches: int | None = 1,
     train_mode: bool = True,
+    forward_fn: ForwardFn | None = None,
 ) -> dict[str, Tensor]:
     """GraSP masks: the global round(density * total) lowest `grasp_scores` are kept (the top removed)."""
-    scores = grasp_scores(model, targets, batch, loss_fn, temperature, batches=batches, train_mode=train_mode)
+    scores = grasp_scores(
+        model, targets, batch, loss_fn, temperature, batches=batches, train_mode=train_mode,
+        forward_fn=forward_fn,
+    )
     return topk_masks(scores, density, scope="global", largest=False)
 
 
+Objective = Callable[[nn.Module, Any], Tensor]
+
+
 def _summed_gradients(
-    model: nn.Module,
-    params: Sequence[nn.Parameter],
-    data: Sequence[tuple[Any, Any]],
-    loss_fn: LossFn,
-    temperature: float,
+    model: nn.Module, params: Sequence[nn.Parameter], data: Sequence[Any], objective: Objective
 ) -> list[Tensor]:
-    """sum over batches of dL(model(x) / temperature, y)/dtheta, without a graph (unused: zeros)."""
+    """sum over batches of dL_b/dtheta, without a graph (unused: zeros)."""
     total = [torch.zeros_like(p) for p in params]
-    for inputs, labels in data:
-        loss = loss_fn(model(inputs) / temperature, labels)
-        grads = torch.autograd.grad(loss, list(params), allow_unused=True)
+    for batch in data:
+        grads = torch.autograd.grad(objective(model, batch), list(params), allow_unused=True)
         for acc, g in zip(total, grads):
             if g is not None:
                 acc.add_(g.detach())
@@ -491,15 +554,14 @@ def _summed_gradients(
 def _hessian_gradient_product(
     model: nn.Module,
     params: Sequence[nn.Parameter],
-    data: Sequence[tuple[Any, Any]],
-    loss_fn: LossFn,
-    temperature: float,
+    data: Sequence[Any],
+    objective: Objective,
     grad: Sequence[Tensor],
 ) -> list[Tensor]:
     """sum over batches of H_b g = d(g^T dL_b/dtheta)/dtheta with g held constant (GraSP's `z.backward()`)."""
     total = [torch.zeros_like(p) for p in params]
-    for inputs, labels in data:
-        loss = loss_fn(model(inputs) / temperature, labels)
+    for batch in data:
+        loss = objective(model, batch)
         grads = torch.autograd.grad(loss, list(params), create_graph=True, allow_unused=True)
         terms = [(g_const * g).sum() for g_const, g in zip(grad, grads) if g is not None and g.requires_grad]
         if not terms:
@@ -509,6 +571,71 @@ def _hessian_gradient_product(
             if hg is not None:
                 acc.add_(hg.detach())
     return total
+
+
+def _objective(loss_fn: LossFn, forward_fn: ForwardFn | None, temperature: float) -> Objective:
+    """The loss of one batch, as the module docstring describes (`forward_fn`, keyword or pair batch)."""
+    if forward_fn is not None:
+        if not callable(forward_fn):
+            raise TypeError(f"forward_fn must be callable (model, batch) -> loss, got {forward_fn!r}")
+
+        def given(model: nn.Module, batch: Any) -> Tensor:
+            return _scalar(forward_fn(model, batch), "forward_fn(model, batch)")
+
+        return given
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable (outputs, labels) -> loss, got {loss_fn!r}")
+
+    def default(model: nn.Module, batch: Any) -> Tensor:
+        if isinstance(batch, Mapping):
+            return _scalar(_loss_of(model(**batch)), "model(**batch).loss")
+        inputs, labels = batch
+        return _scalar(loss_fn(_logits(model(inputs)) / temperature, labels), "loss_fn(outputs, labels)")
+
+    return default
+
+
+class _Call(nn.Module):
+    """`objective(model, batch)` as a module, so `torch.func.functional_call` can substitute weights."""
+
+    def __init__(self, model: nn.Module, objective: Objective) -> None:
+        super().__init__()
+        self.model = model
+        self.objective = objective
+
+    def forward(self, batch: Any) -> Tensor:
+        return self.objective(self.model, batch)
+
+
+def _logits(output: object) -> Tensor:
+    """A model's output tensor: the output itself, or the `logits` of an output object."""
+    if isinstance(output, Tensor):
+        return output
+    logits = getattr(output, "logits", None)
+    if isinstance(logits, Tensor):
+        return logits
+    raise TypeError(
+        f"the model returned {type(output).__name__}, not a tensor or an object with .logits; pass "
+        "forward_fn(model, batch) -> loss"
+    )
+
+
+def _loss_of(output: object) -> Any:
+    """The loss a model computed itself for a keyword batch (Hugging Face: given `labels`)."""
+    loss = output.get("loss") if isinstance(output, Mapping) else getattr(output, "loss", None)
+    if loss is None:
+        raise TypeError(
+            f"the model returned {type(output).__name__} without a loss for the keyword batch: include "
+            "the labels in the batch, or pass forward_fn(model, batch) -> loss"
+        )
+    return loss
+
+
+def _scalar(loss: object, what: str) -> Tensor:
+    if not isinstance(loss, Tensor) or loss.numel() != 1 or not loss.is_floating_point():
+        got = f"a tensor of shape {tuple(loss.shape)}" if isinstance(loss, Tensor) else type(loss).__name__
+        raise TypeError(f"{what} must be a scalar floating-point loss tensor, got {got}")
+    return loss.reshape(())
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -587,30 +714,36 @@ def _per_name_densities(names: Sequence[str], density: Density) -> dict[str, flo
     return per_name(density, names, "density", _density)
 
 
-def _collect_batches(source: BatchSource, batches: int | None, device: torch.device) -> list[tuple[Any, Any]]:
-    """The first `batches` (inputs, labels) pairs of `source` (a pair or an iterable of pairs), on `device`.
+def _collect_batches(
+    source: Any, batches: int | None, device: torch.device, forward_fn: ForwardFn | None = None
+) -> list[Any]:
+    """The first `batches` batches of `source` (one batch, or an iterable of them), on `device`.
 
-    Collected once, so GraSP's two passes see the same data even from a shuffling DataLoader.
+    One batch is an `(inputs, labels)` pair, a mapping of keyword tensors, a tensor or a tuple of
+    tensors (the last two with `forward_fn`). Collected once, so GraSP's two passes see the same data
+    even from a shuffling DataLoader.
     """
     if batches is not None and (isinstance(batches, bool) or not isinstance(batches, int) or batches < 1):
         raise ValueError(f"batches must be a positive int or None (all), got {batches!r}")
-    if _is_pair(source):
+    if _is_one_batch(source):
         items: Iterable[Any] = [source]
-    elif isinstance(source, Iterable) and not isinstance(source, (Tensor, str, bytes)):
+    elif isinstance(source, Iterable) and not isinstance(source, (str, bytes)):
         items = source
     else:
         raise TypeError(
-            f"batch must be an (inputs, labels) pair or an iterable of them, got {type(source).__name__}"
+            "batch must be an (inputs, labels) pair, a mapping of keyword tensors, or an iterable of "
+            f"them, got {type(source).__name__}"
         )
     data = []
     for item in itertools.islice(items, batches):
-        if not _is_pair(item):
+        if forward_fn is None and not (_is_pair(item) or isinstance(item, Mapping)):
             raise TypeError(
-                f"batch: each item must be an (inputs, labels) pair of tensors, got {type(item).__name__}"
+                "batch: each item must be an (inputs, labels) pair of tensors or a mapping of keyword "
+                f"tensors, got {type(item).__name__}; pass forward_fn(model, batch) -> loss for others"
             )
-        data.append((_to_device(item[0], device), _to_device(item[1], device)))
+        data.append(_to_device(item, device))
     if not data:
-        raise ValueError("batch: the iterable yielded no (inputs, labels) pairs")
+        raise ValueError("batch: the iterable yielded no batches (no (inputs, labels) pairs or mappings)")
     return data
 
 
@@ -618,13 +751,22 @@ def _is_pair(item: object) -> bool:
     return isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], Tensor)
 
 
-def _to_device(value: Any, device: torch.device) -> Any:
+def _is_one_batch(item: object) -> bool:
+    if isinstance(item, (Tensor, Mapping)) or _is_pair(item):
+        return True
+    return isinstance(item, (tuple, list)) and len(item) > 0 and all(isinstance(x, Tensor) for x in item)
+
+
+def _to_device(value: Any, device: torch.device, ones_like: torch.dtype | None = None) -> Any:
+    """`value`'s tensors on `device`; with `ones_like`, its floating tensors become ones of that dtype."""
     if isinstance(value, Tensor):
+        if ones_like is not None and value.is_floating_point():
+            return torch.ones(value.shape, dtype=ones_like, device=device)
         return value.to(device)
     if isinstance(value, (tuple, list)):
-        return type(value)(_to_device(v, device) for v in value)
+        return type(value)(_to_device(v, device, ones_like) for v in value)
     if isinstance(value, Mapping):
-        return {k: _to_device(v, device) for k, v in value.items()}
+        return {k: _to_device(v, device, ones_like) for k, v in value.items()}
     return value
 
 

@@ -7,7 +7,16 @@ attention input projection. Each piece of shape `(out_p, in, *kernel)` is the bi
 B = piece.reshape(out_p, -1).T: rows are the inputs (in * prod(kernel)), columns the outputs, as
 `ramcore.layers.bipartite` reads every layer (docs/design.md, section 4).
 
-Biases and normalisation layers are never masked.
+Hugging Face `transformers` models: their `nn.Linear` layers are found as any other, and
+`transformers`' `Conv1D` (GPT-2's `c_attn`, `c_proj`, `c_fc`) too; a `Conv1D` stores its weight
+transposed, `(in, out)`, so its target has `transposed=True` and every piece, mask and report reads it
+through `canonical_shape` `(out, in)` (GPT-2's fused `c_attn`, `(embed, 3 * embed)`, is three q/k/v
+pieces as an attention input projection). A projection whose owning module's class name contains
+"Attention" (`GPT2Attention`, `BertSelfAttention`, `LlamaAttention`, `nn.MultiheadAttention`) is of kind
+"attention", the MLP's of kind "linear". The language-model head (`model.get_output_embeddings()`,
+e.g. `lm_head`) stays dense unless `include` names it: it is the output layer, and usually tied to the
+input embeddings (a tied head is not a parameter of its own and is never masked). Embeddings,
+biases and normalisation layers are never masked.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ __all__ = [
     "KINDS",
     "MaskTarget",
     "Patterns",
+    "is_hf_conv1d",
     "mask_targets",
     "pieces_to_weight",
     "selected_targets",
@@ -47,20 +57,28 @@ class MaskTarget:
     name: str
     module: str  # qualified name of the owning module
     kind: str  # one of KINDS
-    shape: tuple[int, ...]
-    pieces: int  # equal blocks along axis 0, each its own bipartite graph
+    shape: tuple[int, ...]  # the parameter's shape
+    pieces: int  # equal blocks along the output axis, each its own bipartite graph
+    transposed: bool = False  # weight stored (in, out), as transformers' Conv1D
 
     @property
     def numel(self) -> int:
         return math.prod(self.shape)
 
     @property
+    def canonical_shape(self) -> tuple[int, ...]:
+        """The weight's shape as `(out, in, *kernel)`: `shape`, or its reverse when `transposed`."""
+        return self.shape[::-1] if self.transposed else self.shape
+
+    @property
     def piece_shape(self) -> tuple[int, int]:
         """(rows, columns) = (inputs, outputs) of each piece's biadjacency."""
-        return math.prod(self.shape[1:]), self.shape[0] // self.pieces
+        shape = self.canonical_shape
+        return math.prod(shape[1:]), shape[0] // self.pieces
 
     def piece_slice(self, piece: int) -> slice:
-        """Piece `piece` as a slice of the flattened weight (pieces split axis 0, so each is contiguous)."""
+        """Piece `piece` as a slice of the flattened canonical weight (pieces split its axis 0, so each
+        is contiguous; `ramcore.torch.pieces.flat_weight` gives that layout)."""
         return piece_slice(self.numel, self.pieces, piece)
 
     def piece_biadjacency(self, flat_piece: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
@@ -68,15 +86,34 @@ class MaskTarget:
         return piece_biadjacency(flat_piece, *self.piece_shape)
 
 
+def is_hf_conv1d(module: nn.Module) -> bool:
+    """Whether `module` is `transformers`' Conv1D (a linear layer with its weight stored (in, out)).
+
+    Recognised by class, without importing transformers."""
+    cls = type(module)
+    return cls.__name__ == "Conv1D" and cls.__module__.split(".")[0] == "transformers"
+
+
+def _in_attention(parent: nn.Module | None) -> bool:
+    return parent is not None and "Attention" in type(parent).__name__
+
+
 def _module_targets(prefix: str, module: nn.Module, parent: nn.Module | None) -> list[MaskTarget]:
-    def target(pname: str, kind: str, pieces: int) -> MaskTarget:
+    def target(pname: str, kind: str, pieces: int, transposed: bool = False) -> MaskTarget:
         shape = tuple(getattr(module, pname).shape)
         name = f"{prefix}.{pname}" if prefix else pname
-        return MaskTarget(name, prefix, kind, shape, pieces)
+        return MaskTarget(name, prefix, kind, shape, pieces, transposed)
 
     if isinstance(module, nn.Linear):
-        kind = "attention" if isinstance(parent, nn.MultiheadAttention) else "linear"
+        kind = "attention" if _in_attention(parent) else "linear"
         return [target("weight", kind, 1)]
+    if is_hf_conv1d(module):
+        weight: Any = module.weight
+        n_in, n_out = weight.shape
+        # GPT-2's fused q/k/v projection (embed -> 3 embed; cross-attention's embed -> 2 embed)
+        fused = prefix.rpartition(".")[2] == "c_attn" and n_out % n_in == 0 and n_out > n_in
+        kind = "attention" if _in_attention(parent) else "linear"
+        return [target("weight", kind, n_out // n_in if fused else 1, transposed=True)]
     if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
         return [target("weight", "conv", module.groups)]
     if isinstance(module, nn.RNNBase):
@@ -107,7 +144,8 @@ def mask_targets(
     """The parameters to mask, in `model.named_parameters()` order.
 
     kinds: layer types to mask ("linear", "conv", "rnn", "attention"). include/exclude: fnmatch
-    patterns on parameter or module names ("features.*", "classifier.2"). exclude_first/last drop the
+    patterns on parameter or module names ("features.*", "classifier.2"); a Hugging Face model's LM
+    head is masked only when `include` names it (module docstring). exclude_first/last drop the
     first/last selected layer (by module), as seeds 000-002 keep the input and output layers dense.
     """
     kinds = tuple(kinds)
@@ -124,6 +162,9 @@ def mask_targets(
     order = {name: i for i, (name, _) in enumerate(model.named_parameters())}
     found = sorted((t for t in found if t.name in order), key=lambda t: order[t.name])
     found = [t for t in found if _selected(t, include, exclude)]
+    head = _output_head(model, modules)
+    if head is not None and not _hit(_patterns(include), [head]):  # the LM head: dense unless included
+        found = [t for t in found if t.module != head]
     owners = list(dict.fromkeys(t.module for t in found))
     drop = {owners[0]} if exclude_first and owners else set()
     if exclude_last and owners:
@@ -131,16 +172,27 @@ def mask_targets(
     return [t for t in found if t.module not in drop]
 
 
+def _output_head(model: nn.Module, modules: dict[str, nn.Module]) -> str | None:
+    """The qualified name of a Hugging Face model's output embeddings (its LM head), if any."""
+    get = getattr(model, "get_output_embeddings", None)
+    head = get() if callable(get) else None
+    if not isinstance(head, nn.Module):
+        return None
+    return next((name for name, m in modules.items() if m is head), None)
+
+
+def _hit(patterns: list[str], names: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(n, p) for p in patterns for n in names)
+
+
 def _patterns(value: Patterns) -> list[str]:
     return [value] if isinstance(value, str) else list(value or [])
 
 
 def _selected(t: MaskTarget, include: Patterns, exclude: Patterns) -> bool:
-    def hit(patterns: list[str]) -> bool:
-        return any(fnmatch.fnmatchcase(n, p) for p in patterns for n in (t.name, t.module))
-
     inc, exc = _patterns(include), _patterns(exclude)
-    return (not inc or hit(inc)) and not hit(exc)
+    names = (t.name, t.module)
+    return (not inc or _hit(inc, names)) and not _hit(exc, names)
 
 
 def selected_targets(

@@ -57,6 +57,8 @@ from typing import Union
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..validation import positive_int
+
 __all__ = [
     "MODELS",
     "alexnet",
@@ -149,14 +151,30 @@ def conv_net(
     )
 
 
-def vgg(depth: int, num_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
-    """CIFAR VGG-11/13/16/19 with BatchNorm and a single Linear 512 -> num_classes (OpenLTH/SynFlow)."""
+def vgg(
+    depth: int, num_classes: int = 10, in_channels: int = 3, hidden: Sequence[int] | None = None
+) -> nn.Sequential:
+    """CIFAR VGG-11/13/16/19 with BatchNorm and a single Linear 512 -> num_classes (OpenLTH/SynFlow).
+
+    hidden: widths of a fully connected classifier instead, after the features are pooled to
+    7 x 7 as in the ImageNet VGG (512 * 7 * 7 = 25088 inputs): (4096, 4096) is seed 000's dense
+    VGG (Table 2's unpruned 4096 x 4096 layer), (2448, 2448) its classifier of 2448-vertex LPS
+    layers (Table 7: "2448 x 25088", q = 47, l = 533)."""
     if depth not in _VGG_PLANS:
         raise ValueError(f"vgg: depth must be one of {sorted(_VGG_PLANS)}, got {depth!r}")
-    return _classifier_net(
-        _make_layers(_VGG_PLANS[depth], in_channels, batch_norm=True),
-        nn.Linear(512, num_classes),
-        global_pool=True,
+    features = _make_layers(_VGG_PLANS[depth], in_channels, batch_norm=True)
+    if hidden is None:
+        return _classifier_net(features, nn.Linear(512, num_classes), global_pool=True)
+    widths = [positive_int(w, "hidden") for w in hidden]
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("features", features),
+                ("pool", nn.AdaptiveAvgPool2d(7)),
+                ("flatten", nn.Flatten()),
+                ("classifier", _mlp([512 * 7 * 7, *widths, num_classes])),
+            ]
+        )
     )
 
 

@@ -1,0 +1,811 @@
+"""Masked layers executed sparsely: `SparseLinear` (and `SparseConv1x1`), the `to_sparse` /
+`to_dense` converters and `load_sparse`.
+
+A masked ``nn.Linear`` costs what the dense layer costs. `SparseLinear` keeps only the kept weights
+(``values``, in row-major CSR order of the mask) and multiplies with ramcore's kernels
+(``cpp/src/sparse_matmul.cpp``): the forward pass Y = X Wᵀ and the backward passes dX = dY W and
+dW at the kept entries only (a sampled dense-dense product), multithreaded, with results
+bit-identical for any thread count. They run as two PyTorch custom operators,
+``torch.ops.ramcore.sparse_linear`` and ``sparse_linear_backward`` (with fake implementations and
+a registered autograd formula, so autograd and ``torch.compile`` work). On a GPU the layers run
+torch's sparse CSR kernels instead (`TorchCSRLinear`).
+
+The kernels read activations in panels of 256 bytes of samples stored feature-major
+(``cpp/include/ramcore/sparse_matmul.hpp`` says why); the operator packs its input into that
+layout and unpacks its output (adding the bias), tiled copies that cost little next to the product.
+
+Where sparse execution pays (docs/sparse.md has the measurements): large layers at low density.
+`to_sparse` converts the layers that pass `pays` and leaves the others dense (and masked).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor, nn
+
+from .. import _core
+from ..validation import as_int, positive_int
+from ..validation import density as check_density
+from ..validation import threads as check_threads
+from .apply import apply_masks, masks_of, remove_masks
+
+__all__ = [
+    "BACKENDS",
+    "DTYPES",
+    "PATTERN_BUFFERS",
+    "SparseConv1x1",
+    "SparseLinear",
+    "TorchCSRLinear",
+    "load_sparse",
+    "panel_lanes",
+    "pays",
+    "sddmm",
+    "sparse_linear",
+    "sparse_linear_backward",
+    "sparse_linear_op",
+    "spmm",
+    "to_dense",
+    "to_sparse",
+]
+
+DTYPES = (torch.float32, torch.float64)
+# "auto": ramcore's kernels on the CPU, torch's CSR kernels on other devices; "torch": torch's always.
+BACKENDS = ("auto", "torch")
+PANEL_BYTES: int = _core.SPARSE_PANEL_BYTES
+BLOCK_COLS: int = _core.SPARSE_BLOCK_COLS
+
+
+def panel_lanes(dtype: torch.dtype) -> int:
+    """Samples per panel of the kernels' layout for `dtype` (256 bytes of them)."""
+    return PANEL_BYTES // torch.empty((), dtype=dtype).element_size()
+
+
+# --- the kernels and the custom operators ----------------------------------------------------------
+# spmm, sddmm and the panel copies work on tensors in the panel layout (panels, features, lanes) and
+# patterns in the kernels' blocked form (`_blocked`). The two operators, sparse_linear and its
+# backward, are made of them (calling them directly: a nested operator call costs ~20 us).
+
+
+def _numpy(t: Tensor | None) -> Any:
+    return None if t is None else t.detach().numpy()
+
+
+def _rows(indptr: Tensor, cols: int) -> int:
+    """Rows of a blocked pattern: its indptr has column_blocks(cols) * rows + 1 entries."""
+    blocks = max(1, -(-cols // BLOCK_COLS))
+    return (indptr.shape[0] - 1) // blocks
+
+
+def spmm(
+    indptr: Tensor, indices: Tensor, values: Tensor, order: Tensor | None, panels: Tensor, threads: int
+) -> Tensor:
+    """out (panels, rows, lanes) = panels (panels, cols, lanes) times Wᵀ for W's blocked pattern
+    (indptr int64, indices int32); W's k-th stored entry is values[k], or values[order[k]]."""
+    rows = _rows(indptr, panels.shape[1])
+    out = panels.new_empty((panels.shape[0], rows, panels.shape[2]))
+    _core.sparse_spmm(
+        _numpy(indptr),
+        _numpy(indices),
+        _numpy(values),
+        _numpy(order),
+        _numpy(panels),
+        out.numpy(),
+        rows,
+        panels.shape[1],
+        panels.shape[0],
+        threads,
+    )
+    return out
+
+
+def sddmm(
+    indptr: Tensor, indices: Tensor, a: Tensor, panels: Tensor, order: Tensor | None, threads: int
+) -> Tensor:
+    """out[k] (out[order[k]]) = sum over panels and lanes of a[:, n, :] * panels[:, indices[k], :]
+    for every stored entry k of row n: the gradient of the kept weights when `a` is the output's."""
+    out = a.new_empty(indices.shape)
+    _core.sparse_sddmm(
+        _numpy(indptr),
+        _numpy(indices),
+        _numpy(a),
+        _numpy(panels),
+        _numpy(order),
+        out.numpy(),
+        a.shape[1],
+        panels.shape[1],
+        panels.shape[0],
+        threads,
+    )
+    return out
+
+
+def _pack(x: Tensor, threads: int) -> Tensor:
+    """x (m, f) as panels (panels, f, lanes), the samples past m zero."""
+    lanes = panel_lanes(x.dtype)
+    out = x.new_empty((-(-x.shape[0] // lanes), x.shape[1], lanes))
+    _core.sparse_pack(_numpy(x), out.numpy(), threads)
+    return out
+
+
+def _unpack(panels: Tensor, m: int, bias: Tensor | None, threads: int) -> Tensor:
+    """Panels (panels, f, lanes) back as rows (m, f), plus `bias`."""
+    y = panels.new_empty((m, panels.shape[1]))
+    _core.sparse_unpack(_numpy(panels), _numpy(bias), y.numpy(), threads)
+    return y
+
+
+# W's blocked pattern and Wᵀ's, each (indptr, indices, order): what sparse_linear's ops take.
+PATTERN_BUFFERS = ("b_indptr", "b_indices", "b_order", "t_indptr", "t_indices", "t_order")
+
+
+@torch.library.custom_op("ramcore::sparse_linear", mutates_args=())
+def sparse_linear_op(
+    x: Tensor,
+    values: Tensor,
+    bias: Tensor | None,
+    indptr: Tensor,
+    indices: Tensor,
+    order: Tensor,
+    t_indptr: Tensor,
+    t_indices: Tensor,
+    t_order: Tensor,
+    threads: int,
+) -> Tensor:
+    """y = x Wᵀ + bias for x (m, in_features) contiguous: (indptr, indices, order) is W's blocked
+    pattern, (t_indptr, t_indices, t_order) Wᵀ's, both reading `values` (W's kept weights in CSR
+    order) through their order. The backward pass is `sparse_linear_backward`."""
+    return _unpack(
+        spmm(indptr, indices, values, order, _pack(x, threads), threads), x.shape[0], bias, threads
+    )
+
+
+@sparse_linear_op.register_fake
+def _(
+    x: Tensor,
+    values: Tensor,
+    bias: Tensor | None,
+    indptr: Tensor,
+    indices: Tensor,
+    order: Tensor,
+    t_indptr: Tensor,
+    t_indices: Tensor,
+    t_order: Tensor,
+    threads: int,
+) -> Tensor:
+    return x.new_empty((x.shape[0], _rows(indptr, x.shape[1])))
+
+
+@torch.library.custom_op("ramcore::sparse_linear_backward", mutates_args=())
+def sparse_linear_backward(
+    grad: Tensor,
+    x: Tensor,
+    values: Tensor,
+    indptr: Tensor,
+    indices: Tensor,
+    order: Tensor,
+    t_indptr: Tensor,
+    t_indices: Tensor,
+    t_order: Tensor,
+    threads: int,
+) -> tuple[Tensor, Tensor]:
+    """(dX, dW at the kept entries) of `sparse_linear` for the output's gradient `grad` (m, out):
+    dX = dY W (spmm on Wᵀ), dW = (dYᵀ X) at the kept entries (sddmm)."""
+    g, px = _pack(grad.contiguous(), threads), _pack(x, threads)
+    grad_values = sddmm(indptr, indices, g, px, order, threads)
+    grad_x = _unpack(spmm(t_indptr, t_indices, values, t_order, g, threads), x.shape[0], None, threads)
+    return grad_x, grad_values
+
+
+@sparse_linear_backward.register_fake
+def _(
+    grad: Tensor,
+    x: Tensor,
+    values: Tensor,
+    indptr: Tensor,
+    indices: Tensor,
+    order: Tensor,
+    t_indptr: Tensor,
+    t_indices: Tensor,
+    t_order: Tensor,
+    threads: int,
+) -> tuple[Tensor, Tensor]:
+    return torch.empty_like(x), torch.empty_like(values)
+
+
+def _setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+    x, values, bias, *pattern, threads = inputs
+    ctx.save_for_backward(x, values, *pattern)
+    ctx.threads = threads
+    ctx.has_bias = bias is not None
+
+
+def _backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+    x, values, *pattern = ctx.saved_tensors
+    grad_x, grad_values = sparse_linear_backward(grad, x, values, *pattern, ctx.threads)
+    grad_bias = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+    return grad_x, grad_values, grad_bias, None, None, None, None, None, None, None
+
+
+sparse_linear_op.register_autograd(_backward, setup_context=_setup)
+
+
+# --- the pattern of a mask ------------------------------------------------------------------------
+
+
+def _blocked(rows: Any, cols: Any, n_rows: int, n_cols: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The kernels' blocked pattern (cpp/include/ramcore/sparse_matmul.hpp, RowPattern) of the
+    entries (rows[k], cols[k]), k in CSR order: (indptr over column block x row, indices, order),
+    order[j] = the CSR position of stored entry j. Entries keep ascending columns within a segment,
+    so a row is summed in its CSR order."""
+    blocks = max(1, -(-n_cols // BLOCK_COLS))
+    segment = cols // BLOCK_COLS * n_rows + rows
+    order = np.lexsort((cols, segment))
+    indptr = np.zeros(blocks * n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(segment, minlength=blocks * n_rows), out=indptr[1:])
+    as_tensor = torch.from_numpy
+    return as_tensor(indptr), as_tensor(cols[order].astype(np.int32)), as_tensor(order.astype(np.int64))
+
+
+def _pattern(mask: Tensor) -> dict[str, Tensor]:
+    """The buffers of a bool (out, in) mask: its CSR (indptr int64, indices int32: what is saved)
+    and the kernels' blocked patterns of W and Wᵀ."""
+    keep = mask.detach().cpu().numpy()
+    out_f, in_f = keep.shape
+    rows, cols = np.nonzero(keep)  # row-major: the order of `values`
+    indptr = np.zeros(out_f + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=out_f), out=indptr[1:])
+    b_indptr, b_indices, b_order = _blocked(rows, cols, out_f, in_f)
+    t_indptr, t_indices, t_order = _blocked(cols, rows, in_f, out_f)
+    return {
+        "indptr": torch.from_numpy(indptr),
+        "indices": torch.from_numpy(cols.astype(np.int32)),
+        "b_indptr": b_indptr,
+        "b_indices": b_indices,
+        "b_order": b_order,
+        "t_indptr": t_indptr,
+        "t_indices": t_indices,
+        "t_order": t_order,
+    }
+
+
+def _entry_rows(indptr: Tensor) -> Tensor:
+    """The row of every entry of a CSR pattern."""
+    return torch.repeat_interleave(torch.arange(indptr.numel() - 1, device=indptr.device), indptr.diff())
+
+
+def _mask_of(indptr: Tensor, indices: Tensor, shape: tuple[int, int]) -> Tensor:
+    """The bool mask of a CSR pattern (checked: a corrupt checkpoint raises)."""
+    indptr, indices = indptr.to(torch.int64), indices.to(torch.int64)
+    if (
+        indptr.shape != (shape[0] + 1,)
+        or indptr[0] != 0
+        or bool((indptr.diff() < 0).any())
+        or indptr[-1] != indices.numel()
+        or bool(((indices < 0) | (indices >= shape[1])).any())
+    ):
+        raise ValueError(f"indptr/indices are not a CSR pattern of shape {shape}")
+    mask = torch.zeros(shape, dtype=torch.bool)
+    mask[_entry_rows(indptr), indices] = True
+    return mask
+
+
+def _check_mask(mask: Any, shape: tuple[int, int]) -> Tensor:
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"mask must be a torch.Tensor of shape {shape}, got {type(mask).__name__}")
+    if tuple(mask.shape) != shape:
+        raise ValueError(
+            f"mask must have the weight's shape (out_features, in_features) = {shape}, "
+            f"got {tuple(mask.shape)}"
+        )
+    if mask.dtype != torch.bool:
+        if bool(((mask != 0) & (mask != 1)).any()):
+            raise ValueError("mask must be a bool tensor (or 0/1 values); True keeps a weight")
+        mask = mask != 0
+    out: Tensor = mask.cpu()
+    return out
+
+
+# --- the module -----------------------------------------------------------------------------------
+
+
+class SparseLinear(nn.Module):
+    """A linear layer y = x Wᵀ + b whose weight W keeps only the entries of a fixed mask.
+
+    Parameters: ``values`` (the kept weights, row by row) and ``bias``; buffers ``indptr`` and
+    ``indices`` (W's pattern in CSR), saved in the state_dict, so a checkpoint holds values and
+    structure. Build one with `SparseLinear.from_linear` or `to_sparse`; `to_linear` and `to_dense`
+    go back. Inputs: float32 or float64 tensors (..., in_features) of the layer's dtype and device.
+    On the CPU the layer runs ramcore's kernels; on a GPU, or with ``backend="torch"``, torch's sparse
+    CSR kernels (`TorchCSRLinear`). `threads` (ramcore's kernels): None uses every core (results
+    never depend on it).
+    """
+
+    in_features: int
+    out_features: int
+    values: nn.Parameter
+    bias: nn.Parameter | None
+    indptr: Tensor
+    indices: Tensor
+    b_indptr: Tensor
+    b_indices: Tensor
+    b_order: Tensor
+    t_indptr: Tensor
+    t_indices: Tensor
+    t_order: Tensor
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        mask: Tensor,
+        bias: bool = True,
+        *,
+        threads: int | None = None,
+        dtype: torch.dtype | None = None,
+        backend: str = "auto",
+    ) -> None:
+        super().__init__()
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.backend = backend
+        self.in_features = positive_int(in_features, "in_features")
+        self.out_features = positive_int(out_features, "out_features")
+        if self.in_features >= 2**31:
+            raise ValueError(f"in_features must be below 2**31 (int32 indices), got {self.in_features}")
+        self.threads = threads
+        check_threads(threads)
+        dtype = torch.get_default_dtype() if dtype is None else dtype
+        if dtype not in DTYPES:
+            raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        mask = _check_mask(mask, (self.out_features, self.in_features))
+        self._set_pattern(mask)
+        # nn.Linear's initialisation, restricted to the kept entries.
+        bound = 1 / math.sqrt(self.in_features)
+        nnz = int(self.indices.numel())
+        self.values = nn.Parameter(torch.empty(nnz, dtype=dtype).uniform_(-bound, bound))
+        self.bias = None
+        if bias:
+            self.bias = nn.Parameter(torch.empty(self.out_features, dtype=dtype).uniform_(-bound, bound))
+
+    def _set_pattern(self, mask: Tensor, device: torch.device | None = None) -> None:
+        for name, buffer in _pattern(mask).items():
+            # the CSR is saved; the kernels' blocked patterns of W and Wᵀ are derived from it
+            self.register_buffer(name, buffer.to(device), persistent=name in ("indptr", "indices"))
+
+    # --- conversions ---------------------------------------------------------------------------
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, mask: Tensor, *, threads: int | None = None) -> SparseLinear:
+        """The sparse version of `linear` masked by `mask` (bool, the weight's shape): the kept
+        weights and the bias are copied (the weights off the mask are dropped)."""
+        if not isinstance(linear, nn.Linear):
+            raise TypeError(f"linear must be a torch.nn.Linear, got {type(linear).__name__}")
+        w = linear.weight
+        out = cls(
+            linear.in_features,
+            linear.out_features,
+            mask,
+            linear.bias is not None,
+            threads=threads,
+            dtype=w.dtype,
+        )
+        with torch.no_grad():
+            out.values.copy_(w.detach().cpu()[out.mask()])
+            if linear.bias is not None:
+                assert out.bias is not None
+                out.bias.copy_(linear.bias.detach())
+        out.train(linear.training)
+        return out.to(w.device)
+
+    def to_linear(self) -> nn.Linear:
+        """An ``nn.Linear`` with this layer's weights (zero off the mask) and bias."""
+        out = nn.Linear(
+            self.in_features,
+            self.out_features,
+            self.bias is not None,
+            dtype=self.values.dtype,
+            device=self.values.device,
+        )
+        with torch.no_grad():
+            out.weight.copy_(self.weight)
+            if self.bias is not None:
+                out.bias.copy_(self.bias.detach())
+        out.train(self.training)
+        return out
+
+    def _scatter(self, values: Tensor) -> Tensor:
+        out = values.new_zeros((self.out_features, self.in_features))
+        out[_entry_rows(self.indptr), self.indices.to(torch.int64)] = values
+        return out
+
+    def mask(self) -> Tensor:
+        """The bool mask (out_features, in_features)."""
+        return self._scatter(torch.ones(self.values.shape, dtype=torch.bool, device=self.values.device))
+
+    @property
+    def weight(self) -> Tensor:
+        """The dense weight (a new tensor, zero off the mask; not a parameter)."""
+        return self._scatter(self.values.detach())
+
+    def to_sparse_csr(self) -> Tensor:
+        """The weight as a ``torch.sparse_csr`` tensor (detached values)."""
+        with _quiet_csr():
+            return torch.sparse_csr_tensor(
+                self.indptr.clone(),
+                self.indices.to(torch.int64),
+                self.values.detach().clone(),
+                (self.out_features, self.in_features),
+                check_invariants=True,
+            )
+
+    def to_scipy(self) -> sp.csr_array:
+        """The weight as a ``scipy.sparse.csr_array`` (float64 or float32, as the layer)."""
+        return sp.csr_array(
+            (
+                self.values.detach().cpu().numpy().copy(),
+                self.indices.cpu().numpy().copy(),
+                self.indptr.cpu().numpy().copy(),
+            ),
+            shape=(self.out_features, self.in_features),
+        )
+
+    @property
+    def density(self) -> float:
+        """The fraction of weights kept."""
+        return self.values.numel() / (self.in_features * self.out_features)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}, density={self.density:.4f}"
+        )
+
+    # --- forward -------------------------------------------------------------------------------
+    def forward(self, x: Tensor) -> Tensor:
+        return sparse_linear(x, self)
+
+    def _load_from_state_dict(self, state_dict: Mapping[str, Any], prefix: str, *args: Any) -> None:
+        # A checkpoint may hold another pattern (another mask): adopt its structure first.
+        indptr, indices = state_dict.get(prefix + "indptr"), state_dict.get(prefix + "indices")
+        if isinstance(indptr, Tensor) and isinstance(indices, Tensor):
+            shape = (self.out_features, self.in_features)
+            self._set_pattern(_mask_of(indptr.cpu(), indices.cpu(), shape), self.values.device)
+            if self.values.shape != indices.shape:
+                self.values = nn.Parameter(self.values.new_empty(indices.shape))
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+
+def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
+    """`layer`'s forward pass x Wᵀ + b: on the CPU ramcore's operator (packs x into panels, runs the
+    kernels, unpacks), on another device (or with backend="torch") torch's CSR kernels
+    (`TorchCSRLinear`). Checks what the kernels need, naming the argument and the fix."""
+    values, bias = layer.values, layer.bias
+    if not isinstance(x, Tensor):
+        raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
+    if x.device != values.device:
+        raise ValueError(
+            f"the input is on {x.device} but the layer on {values.device}: move one with .to(...)"
+        )
+    if values.dtype not in DTYPES:
+        raise TypeError(f"SparseLinear runs in float32 or float64, the layer is {values.dtype}: use .float()")
+    if x.dtype != values.dtype:
+        raise TypeError(
+            f"input dtype {x.dtype} differs from the layer's {values.dtype}: "
+            f"convert it with .to({values.dtype}) (or the layer with .to({x.dtype}))"
+        )
+    if x.dim() < 1 or x.shape[-1] != layer.in_features:
+        want = f"(..., in_features={layer.in_features})"
+        raise ValueError(f"input must have shape {want}, got {tuple(x.shape)}")
+    lead = x.shape[:-1]
+    x2 = x.reshape(-1, layer.in_features)
+    m = x2.shape[0]
+    if m == 0:
+        empty: Tensor = x2.new_zeros((*lead, layer.out_features))
+        return empty if bias is None else empty + bias
+    if layer.backend == "torch" or x.device.type != "cpu":
+        y: Tensor = TorchCSRLinear.apply(x2, values, bias, layer.indptr, layer.indices)  # type: ignore[no-untyped-call]
+    else:
+        threads = check_threads(layer.threads)
+        pattern = [getattr(layer, name) for name in PATTERN_BUFFERS]
+        y = sparse_linear_op(x2.contiguous(), values, bias, *pattern, threads)
+    return y.reshape(*lead, layer.out_features)
+
+
+@contextlib.contextmanager
+def _quiet_csr() -> Iterator[None]:
+    """Silence torch's notices that its sparse CSR support is "beta" and how it checks invariants."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        warnings.filterwarnings("ignore", "Sparse invariant checks are implicitly disabled", UserWarning)
+        yield
+
+
+class TorchCSRLinear(torch.autograd.Function):
+    """x Wᵀ + b on torch's sparse CSR kernels (cuSPARSE on a GPU): the GPU path of `SparseLinear`.
+    Backward: dX = dY W by the CSR of Wᵀ, dW at the kept entries by ``torch.sparse.sampled_addmm``
+    (whose values come in the pattern's CSR order, the order of `values`)."""
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: Tensor, values: Tensor, bias: Tensor | None, indptr: Tensor, indices: Tensor
+    ) -> Tensor:
+        """y = x Wᵀ + bias with W the CSR (indptr, indices, values)."""
+        ctx.save_for_backward(x, values, indptr, indices)
+        ctx.has_bias = bias is not None
+        with _quiet_csr():
+            w = torch.sparse_csr_tensor(
+                indptr, indices.to(torch.int64), values, (indptr.numel() - 1, x.shape[1])
+            )
+            y = (w @ x.t()).t()
+        return y + bias if bias is not None else y.contiguous()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        """(dX, dW at the kept entries, db, None, None) for the output's gradient."""
+        x, values, indptr, indices = ctx.saved_tensors
+        shape = (indptr.numel() - 1, x.shape[1])
+        grad_x = grad_values = grad_bias = None
+        with _quiet_csr():
+            if ctx.needs_input_grad[0]:
+                w = torch.sparse_csr_tensor(indptr, indices.to(torch.int64), values, shape)
+                grad_x = (w.t().to_sparse_csr() @ grad.t()).t()
+            if ctx.needs_input_grad[1]:
+                ones = torch.sparse_csr_tensor(
+                    indptr, indices.to(torch.int64), torch.ones_like(values), shape
+                )
+                grad_values = torch.sparse.sampled_addmm(ones, grad.t().contiguous(), x, beta=0.0).values()
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = grad.sum(0)
+        return grad_x, grad_values, grad_bias, None, None
+
+
+class SparseConv1x1(SparseLinear):
+    """A 1×1 convolution (``nn.Conv1d``/``2d``/``3d`` with kernel 1, stride 1, no padding, one group)
+    whose weight keeps a fixed mask: the `SparseLinear` of its channels applied at every position,
+    the positions of all samples making the batch. Same parameters and buffers as `SparseLinear`;
+    `from_conv` and `to_conv` convert."""
+
+    spatial_dims: int
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        mask: Tensor,
+        bias: bool = True,
+        *,
+        spatial_dims: int = 2,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(in_channels, out_channels, mask, bias, **kwargs)
+        if spatial_dims not in (1, 2, 3):
+            raise ValueError(f"spatial_dims must be 1, 2 or 3, got {spatial_dims!r}")
+        self.spatial_dims = spatial_dims
+
+    @classmethod
+    def from_conv(cls, conv: nn.Module, mask: Tensor, *, threads: int | None = None) -> SparseConv1x1:
+        """The sparse version of the 1×1 convolution `conv` masked by `mask` (bool, the weight's
+        shape (out, in, 1, ...) or (out, in))."""
+        if _one_by_one(conv) is None:
+            raise TypeError(
+                "conv must be an nn.Conv1d/2d/3d with kernel 1, stride 1, no padding and one group, "
+                f"got {conv!r}"
+            )
+        assert isinstance(conv, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
+        w = conv.weight
+        out_c, in_c = w.shape[0], w.shape[1]
+        if isinstance(mask, Tensor) and mask.dim() > 2 and tuple(mask.shape) == tuple(w.shape):
+            mask = mask.reshape(out_c, in_c)
+        out = cls(
+            in_c, out_c, mask, conv.bias is not None, spatial_dims=w.dim() - 2, threads=threads, dtype=w.dtype
+        )
+        with torch.no_grad():
+            out.values.copy_(w.detach().cpu().reshape(out_c, in_c)[out.mask()])
+            if conv.bias is not None:
+                assert out.bias is not None
+                out.bias.copy_(conv.bias.detach())
+        out.train(conv.training)
+        return out.to(w.device)
+
+    def to_conv(self) -> nn.Module:
+        """The ``nn.Conv{1,2,3}d`` with this layer's weights (zero off the mask) and bias."""
+        conv_type = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[self.spatial_dims]
+        out = conv_type(
+            self.in_features,
+            self.out_features,
+            1,
+            bias=self.bias is not None,
+            dtype=self.values.dtype,
+            device=self.values.device,
+        )
+        with torch.no_grad():
+            out.weight.copy_(self.weight.reshape(out.weight.shape))
+            if self.bias is not None:
+                assert out.bias is not None
+                out.bias.copy_(self.bias.detach())
+        out.train(self.training)
+        return out
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor) or x.dim() != self.spatial_dims + 2:
+            raise ValueError(
+                f"input must be a tensor (batch, channels, *{self.spatial_dims} spatial dims), got "
+                f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}"
+            )
+        if x.shape[1] != self.in_features:
+            raise ValueError(f"input must have {self.in_features} channels, got shape {tuple(x.shape)}")
+        return sparse_linear(x.movedim(1, -1), self).movedim(-1, 1)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", spatial_dims={self.spatial_dims}"
+
+
+def _one_by_one(module: nn.Module) -> tuple[int, int] | None:
+    """(in, out) features of a Linear or of a 1×1 convolution that is a Linear per position; None
+    for anything else."""
+    if isinstance(module, nn.Linear):
+        return module.in_features, module.out_features
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        ones = all(k == 1 for k in module.kernel_size) and all(t == 1 for t in module.stride)
+        no_pad = module.padding == "valid" or all(p == 0 for p in module.padding)
+        if ones and no_pad and module.groups == 1:
+            return module.in_channels, module.out_channels
+    return None
+
+
+def _to_sparse_module(module: nn.Module, mask: Tensor, threads: int | None) -> SparseLinear:
+    if isinstance(module, nn.Linear):
+        return SparseLinear.from_linear(module, mask, threads=threads)
+    return SparseConv1x1.from_conv(module, mask, threads=threads)
+
+
+def _to_dense_module(layer: SparseLinear) -> nn.Module:
+    return layer.to_conv() if isinstance(layer, SparseConv1x1) else layer.to_linear()
+
+
+# --- converting models ----------------------------------------------------------------------------
+
+# Where sparse execution pays, from the measurements in docs/sparse.md ("Where it pays"): CPU time
+# of a training step at batch 256, dense vs sparse, by layer size and density.
+MIN_WEIGHTS = 1 << 18  # 512 x 512: smaller layers are about as fast dense (fixed costs dominate)
+MAX_DENSITY = 0.20  # above, the dense kernels' higher efficiency wins (about parity at 30 %)
+
+
+def pays(in_features: int, out_features: int, density: float) -> bool:
+    """Whether a masked Linear of this shape and density trains faster as a `SparseLinear`: at least
+    MIN_WEIGHTS weights and density at most MAX_DENSITY, as measured (docs/sparse.md)."""
+    d = check_density(density)
+    weights = as_int(in_features, "in_features") * as_int(out_features, "out_features")
+    return weights >= MIN_WEIGHTS and d <= MAX_DENSITY
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, attr = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, attr, new)
+
+
+def to_sparse(
+    model: nn.Module,
+    masks: Mapping[str, Tensor] | None = None,
+    *,
+    force: bool = False,
+    threads: int | None = None,
+) -> dict[str, str]:
+    """Swap the masked ``nn.Linear`` layers of `model` for `SparseLinear` layers (and masked 1×1
+    convolutions for `SparseConv1x1` layers), in place.
+
+    masks: parameter name -> bool mask (``make_masks``' `MaskSet` or any mapping); None takes the
+    masks applied by `ramcore.torch.apply_masks`. A layer is converted when `pays` says sparse
+    execution is faster (or always with `force=True`); the others stay dense and masked (their masks
+    are applied again, in the mode they had). Layers inside ``nn.MultiheadAttention`` stay dense
+    (it reads their weights directly). Create the optimizer after converting: the converted layers
+    have new parameters. Returns layer name -> "sparse" or why it stayed dense.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(model, nn.Linear):
+        raise TypeError("model is an nn.Linear itself: use SparseLinear.from_linear(model, mask)")
+    check_threads(threads)
+    state = masks_of(model)
+    applied: dict[str, Tensor] = state.masks() if state is not None else {}
+    mode, persistent = (state.mode, state.persistent) if state is not None else ("inplace", False)
+    if masks is None:
+        if state is None:
+            raise ValueError("masks: model has no masks applied (ramcore.torch.apply_masks); pass masks=")
+        masks = applied
+    if not isinstance(masks, Mapping):
+        raise TypeError(f"masks must map parameter names to bool tensors, got {type(masks).__name__}")
+    params = dict(model.named_parameters())
+    unknown = [
+        n
+        for n in masks
+        if n not in params and n.removesuffix("_orig") not in params and n + "_orig" not in params
+    ]
+    if unknown:
+        raise ValueError(f"masks: no parameter named {unknown} in the model")
+    modules = dict(model.named_modules())
+    plan: dict[str, str] = {}
+    for name, module in modules.items():
+        features = _one_by_one(module)
+        if features is None or (name + ".weight") not in masks or isinstance(module, SparseLinear):
+            continue
+        parent = modules.get(name.rpartition(".")[0]) if "." in name else (model if name else None)
+        if isinstance(parent, nn.MultiheadAttention):
+            plan[name] = "dense: inside nn.MultiheadAttention"
+            continue
+        weight = module.weight
+        assert isinstance(weight, Tensor)
+        if weight.dtype not in DTYPES:
+            plan[name] = f"dense: {weight.dtype} (SparseLinear: float32 or float64)"
+            continue
+        mask = masks[name + ".weight"]
+        d = float(mask.count_nonzero()) / mask.numel()
+        if force or pays(*features, d):
+            plan[name] = "sparse"
+        else:
+            plan[name] = f"dense: {features[1]}x{features[0]} at density {d:.3f} does not pay"
+    if state is not None:
+        remove_masks(model)
+    for name, how in plan.items():
+        if how == "sparse":
+            module = modules[name]
+            in_f, out_f = _one_by_one(module) or (0, 0)
+            mask = _check_mask(masks[name + ".weight"].reshape(out_f, in_f), (out_f, in_f))
+            _replace(model, name, _to_sparse_module(module, mask, threads))
+    left = {n: m for n, m in applied.items() if plan.get(n.rpartition(".")[0]) != "sparse"}
+    if left:
+        apply_masks(model, left, mode=mode, persistent=persistent)
+    return plan
+
+
+def to_dense(
+    model: nn.Module, *, masked: bool = True, mode: str = "inplace", persistent: bool = False
+) -> dict[str, Tensor]:
+    """Swap every `SparseLinear` of `model` for an ``nn.Linear`` (a `SparseConv1x1` for its
+    convolution; weights zero off the mask), in place. masked=True applies the layers' masks with
+    ``apply_masks(model, masks, mode, persistent)`` so that training keeps them (joining the masks
+    already applied, in their mode). Returns the masks by parameter name."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(model, SparseLinear):
+        raise TypeError("model is a SparseLinear itself: use its to_linear()")
+    found = [(n, m) for n, m in model.named_modules() if isinstance(m, SparseLinear)]
+    dense = {n: _to_dense_module(m) for n, m in found}
+    masks = {f"{n}.weight": m.mask().reshape(dense[n].get_parameter("weight").shape) for n, m in found}
+    for name, module in dense.items():
+        _replace(model, name, module)
+    if masked and masks:
+        state = masks_of(model)
+        if state is not None:
+            mode, persistent = state.mode, state.persistent
+        joined = {**(state.masks() if state is not None else {}), **masks}
+        if state is not None:
+            remove_masks(model)
+        apply_masks(model, joined, mode=mode, persistent=persistent)
+    return masks
+
+
+def load_sparse(model: nn.Module, state_dict: Mapping[str, Any], *, threads: int | None = None) -> None:
+    """Load a checkpoint of a converted model into `model` (the same architecture, dense): the
+    ``nn.Linear`` layers saved as `SparseLinear` (keys ``<layer>.indptr``, ``.indices``,
+    ``.values``) are converted first, with the saved structure, then the state_dict is loaded."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    for name, module in list(model.named_modules()):
+        prefix = f"{name}." if name else ""
+        features = _one_by_one(module)
+        if features is not None and prefix + "indptr" in state_dict:
+            if not name:
+                raise TypeError("model is a layer saved as a SparseLinear: load into a SparseLinear instead")
+            shape = (features[1], features[0])
+            mask = _mask_of(state_dict[prefix + "indptr"].cpu(), state_dict[prefix + "indices"].cpu(), shape)
+            _replace(model, name, _to_sparse_module(module, mask, threads))
+    model.load_state_dict(state_dict)

@@ -1,0 +1,397 @@
+"""SparseLinear and its kernels against the dense masked computation (the oracle), the converters,
+export, and the errors."""
+
+from __future__ import annotations
+
+import copy
+import io
+
+import numpy as np
+import pytest
+
+from sigint import assert_interrupted_in_core, interrupt_child, posix_signals
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from ramcore import _core  # noqa: E402
+from ramcore.torch import apply_masks, make_masks, masks_of  # noqa: E402
+from ramcore.torch.sparse import (  # noqa: E402
+    PATTERN_BUFFERS,
+    SparseConv1x1,
+    SparseLinear,
+    load_sparse,
+    panel_lanes,
+    pays,
+    sparse_linear_backward,
+    sparse_linear_op,
+    to_dense,
+    to_sparse,
+)
+
+TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
+
+INTERRUPT_SETUP = """
+import torch
+from ramcore.torch.sparse import spmm
+# a dense 4096 x 4096 pattern in the kernels' blocked form (32 column blocks of 128) times 64 panels
+# of 64 samples: ~1e9 entry-panels, seconds of core work on one thread
+n, block, panels, lanes = 4096, 128, 64, 64
+indptr = torch.arange(0, n * n + 1, block, dtype=torch.int64)
+starts = torch.arange(n // block, dtype=torch.int32).repeat_interleave(n) * block
+indices = (starts[:, None] + torch.arange(block, dtype=torch.int32)).ravel()
+values = torch.ones(n * n)
+x = torch.ones(panels, n, lanes)
+"""
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.detach(), b.detach()
+    assert a.shape == b.shape
+    if b.numel() == 0:
+        return 0.0
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-30))
+
+
+def dense_oracle(layer: SparseLinear, x: torch.Tensor, grad: torch.Tensor):
+    """y, dx, dW (at the kept entries, in `values` order), db of the dense masked layer."""
+    mask = layer.mask()
+    w = (layer.weight * mask).requires_grad_()
+    b = None if layer.bias is None else layer.bias.detach().clone().requires_grad_()
+    x = x.detach().clone().requires_grad_()
+    y = torch.nn.functional.linear(x, w, b)
+    y.backward(grad)
+    return y.detach(), x.grad, w.grad[mask], None if b is None else b.grad
+
+
+def check_against_dense(layer: SparseLinear, x: torch.Tensor) -> None:
+    x = x.detach().clone().requires_grad_()
+    y = layer(x)
+    grad = torch.randn_like(y)
+    y.backward(grad)
+    y0, dx0, dw0, db0 = dense_oracle(layer, x, grad)
+    tol = TOL[x.dtype]
+    assert y.shape == y0.shape
+    assert rel(y, y0) < tol
+    assert rel(x.grad, dx0) < tol
+    assert rel(layer.values.grad, dw0) < tol
+    if db0 is not None:
+        assert rel(layer.bias.grad, db0) < tol
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "batch, in_f, out_f, density",
+    [(1, 7, 5, 0.4), (3, 1, 1, 1.0), (70, 33, 65, 0.3), (129, 300, 200, 0.05), (64, 64, 64, 0.02)],
+)
+def test_random_masks_equal_dense(dtype, batch, in_f, out_f, density):
+    gen = torch.Generator().manual_seed(batch + in_f)
+    mask = torch.rand(out_f, in_f, generator=gen) < density
+    mask[0, 0] = True  # at least one entry
+    layer = SparseLinear(in_f, out_f, mask, dtype=dtype)
+    check_against_dense(layer, torch.randn(batch, in_f, dtype=dtype, generator=gen))
+
+
+def test_empty_mask_gives_the_bias():
+    layer = SparseLinear(5, 6, torch.zeros(6, 5, dtype=torch.bool))
+    x = torch.randn(4, 5, requires_grad=True)
+    y = layer(x)
+    torch.testing.assert_close(y, layer.bias.expand(4, 6), rtol=0, atol=0)
+    y.sum().backward()
+    assert torch.equal(x.grad, torch.zeros(4, 5)) and layer.values.grad.numel() == 0
+
+
+def test_rows_without_entries_and_leading_dims():
+    mask = torch.zeros(9, 6, dtype=torch.bool)
+    mask[2, :] = True
+    mask[5, 1] = True
+    layer = SparseLinear(6, 9, mask, bias=False, dtype=torch.float64)
+    check_against_dense(layer, torch.randn(2, 3, 6, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("method", ["ramanujan", "random", "random_regular", "erk", "magnitude"])
+def test_every_construction_converts_to_the_same_model(method):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(40, 96), nn.ReLU(), nn.Linear(96, 70), nn.ReLU(), nn.Linear(70, 10))
+    masks = make_masks(model, method, 0.1, seed=1)
+    apply_masks(model, masks)
+    sparse = copy.deepcopy(model)
+    plan = to_sparse(sparse, force=True)
+    assert set(plan.values()) == {"sparse"} and masks_of(sparse) is None
+    x = torch.randn(37, 40)
+    y0, y1 = model(x), sparse(x)
+    assert rel(y1, y0) < 1e-5
+    y0.square().sum().backward()
+    y1.square().sum().backward()
+    for name, layer in sparse.named_modules():
+        if isinstance(layer, SparseLinear):
+            dense = model.get_submodule(name)
+            assert rel(layer.values.grad, dense.weight.grad[masks[name + ".weight"]]) < 1e-5
+            assert rel(layer.bias.grad, dense.bias.grad) < 1e-5
+
+
+def test_gradcheck_float64():
+    mask = torch.rand(6, 5, generator=torch.Generator().manual_seed(3)) < 0.5
+    mask[0, 0] = True
+    layer = SparseLinear(5, 6, mask, dtype=torch.float64)
+    x = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, v, b: _with(layer, v, b)(x), (x, layer.values, layer.bias))
+
+
+def _with(layer: SparseLinear, values: torch.Tensor, bias: torch.Tensor):
+    def f(x: torch.Tensor) -> torch.Tensor:
+        saved = layer.values, layer.bias
+        layer._parameters["values"], layer._parameters["bias"] = values, bias
+        try:
+            return layer(x)
+        finally:
+            layer._parameters["values"], layer._parameters["bias"] = saved
+
+    return f
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_bit_identical_for_any_thread_count(dtype):
+    # large enough that every kernel splits its work into several parallel tasks (a product under
+    # ~2^15 entry-panels runs on the calling thread), with a ragged last panel and row chunk
+    gen = torch.Generator().manual_seed(5)
+    mask = torch.rand(1100, 700, generator=gen) < 0.05
+    x = torch.randn(200, 700, dtype=dtype, generator=gen)
+    results = []
+    for threads in (1, 2, 3):
+        torch.manual_seed(0)  # the same bias
+        layer = SparseLinear(700, 1100, mask, dtype=dtype, threads=threads)
+        with torch.no_grad():
+            layer.values.copy_(torch.linspace(-1, 1, layer.values.numel(), dtype=dtype))
+        xx = x.clone().requires_grad_()
+        y = layer(xx)
+        y.backward(torch.ones_like(y))
+        results.append((y.detach(), xx.grad, layer.values.grad))
+    for other in results[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(results[0], other))
+
+
+def test_opcheck_and_compile():
+    mask = torch.rand(20, 30, generator=torch.Generator().manual_seed(2)) < 0.3
+    layer = SparseLinear(30, 20, mask)
+    pattern = [getattr(layer, name) for name in PATTERN_BUFFERS]
+    x = torch.randn(5, 30, requires_grad=True)
+    for bias in (layer.bias, None):
+        torch.library.opcheck(sparse_linear_op, (x, layer.values, bias, *pattern, 0))
+    grad = torch.randn(5, 20)
+    torch.library.opcheck(sparse_linear_backward, (grad, x.detach(), layer.values.detach(), *pattern, 0))
+    compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(compiled(x), layer(x))
+
+
+def test_to_dense_round_trip_and_state_dict():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(30, 50), nn.Tanh(), nn.Linear(50, 4))
+    masks = make_masks(model, "ramanujan", 0.2)
+    apply_masks(model, masks, persistent=True)
+    reference = copy.deepcopy(model)
+    plan = to_sparse(model, force=True)
+    assert plan == {"0": "sparse", "2": "sparse"}
+    x = torch.randn(8, 30)
+    torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-6)
+    # save and load the sparse model into a fresh dense one
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    fresh = nn.Sequential(nn.Linear(30, 50), nn.Tanh(), nn.Linear(50, 4))
+    load_sparse(fresh, torch.load(io.BytesIO(buffer.getvalue())))
+    assert isinstance(fresh[0], SparseLinear)
+    torch.testing.assert_close(fresh(x), model(x), rtol=0, atol=0)
+    # export
+    layer = model[0]
+    assert torch.equal(layer.to_sparse_csr().to_dense(), layer.weight)
+    np.testing.assert_array_equal(layer.to_scipy().toarray(), layer.weight.numpy())
+    # and back to dense, masked
+    back = to_dense(model, persistent=True)
+    assert set(back) == {"0.weight", "2.weight"}
+    assert torch.equal(back["0.weight"], masks["0.weight"])
+    assert masks_of(model) is not None
+    torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-6)
+    for name, p in reference.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[name], p)
+
+
+@pytest.mark.parametrize("mode", ["inplace", "prune"])
+def test_to_sparse_takes_the_applied_masks_of_either_mode(mode):
+    torch.manual_seed(2)
+    model = nn.Sequential(nn.Linear(20, 30), nn.ReLU(), nn.Linear(30, 5))
+    masks = make_masks(model, "random", 0.3, seed=4)
+    apply_masks(model, masks, mode=mode)
+    x = torch.randn(6, 20)
+    expected = model(x).detach()
+    plan = to_sparse(model, force=True)
+    assert set(plan.values()) == {"sparse"} and masks_of(model) is None
+    torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-6)
+    assert torch.equal(model[0].mask(), masks["0.weight"])
+
+
+def test_loading_a_checkpoint_adopts_its_pattern():
+    a = SparseLinear(12, 7, torch.rand(7, 12, generator=torch.Generator().manual_seed(0)) < 0.3)
+    b = SparseLinear(12, 7, torch.rand(7, 12, generator=torch.Generator().manual_seed(1)) < 0.6)
+    b.load_state_dict(a.state_dict())
+    assert torch.equal(b.mask(), a.mask())
+    x = torch.randn(3, 12)
+    torch.testing.assert_close(b(x), a(x), rtol=0, atol=0)
+    bad = {**a.state_dict(), "indices": a.indices + 100}
+    with pytest.raises(ValueError, match="CSR pattern"):
+        b.load_state_dict(bad)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_one_by_one_convolutions_convert_both_ways(dims):
+    conv_type = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[dims]
+    torch.manual_seed(dims)
+    model = nn.Sequential(conv_type(12, 20, 1), nn.ReLU(), conv_type(20, 6, 3), nn.ReLU(), conv_type(6, 8, 1))
+    masks = make_masks(model, "ramanujan", 0.3)
+    apply_masks(model, masks)
+    reference = copy.deepcopy(model)
+    plan = to_sparse(model, force=True)
+    assert plan == {"0": "sparse", "4": "sparse"}  # the 3x3 convolution is no Linear per position
+    assert isinstance(model[0], SparseConv1x1) and type(model[2]) is conv_type
+    x = torch.randn(2, 12, *(5,) * dims, requires_grad=True)
+    y, y0 = model(x), reference(x)
+    torch.testing.assert_close(y, y0, rtol=1e-5, atol=1e-6)
+    y.square().sum().backward()
+    y0.square().sum().backward()
+    w_grad = reference[0].weight.grad.reshape(20, 12)
+    torch.testing.assert_close(
+        model[0].values.grad, w_grad[masks["0.weight"].reshape(20, 12)], rtol=1e-5, atol=1e-6
+    )
+    back = to_dense(model)
+    assert type(model[0]) is conv_type and back["0.weight"].shape == (20, 12, *(1,) * dims)
+    torch.testing.assert_close(model(x), y0, rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match="kernel 1"):
+        SparseConv1x1.from_conv(conv_type(3, 4, 2), torch.ones(4, 3, dtype=torch.bool))
+
+
+def test_converter_leaves_layers_dense_where_sparse_does_not_pay():
+    model = nn.Sequential(nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+    masks = {"0.weight": torch.rand(512, 512) < 0.05, "2.weight": torch.rand(10, 512) < 0.05}
+    apply_masks(model, masks)
+    plan = to_sparse(model)
+    assert plan["0"] == "sparse" and plan["2"].startswith("dense")
+    assert isinstance(model[0], SparseLinear) and type(model[2]) is nn.Linear
+    assert set(masks_of(model).masks()) == {"2.weight"}  # the dense layer stays masked
+    assert pays(4096, 4096, 0.05) and not pays(4096, 4096, 0.5) and not pays(10, 512, 0.05)
+
+
+def test_bad_inputs_raise_clear_errors():
+    mask = torch.rand(6, 5) < 0.5
+    mask[0, 0] = True
+    layer = SparseLinear(5, 6, mask)
+    with pytest.raises(TypeError, match="dtype"):
+        layer(torch.randn(2, 5, dtype=torch.float64))
+    with pytest.raises(ValueError, match="in_features=5"):
+        layer(torch.randn(2, 4))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        layer(np.ones((2, 5)))
+    with pytest.raises(ValueError, match="shape"):
+        SparseLinear(5, 6, torch.ones(5, 6, dtype=torch.bool))
+    with pytest.raises(ValueError, match="bool"):
+        SparseLinear(5, 6, torch.full((6, 5), 0.5))
+    with pytest.raises(TypeError, match="dtype"):
+        SparseLinear(5, 6, mask, dtype=torch.float16)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        copy.deepcopy(layer).half()(torch.randn(2, 5, dtype=torch.float16))
+    with pytest.raises(ValueError, match="threads"):
+        SparseLinear(5, 6, mask, threads=0)
+    with pytest.raises(TypeError, match="nn.Linear"):
+        SparseLinear.from_linear(nn.Conv2d(1, 1, 1), mask)
+    with pytest.raises(TypeError, match="from_linear"):
+        to_sparse(nn.Linear(5, 6))
+    with pytest.raises(ValueError, match="no masks applied"):
+        to_sparse(nn.Sequential(nn.Linear(5, 6)))
+    with pytest.raises(ValueError, match="no parameter named"):
+        to_sparse(nn.Sequential(nn.Linear(5, 6)), {"nope.weight": mask})
+
+
+def test_core_refuses_bad_arrays():
+    # W (2 x 3) keeps (0, 0) and (1, 2); 3 columns make one column block
+    indptr = np.array([0, 1, 2], dtype=np.int64)
+    lanes = panel_lanes(torch.float32)
+    x = np.zeros((1, 3, lanes), dtype=np.float32)
+    out = np.zeros((1, 2, lanes), dtype=np.float32)
+    v = np.ones(2, dtype=np.float32)
+    ok = np.array([0, 2], dtype=np.int32)
+
+    def spmm_(*args, indptr=indptr, indices=ok, values=v, order=None, x=x, out=out, panels=1):
+        _core.sparse_spmm(indptr, indices, values, order, x, out, 2, 3, panels, 0)
+
+    spmm_()
+    with pytest.raises(ValueError, match="indices must lie"):
+        spmm_(indices=np.array([0, 3], dtype=np.int32))
+    with pytest.raises(ValueError, match="indptr must not decrease"):
+        spmm_(indptr=np.array([0, 2, 1], dtype=np.int64))
+    with pytest.raises(ValueError, match="indptr must have"):
+        spmm_(indptr=np.array([0, 2], dtype=np.int64))
+    with pytest.raises(ValueError, match="dtype"):
+        spmm_(x=x.astype(np.float64))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        spmm_(out=np.zeros((1, lanes, 2), np.float32).transpose(0, 2, 1))
+    with pytest.raises(ValueError, match="entries"):
+        spmm_(panels=2)
+    with pytest.raises(ValueError, match="order"):
+        spmm_(order=np.array([0, 5], dtype=np.int64))
+    with pytest.raises(ValueError, match="float32 or float64"):
+        _core.sparse_sddmm(indptr, ok, out.astype(np.int32), x, None, v, 2, 3, 1, 0)
+    # 200 columns make two blocks: row 0's entry in column 150 belongs to segment (1, 0)
+    wide = np.zeros((1, 200, lanes), dtype=np.float32)
+    blocked = np.array([0, 0, 0, 1, 1], dtype=np.int64)
+    _core.sparse_spmm(blocked, np.array([150], np.int32), v[:1], None, wide, out, 2, 200, 1, 0)
+    with pytest.raises(ValueError, match="column block"):
+        _core.sparse_spmm(
+            np.array([0, 1, 1, 1, 1], np.int64),
+            np.array([150], np.int32),
+            v[:1],
+            None,
+            wide,
+            out,
+            2,
+            200,
+            1,
+            0,
+        )
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_torch_csr_backend_equals_dense(dtype):
+    # the GPU path (torch's CSR kernels), checked on the CPU against the same oracle
+    gen = torch.Generator().manual_seed(9)
+    mask = torch.rand(40, 70, generator=gen) < 0.2
+    layer = SparseLinear(70, 40, mask, dtype=dtype, backend="torch")
+    check_against_dense(layer, torch.randn(2, 9, 70, dtype=dtype, generator=gen))
+
+
+def test_device_mismatch_is_refused():
+    layer = SparseLinear(2, 3, torch.ones(3, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"move one with \.to"):
+        layer(torch.randn(1, 2, device="meta"))
+    with pytest.raises(ValueError, match="backend"):
+        SparseLinear(2, 3, torch.ones(3, 2, dtype=torch.bool), backend="cuda")
+
+
+@posix_signals
+def test_ctrl_c_interrupts_the_kernels():
+    call = "spmm(indptr, indices, values, None, x, 1)"
+    assert_interrupted_in_core(interrupt_child(INTERRUPT_SETUP, call, after_cpu=0.5))
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cuda_layers_equal_dense(dtype):
+    gen = torch.Generator().manual_seed(7)
+    linear = nn.Linear(300, 200, dtype=dtype)
+    mask = torch.rand(200, 300, generator=gen) < 0.1
+    layer = SparseLinear.from_linear(linear.cuda(), mask)
+    assert layer.values.is_cuda and layer.indptr.is_cuda
+    check_against_dense(layer, torch.randn(65, 300, dtype=dtype, device="cuda"))
+    model = nn.Sequential(nn.Linear(300, 200), nn.ReLU(), nn.Linear(200, 10)).cuda()
+    apply_masks(model, make_masks(model, "ramanujan", 0.1))
+    x = torch.randn(8, 300, device="cuda")
+    expected = model(x)
+    to_sparse(model, force=True)
+    torch.testing.assert_close(model(x), expected, rtol=1e-4, atol=1e-5)
