@@ -30,14 +30,14 @@ def certify_csr(p: int, q: int):
     import ramcore
 
     g = ramcore.lps_graph(p, q)
-    return lambda: _cert(ramcore.certify(g, tol=TOL))
+    return lambda: _cert(ramcore.certify(g, method="two-pass", tol=TOL))
 
 
 def certify_matrix_free(p: int, q: int):
     import ramcore
 
     op = ramcore.lps_operator(p, q)
-    return lambda: _cert(ramcore.certify(op, tol=TOL))
+    return lambda: _cert(ramcore.certify(op, method="two-pass", tol=TOL))
 
 
 def _cert(c) -> dict:

@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 MODULES = {
     "graphs": "bench_graphs",
     "spectral": "bench_spectral",
+    "representations": "bench_representations",
     "resistance": "bench_resistance",
     "masks": "bench_masks",
     "encode": "bench_encode",

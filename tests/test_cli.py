@@ -140,5 +140,34 @@ def test_certify_biregular_exit_status():
 def test_certify_bad_input():
     proc = run("certify", "lps", "5", "15", check=False)
     assert proc.returncode == 2 and "q must be an odd prime" in proc.stderr
-    proc = run("certify", "lps", "5", "101", "--plot", "x.png", check=False)
-    assert proc.returncode == 2 and "at most 6000 vertices" in proc.stderr
+    proc = run("certify", "biregular", "101", "101", "--plot", "x.png", check=False)
+    assert proc.returncode == 2 and "at most 6000 vertices" in proc.stderr  # dense SVD
+
+
+def test_certify_lps_by_representations(tmp_path):
+    png = tmp_path / "x.png"  # the plot of a large LPS graph comes from its representations too
+    out = run("certify", "lps", "5", "101", "--plot", str(png)).stdout
+    assert "representations of PSL2(F_101)" in out and "principal(15)" in out and png.stat().st_size > 1000
+    out = run("certify", "lps", "5", "13", "--method", "representations").stdout
+    assert "RAMANUJAN" in out and "discrete(1) and discrete(6)" in out
+    assert "Lanczos on the CSR" in run("certify", "lps", "5", "61", "--method", "two-pass").stdout
+
+
+def test_spectrum_lps(tmp_path):
+    png, table = tmp_path / "km.png", tmp_path / "s.csv"
+    out = run("spectrum", "lps", "5", "13", "61", "--plot", str(png), "--save", str(table)).stdout
+    assert "X^{5,13}" in out and "X^{5,61}" in out and "4.42028942263" in out and "RAMANUJAN" in out
+    assert png.stat().st_size > 1000
+    rows = table.read_text().splitlines()
+    assert rows[0] == "q,value,multiplicity,representation"
+    total = {13: 0, 61: 0}
+    for row in rows[1:]:
+        q, _, m, _ = row.split(",")
+        total[int(q)] += int(m)
+    assert total == {13: 2184, 61: 113460}
+    out = run("spectrum", "lps", "3", "11", "--double-cover").stdout
+    assert "double cover" in out and "1,320" in out
+    proc = run("spectrum", "lps", "5", "15", check=False)
+    assert proc.returncode == 2 and "q must be an odd prime" in proc.stderr
+    proc = run("spectrum", "lps", "5", "13", "--save", str(tmp_path / "s.txt"), check=False)
+    assert proc.returncode == 2 and ".csv" in proc.stderr

@@ -241,6 +241,12 @@ SPECS: dict[str, tuple[tuple[Any, ...], dict[str, Any], dict[str, Any], dict[str
         },
         {"graph": ("certify takes", "graph")},
     ),
+    "lps_spectrum": (
+        (5, 13),
+        {},
+        {"p": INTS, "q": INTS, "threads": THREADS, "allow_multigraph": JUNK, "double_cover": JUNK},
+        {},
+    ),
     "ramanujan_gap": (
         (np.ones((4, 3)),),
         {},
@@ -379,6 +385,7 @@ POSITIONAL = {  # argument names of the baseline's positional arguments, in orde
     "eigs": ("a", "k"),
     "svds": ("b", "k"),
     "certify": ("graph",),
+    "lps_spectrum": ("p", "q"),
     "ramanujan_gap": ("matrix",),
     "effective_resistance": ("weights",),
     "graph_resistance": ("graph",),
@@ -400,7 +407,7 @@ GROUPS = {  # one test (and child) per group
     "graphs": ["lps_graph", "biregular_graph", "lps_parameters", "lps_operator", "lps_generators"],
     "field": ["inverse_mod", "is_prime", "legendre_symbol", "sqrt_mod", "two_squares_minus_one"],
     "groups": ["group", "group_method"],
-    "spectral": ["eigs", "svds", "certify"],
+    "spectral": ["eigs", "svds", "certify", "lps_spectrum"],
     "layers": [
         "ramanujan_gap",
         "effective_resistance",
@@ -586,6 +593,10 @@ def _check(name: str, args: tuple[Any, ...], kwargs: dict[str, Any], res: Any) -
     elif name == "certify":
         if not (math.isfinite(res.lambda1) and isinstance(res.ramanujan, bool)):
             raise Invalid(f"certify: {res}")
+    elif name == "lps_spectrum":
+        n = res.q * (res.q**2 - 1) // (1 if res.group == "PGL2" else 2) * (2 if res.double_cover else 1)
+        if res.multiplicities.sum() != n or not np.all(np.isfinite(res.values)):
+            raise Invalid(f"lps_spectrum: {res!r} does not account for its {n} vertices")
     elif name == "ramanujan_gap":
         if res.defined and not all(math.isfinite(v) or v == math.inf for v in (res.t1, res.t2, res.delta_r)):
             raise Invalid(f"ramanujan_gap: defined with non-finite values {res}")

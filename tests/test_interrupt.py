@@ -21,7 +21,12 @@ from sigint import assert_interrupted_in_core, interrupt_child, posix_signals
         "ramcore.biregular_graph(4001, 20, threads=1)",
         "ramcore.biregular_graph(3, 200_000_000, threads=1)",  # 9 rows of 2e8 entries: split by entries
         "ramcore.PGL2(661).elements(threads=1)",
-        "ramcore.certify(ramcore.lps_operator(5, 149), threads=1)",  # Lanczos, matrix-free
+        "ramcore.certify(ramcore.lps_operator(5, 149), method='two-pass', threads=1)",  # matrix-free
+        # blocks of the representations: batched Lanczos in the caller's thread or on a pool, and
+        # dense blocks on a pool (each worker stops at its next step; none is left running)
+        "ramcore.certify(ramcore.lps_operator(5, 1009), method='representations', threads=1)",
+        "ramcore.certify(ramcore.lps_operator(5, 1009), method='representations', threads=2)",
+        "ramcore.lps_spectrum(5, 509, threads=2)",
         # JL sketch: thousands of CG solves on 113k vertices
         "ramcore.graph_resistance(ramcore.lps_graph(5, 61), method='sketch', epsilon=0.05, threads=1)",
         # the same loops reporting their progress: the poll that shows it also checks for Ctrl-C

@@ -6,6 +6,7 @@
 #include "ramcore/cayley_operator.hpp"
 #include "ramcore/lanczos.hpp"
 #include "ramcore/lps.hpp"
+#include "ramcore/tridiagonal.hpp"
 #include "register.hpp"
 
 namespace ramcore::bindings {
@@ -135,6 +136,25 @@ void register_spectral(py::module_& m) {
       py::arg("columns"), py::arg("deflate"), py::arg("k"), py::arg("ncv"), py::arg("tol"),
       py::arg("max_restarts"), py::arg("seed"), py::arg("threads"), py::arg("vectors"),
       py::arg("two_pass") = false, py::arg("keep_bytes") = 0, py::arg("progress") = py::none());
+  m.def(
+      "tridiagonal_extremes",
+      [](const Doubles& a, const Doubles& b) {
+        enforce(a.ndim() == 2 && b.ndim() == 2 && b.shape(0) == a.shape(0) && a.shape(1) >= 1 &&
+                    b.shape(1) == a.shape(1),
+                "tridiagonal_extremes: a and b must be (count, m) arrays, m >= 1 (b's last column unused)");
+        const auto count = static_cast<int>(a.shape(0)), order = static_cast<int>(a.shape(1));
+        std::vector<double> values(2 * static_cast<std::size_t>(count));
+        std::vector<double> vectors(values.size() * static_cast<std::size_t>(order));
+        {
+          py::gil_scoped_release release;
+          tridiagonal_extremes(a.data(), b.data(), count, order, values.data(), vectors.data());
+        }
+        return py::make_tuple(to_numpy(std::move(values), {count, 2}),
+                              to_numpy(std::move(vectors), {count, 2, order}));
+      },
+      py::arg("a"), py::arg("b"),
+      "The largest and smallest eigenpairs of each tridiagonal matrix (rows of a, b): values "
+      "(count, 2), unit vectors (count, 2, m).");
   // Built once (generators and group tables, over a second for large p) and reused by every
   // product and solve; const, so products may run from several Python threads at once.
   py::class_<CayleyOperator>(m, "CayleyOperator")

@@ -71,4 +71,20 @@ std::vector<double> eigenvector(const std::vector<double>& a, const std::vector<
   return x;
 }
 
+void tridiagonal_extremes(const double* a, const double* b, int count, int m, double* values,
+                          double* vectors) {
+  std::vector<double> diag(static_cast<std::size_t>(m)), off(static_cast<std::size_t>(m > 0 ? m - 1 : 0));
+  for (int r = 0; r < count; ++r) {
+    const auto row = static_cast<std::size_t>(r) * static_cast<std::size_t>(m);
+    std::copy(a + row, a + row + diag.size(), diag.begin());
+    std::copy(b + row, b + row + off.size(), off.begin());
+    for (int end = 0; end < 2; ++end) {
+      const double theta = extreme_eigenvalue(diag, off, end == 0);
+      const std::vector<double> s = eigenvector(diag, off, theta);
+      values[2 * static_cast<std::size_t>(r) + static_cast<std::size_t>(end)] = theta;
+      std::copy(s.begin(), s.end(), vectors + (2 * row + static_cast<std::size_t>(end) * diag.size()));
+    }
+  }
+}
+
 }  // namespace ramcore

@@ -31,6 +31,7 @@ from .graphs import (
 from .groups import PGL2, PSL2
 from .layers.gap import RamanujanGap, ramanujan_gap
 from .multipartite import MultipartiteGraph
+from .representations import LPSSpectrum, lps_spectrum
 from .resistance import Resistances, effective_resistance, graph_resistance, sketch_size
 
 # Through the old module path on purpose: importing ramcore.sparsify (a module) here, before the
@@ -69,6 +70,7 @@ __all__ = [
     "LPSGenerators",
     "LPSGraph",
     "LPSParameters",
+    "LPSSpectrum",
     "biregular_graph",
     "inverse_mod",
     "is_prime",
@@ -76,6 +78,7 @@ __all__ = [
     "lps_generators",
     "lps_graph",
     "lps_parameters",
+    "lps_spectrum",
     "sqrt_mod",
     "two_squares_minus_one",
     "Resistances",

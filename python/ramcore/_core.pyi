@@ -88,6 +88,13 @@ def svds_csr(
     keep_bytes: int = 0,
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]: ...
+# For each row r of a and b (count, m): the largest and the smallest eigenvalue of the tridiagonal
+# matrix with diagonal a[r] and off-diagonal b[r, :m - 1], and unit eigenvectors:
+# values (count, 2), vectors (count, 2, m).
+def tridiagonal_extremes(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+
 # The matrix-free adjacency operator of X^{p,q} (loops and repeated generators as weights): the
 # generators and group tables are built once, by the constructor, and reused by every call.
 class CayleyOperator:

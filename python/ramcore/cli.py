@@ -7,6 +7,8 @@ ramcore biregular 7 3 --part adjacency --save b.npz
 ramcore params --target-vertices 100000 --bipartite
 ramcore certify lps 5 13              certify X^{5,13} as Ramanujan (--matrix-free for large q)
 ramcore certify biregular 7 3 --plot s.png
+ramcore spectrum lps 5 1009           the exact spectrum of X^{5,1009} from the representations
+ramcore spectrum lps 5 13 61 251 --plot km.png   spectral measures against Kesten-McKay
 ramcore demo                          sparse training on the bundled digits (needs torch)
 ramcore topometrics resnet20 --method snip --density 0.05
 ramcore rank-demo                     seed 004's ranking pipeline on the bundled digits
@@ -117,6 +119,13 @@ def _parser() -> argparse.ArgumentParser:
         help="compute neighbours on the fly instead of building the CSR (large q)",
     )
     cl.add_argument("--allow-multigraph", action="store_true")
+    cl.add_argument(
+        "--method",
+        choices=("auto", "representations", "two-pass", "thick-restart"),
+        default="auto",
+        help="auto (default): the representations of the group for 10,000 vertices or more, "
+        "else Lanczos on the graph; representations never builds the graph",
+    )
     cb = fam.add_parser("biregular", help="the bi-regular graph B(q, l)")
     cb.add_argument("q", type=_int)
     cb.add_argument("l", type=_int)
@@ -124,6 +133,19 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--tol", type=_tol, default=1e-10, help="relative residual tolerance (1e-10)")
         c.add_argument("--threads", type=_threads, default=None, help="worker threads (default: all)")
         c.add_argument("--plot", metavar="FILE.png", help="draw the whole spectrum against the bound")
+
+    spec = sub.add_parser("spectrum", help="the exact spectrum from the representations of the group")
+    sfam = spec.add_subparsers(dest="family", required=True)
+    sl = sfam.add_parser("lps", help="X^{p,q}, for one or more q (every eigenvalue with its multiplicity)")
+    sl.add_argument("p", type=_int, help="odd prime; the degree is p + 1")
+    sl.add_argument("q", type=_int, nargs="+", help="odd prime(s); one spectrum each")
+    sl.add_argument("--allow-multigraph", action="store_true", help="accept q < 2 sqrt(p) (multigraph)")
+    sl.add_argument("--double-cover", action="store_true", help="the bipartite double cover X x K2")
+    sl.add_argument("--threads", type=_threads, default=None, help="worker threads (default: all)")
+    sl.add_argument("--save", metavar="FILE.csv", help="write q, value, multiplicity, representation rows")
+    sl.add_argument(
+        "--plot", metavar="FILE.png", help="the spectral measures against the Kesten-McKay density"
+    )
 
     par = sub.add_parser("params", help="list admissible LPS (p, q) pairs")
     par.add_argument("--p-max", type=_positive_int, default=97)
@@ -243,8 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     """Run the command in `args` (parsed and checked) from `ramcore.apps`."""
-    if args.command in ("lps", "biregular", "params", "certify"):
-        _check_output(getattr(args, "save", None), "--save")
+    if args.command in ("lps", "biregular", "params", "certify", "spectrum"):
+        _check_output(getattr(args, "save", None), "--save", (".csv",) if args.command == "spectrum" else ())
         if getattr(args, "plot", None):
             try:
                 from matplotlib.backend_bases import FigureCanvasBase
@@ -274,9 +296,20 @@ def _dispatch(args: argparse.Namespace) -> int:
                 b,
                 matrix_free=getattr(args, "matrix_free", False),
                 allow_multigraph=getattr(args, "allow_multigraph", False),
+                method=getattr(args, "method", "auto"),
                 tol=args.tol,
                 threads=args.threads,
                 plot=args.plot,
+            )
+        if args.command == "spectrum":
+            return graphs.spectrum_lps(
+                args.p,
+                args.q,
+                allow_multigraph=args.allow_multigraph,
+                double_cover=args.double_cover,
+                threads=args.threads,
+                plot=args.plot,
+                save=args.save,
             )
         a, b = (args.p, args.q) if args.command == "lps" else (args.q, args.l)
         return graphs.build(

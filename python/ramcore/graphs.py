@@ -27,6 +27,8 @@ from .validation import threads as _threads
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
+    from .representations import LPSSpectrum
+
 __all__ = [
     "BiregularGraph",
     "RamanujanFamily",
@@ -297,6 +299,15 @@ class LPSGraph:
         """Bytes held by the CSR arrays."""
         extra = 0 if self.multiplicities is None else self.multiplicities.nbytes
         return int(self.indptr.nbytes + self.indices.nbytes + extra)
+
+    def spectrum(self, *, double_cover: bool = False, threads: int | None = None) -> LPSSpectrum:
+        """The exact spectrum from the irreducible representations of the group
+        (`ramcore.lps_spectrum`; the CSR is not used)."""
+        from .representations import lps_spectrum  # imports this module
+
+        return lps_spectrum(
+            self.p, self.q, allow_multigraph=self.multigraph, double_cover=double_cover, threads=threads
+        )
 
     def to_networkx(self, force: bool = False) -> nx.Graph:
         """networkx Graph (MultiGraph weights as 'weight'); refused for big graphs unless force."""

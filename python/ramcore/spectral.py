@@ -24,6 +24,7 @@ from . import _core
 from .graphs import LPSGenerators, LPSGraph, RamanujanFamily, check_pq, constant_vectors, lps_generators
 from .interop import DeviceWarning, as_csr, check_symmetric, refuse_complex
 from .progress import check_progress, core_progress
+from .representations import certify_blocks
 from .validation import as_int, available_memory, check_memory, core_seed, positive_int, tolerance
 from .validation import threads as _threads
 
@@ -504,6 +505,7 @@ class Certificate:
     tol: float
     seconds: float
     method: str
+    irrep: str = ""  # method="representations": the representation(s) where `nontrivial` occurs
 
     def summary(self) -> str:
         verdict = (
@@ -520,16 +522,21 @@ class Certificate:
                 f"  Ramanujan bound   {self.bound:.12g}   margin {self.margin:.6g}",
                 f"  solver            {self.method}, tol {self.tol:g}, {self.matvecs} matvecs, "
                 f"{self.restarts} restarts, converged={self.converged}",
-                f"  time              {self.seconds:.3f} s",
             ]
+            + ([f"  attained in       {self.irrep}"] if self.irrep else [])
+            + [f"  time              {self.seconds:.3f} s"]
         )
+
+
+CERTIFY_METHODS = ("auto", "representations", *METHODS)
+REPRESENTATIONS_MIN_VERTICES = 10_000  # "auto" below this: the CSR Lanczos (a few ms) is faster
 
 
 def certify(
     graph: Any,
     *,
     matrix_free: bool = False,
-    method: str = "two-pass",
+    method: str = "auto",
     tol: float = 1e-10,
     ncv: int | None = None,
     max_restarts: int = 1000,
@@ -539,11 +546,31 @@ def certify(
 ) -> Certificate:
     """Certify an LPSGraph, LPSOperator (matrix-free) or BiregularGraph as Ramanujan.
 
-    method: "two-pass" (default: the plain Lanczos recurrence, memory O(n)) or "thick-restart";
-    both report the true residual of the computed eigenvector. progress: as for `eigs`.
+    method: "auto" (default), "representations", "two-pass" or "thick-restart".
+      "representations" (LPS graphs only): the extreme eigenvalues of every irreducible block
+      M_rho = sum_s rho(s) of PGL2(F_q) or PSL2(F_q) (`ramcore.representations`), never the graph:
+      X^{5,1009} (514 M vertices) in seconds; `irrep` names where the largest value occurs.
+      "two-pass": the plain Lanczos recurrence on the CSR (or, with matrix_free, on the Cayley
+      operator), memory O(n); "thick-restart": Lanczos with re-orthogonalisation and restarts.
+      "auto": "representations" for an LPS graph of at least REPRESENTATIONS_MIN_VERTICES vertices
+      without matrix_free, "two-pass" otherwise. Every method reports the true residual of the
+      computed eigenvector.
+
+    ncv, max_restarts: options of the Lanczos methods (checked whatever the method).
+
+    progress: a bar over the blocks for "representations" (see ramcore.progress); for the Lanczos
+      methods as for `eigs`.
     """
     start = time.perf_counter()
     tolerance(tol, "tol")  # before anything is built: a certificate needs tol in (0, 1)
+    if method not in CERTIFY_METHODS:
+        raise ValueError(f"method must be one of {CERTIFY_METHODS}, got {method!r}")
+    lps = isinstance(graph, (LPSGraph, LPSOperator))
+    if method == "auto":
+        big = lps and graph.num_vertices >= REPRESENTATIONS_MIN_VERTICES
+        method = "representations" if big and not matrix_free else "two-pass"
+    lanczos = "two-pass" if method == "representations" else method
+    _solver_args(1, tol, ncv, max_restarts, seed, threads, lanczos)  # every argument checked
     opts: dict[str, Any] = {"tol": tol, "ncv": ncv, "max_restarts": max_restarts, "seed": seed}
     opts["threads"] = threads
     opts["method"] = method
@@ -552,6 +579,15 @@ def certify(
         raise TypeError(
             f"certify takes an LPSGraph, LPSOperator or BiregularGraph, got {type(graph).__name__}"
         )
+    if method == "representations":
+        if not isinstance(graph, (LPSGraph, LPSOperator)):
+            raise ValueError(
+                f"method='representations' certifies LPS graphs (Cayley graphs of PGL2/PSL2), got "
+                f"{type(graph).__name__}; use 'two-pass'"
+            )
+        if matrix_free:
+            raise ValueError("matrix_free selects the Lanczos operator; method='representations' uses none")
+        return _certify_representations(graph, tol, seed, threads, progress, start)
     if not graph.regular:  # bi-regular: certified on the singular values of its biadjacency
         return _certify_biregular(graph, start, opts)
     if isinstance(graph, LPSGraph) and matrix_free:
@@ -586,6 +622,41 @@ def certify(
         tol=res.tol,
         seconds=time.perf_counter() - start,
         method=method,
+    )
+
+
+def _certify_representations(
+    graph: LPSGraph | LPSOperator, tol: float, seed: int, threads: Any, progress: Any, start: float
+) -> Certificate:
+    gens = graph.generators
+    res = certify_blocks(gens, tol=tol, seed=seed, threads=threads, progress=progress)
+    best = res.best
+    value, resid = best.value, best.residual
+    bound = graph.ramanujan_bound
+    d = graph.degree
+    kind = "bipartite" if graph.bipartite else "non-bipartite; also its double cover"
+    group = "PGL2" if graph.bipartite else "PSL2"
+    return Certificate(
+        graph=f"X^{{{graph.p},{graph.q}}} ({kind})",
+        vertices=graph.num_vertices,
+        degrees=(d,),
+        lambda1=float(d),  # the trivial representation: sum_s 1, exactly
+        lambda1_residual=0.0,
+        nontrivial=value,
+        residual=resid,
+        bound=bound,
+        margin=bound - value,
+        ramanujan=res.converged and value + resid <= bound,
+        converged=res.converged,
+        matvecs=res.matvecs,
+        restarts=0,
+        tol=tol,
+        seconds=time.perf_counter() - start,
+        method=(
+            f"representations of {group}(F_{graph.q}): {len(res.blocks)} blocks of size <= {graph.q + 1} "
+            f"({res.lanczos_blocks} by batched Lanczos, {res.dense_blocks} dense)"
+        ),
+        irrep=res.irrep,
     )
 
 

@@ -15,4 +15,11 @@ double extreme_eigenvalue(const std::vector<double>& a, const std::vector<double
 // A unit eigenvector for the eigenvalue theta by inverse iteration on the tridiagonal system.
 std::vector<double> eigenvector(const std::vector<double>& a, const std::vector<double>& b, double theta);
 
+// For `count` tridiagonal matrices of order m (row r: diagonal a[r m .. r m + m), off-diagonal
+// b[r m .. r m + m - 1), b's row stride m): the largest and the smallest eigenvalue of each,
+// values[2 r] and values[2 r + 1], with unit eigenvectors in vectors[(2 r + end) m ..]. The
+// convergence test of batched Lanczos runs (one call per test for every block of a batch).
+void tridiagonal_extremes(const double* a, const double* b, int count, int m, double* values,
+                          double* vectors);
+
 }  // namespace ramcore
