@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import ramcore
-from ramcore.layers.sparsify import network_vertices
+from ramcore.layers.sparsify import network_adjacency, network_vertices
 
 
 def cnn(seed: int = 0) -> dict[str, np.ndarray]:
@@ -196,3 +196,40 @@ def test_global_on_a_zoo_resnet_and_the_table_runner():
     res = ramcore.sparsify(scores, density=0.05, scope="global", inputs=inputs, seed=1, report=False)
     for n, s in scores.items():
         assert res.masks[n].shape == s.shape and str(res.masks[n].dtype) == "torch.bool"
+
+
+def laplacian(a: np.ndarray) -> np.ndarray:
+    return np.diag(a.sum(axis=1)) - a
+
+
+def bounds(lg: np.ndarray, lh: np.ndarray) -> tuple[float, float]:
+    """min and max of x'L_H x / x'L_G x over x outside the null space of L_G."""
+    s, u = np.linalg.eigh(lg)
+    keep = s > 1e-9 * s.max()
+    z = u[:, keep] / np.sqrt(s[keep])
+    ev = np.linalg.eigvalsh(z.T @ lh @ z)
+    return float(ev[0]), float(ev[-1])
+
+
+def test_layerwise_sparsifiers_merged_bound_the_global_graph():
+    """Lemma 3.1 with the channel merge: H_i an (lo_i, hi_i)-approximation of the rolled layer graph
+    G_i (one vertex per kernel entry) stays one after identifying the entries of a channel (x
+    constant on them), and the union over layers is one of G_full with [min lo_i, max hi_i]."""
+    g = cnn(5)
+    res = ramcore.sparsify(g, epsilon=2.0, seed=3, return_weights=True, report=False)
+    los, his = [], []
+    for name, w in g.items():
+
+        def bip(m):
+            b = m.reshape(m.shape[0], -1).T  # (in * k * k, out)
+            a = np.block([[np.zeros((b.shape[0],) * 2), b], [b.T, np.zeros((b.shape[1],) * 2)]])
+            return laplacian(a)
+
+        lo, hi = bounds(bip(w), bip(res.weights[name]))
+        los.append(lo)
+        his.append(hi)
+    lo, hi = bounds(
+        laplacian(network_adjacency(g)[0].toarray()), laplacian(network_adjacency(res.weights)[0].toarray())
+    )
+    assert min(los) - 1e-9 <= lo and hi <= max(his) + 1e-9
+    assert hi > 1.1 and lo < 0.9  # a real sparsifier, not the identity
