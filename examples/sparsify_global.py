@@ -72,7 +72,7 @@ def compare(name: str, densities: list[float], seed: int = 0) -> list[dict[str, 
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| model | density | scope | seconds | layer densities | disconnected layers "
+        "| model | density | scope | seconds (masks + λ₂ report) | layer densities | disconnected layers "
         "| mean λ₂ (largest comp.) | shared with the other scope | global vs global, seed + 1 |",
         "|---|---|---|---|---|---|---|---|---|",
     ]

@@ -309,9 +309,11 @@ def sparsify(
 
     report: compute the per-layer LayerReport (lambda_2 costs about as much as the resistances).
     return_weights: also return every layer's sparsifier weights w_e / p_e (H of Algorithm 1).
+
     inputs: scope="global" only: name -> the sources summed into the layer's input (layer names,
       None for the network input, (name, channel offset) for a zero-padding shortcut), for residual
       networks; `ramcore.torch.layer_inputs(model)` reads them off a model. Default: a chain.
+
     resistance: scope="global" only: `graph_resistance`'s method ("auto", "exact" or "sketch").
     """
     start = time.perf_counter()
@@ -448,9 +450,9 @@ def network_vertices(
 
     A vertex is a channel of an activation tensor (a feature for Linear layers). A convolution's
     (out, in, kh, kw) kernel joins input channel i to output channel o with kh*kw parallel edges,
-    one per kernel entry: seed 002's rolled layer graph (section 2.4: |L| = K_h K_w C_in,
-    |R| = C_out) with the K_h K_w vertices of one input channel merged into that channel's vertex,
-    so that layer i's outputs are layer i+1's inputs, as in the seed's l-partite graph
+    one per kernel entry: seed 002's rolled layer graph (section 2.4: K_h K_w C_in vertices on the
+    left, C_out on the right) with the K_h K_w vertices of one input channel merged into that
+    channel's vertex, so that layer i's outputs are layer i+1's inputs, as in the seed's l-partite graph
     G_full = union of the G_i (section 3). A Linear layer reading the flattened C x m map of a
     convolution joins feature j to channel j // m (PyTorch's channel-major flatten).
 
