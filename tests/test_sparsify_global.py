@@ -115,6 +115,8 @@ def test_global_density_is_exact_deterministic_and_seeded():
     assert all(np.array_equal(a.masks[k], b.masks[k]) for k in g)
     assert not all(np.array_equal(a.masks[k], c.masks[k]) for k in g)
     assert set(a.layers) == set(g) and a.layers["c2"].shape == (5, 4, 3, 3)
+    sk = ramcore.sparsify(g, density=0.2, scope="global", seed=4, resistance="sketch", report=False)
+    assert sum(int(m.sum()) for m in sk.masks.values()) == round(0.2 * total)
 
 
 def test_global_bad_wiring_is_refused():
