@@ -624,8 +624,9 @@ def _global(
 
     names = list(scores)
     total = sum(math.prod(tuple(int(x) for x in scores[n].shape)) for n in names)
-    # the per-entry arrays below (scores, resistances, probabilities, draws, weights, mask)
-    check_memory(41 * total, f"scope='global' on {total:,} weights", "use scope='layerwise'")
+    # about ten float64 arrays of one value per weight at the peak (scores twice, resistances and their
+    # concatenation, leverages, probabilities, draws, reweighted weights) and the mask
+    check_memory(81 * total, f"scope='global' on {total:,} weights", "use scope='layerwise'")
     a, ins, outs = network_adjacency(scores, inputs)
     if resistance == "auto":  # channel graphs are small and dense-ish: exact is far cheaper than the sketch
         resistance = "exact" if a.shape[0] <= GLOBAL_EXACT else "sketch"
