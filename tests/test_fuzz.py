@@ -301,7 +301,12 @@ SPECS: dict[str, tuple[tuple[Any, ...], dict[str, Any], dict[str, Any], dict[str
             ),
             "C": FLOATS,
             "seed": INTS,
-            "scope": JUNK,
+            "scope": st.one_of(JUNK, st.just("global")),
+            "inputs": st.one_of(
+                JUNK,
+                st.sampled_from([{"a": [None], "b": ["a"]}, {"a": ["b"], "b": ["a"]}, {"a": [("b", -1)]}]),
+            ),
+            "resistance": st.one_of(JUNK, st.sampled_from(["exact", "sketch"])),
         },
         {"scores": ("scores",)},
     ),

@@ -323,9 +323,7 @@ def test_global_scope_with_epsilon_is_a_sparsifier_of_the_network():
 
 
 def test_global_scope_needs_a_chain():
-    with pytest.raises(ValueError, match="2-d"):
-        ramcore.sparsify({"conv": np.ones((2, 2, 3, 3))}, density=0.5, scope="global")
-    with pytest.raises(ValueError, match="has 5 inputs but 'a' has 4 outputs"):
+    with pytest.raises(ValueError, match="5 input channels but its sources give 4"):
         ramcore.sparsify({"a": np.ones((4, 3)), "b": np.ones((2, 5))}, density=0.5, scope="global")
     with pytest.raises(ValueError, match="one density"):
         ramcore.sparsify({"a": np.ones((4, 3))}, density={"a": 0.5}, scope="global")

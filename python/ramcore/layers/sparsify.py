@@ -9,7 +9,11 @@
   in PyTorch's weight layout; returns boolean masks with every layer's weight shape and a
   per-layer report (kept edges, lambda_2 of the normalised Laplacian before and after, seed 002
   Fig. 3, and connectivity). `scope="global"` runs Algorithm 1 once on the whole network's
-  multipartite graph (small MLP-like models), the baseline of Lemma 3.1.
+  multipartite graph G_full (section 3; the "global" row of Table 1), the baseline of Lemma 3.1:
+  Linear and convolutional layers in the rolled encoding of section 2.4 with the kernel entries of
+  one input channel merged into that channel's vertex (`network_vertices`), so that consecutive
+  layers share their channels; residual sums identify the channels they add (`inputs`,
+  `ramcore.torch.layer_inputs`).
 
 Scores: `magnitude(weights)` gives `|W|` (seed 002's magnitude score); SNIP and SynFlow scores are
 computed from a model and data by `ramcore.torch` and passed here as score matrices.
@@ -20,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +34,8 @@ import scipy.sparse as sp
 
 from ..interop import as_numpy, is_torch, refuse_complex, to_torch_like
 from ..spectral import eigs, svds
+from ..validation import check_memory, nonnegative_int, per_name, positive_real
 from ..validation import density as check_density
-from ..validation import nonnegative_int, per_name, positive_real
 from .bipartite import check_weights, components, dense_biadjacency, dense_connected
 from .resistance import effective_resistance
 
@@ -41,15 +45,21 @@ __all__ = [
     "SparsifyResult",
     "chain_adjacency",
     "magnitude",
+    "network_adjacency",
+    "network_vertices",
     "sparsify",
     "spec_spar",
 ]
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
 C_SEED = 5.0  # seed 002, Algorithm 1 line 6: p_e = min(1, 5 log n l_e / eps^2)
 DENSE_GRAM = 2048  # lambda_2 from a dense Gram matrix while the smaller side is this small
 SMALL_EIGH = 64  # Gram matrices up to this size go to LAPACK
+# scope="global" solves exactly up to this many vertices (a dense 12k x 12k inverse: 1.1 GiB). VGG-16's
+# channel graph (4,237 vertices, 14.7M edges) took 13 s exact against 136 s sketched on 2 busy cores.
+GLOBAL_EXACT = 12_000
 
 
 def magnitude(weights: Any) -> Any:
@@ -282,6 +292,8 @@ def sparsify(
     scope: str = "layerwise",
     report: bool = True,
     return_weights: bool = False,
+    inputs: Mapping[str, Sequence[Source]] | None = None,
+    resistance: str = "auto",
 ) -> SparsifyResult:
     """Prune a network by spectral sparsification (seed 002 Algorithm 2).
 
@@ -293,11 +305,20 @@ def sparsify(
       seed's practical variant; or epsilon: Algorithm 1's eps for every layer.
     seed: masks are a deterministic function of the scores and the seed; each layer draws from
       its own stream keyed by its name, so adding or reordering layers leaves the others' masks.
-    scope: "layerwise" (Algorithm 2) or "global" (Algorithm 1 on the whole multipartite graph of a
-      chain of 2-d layers, consecutive ones sharing neurons: layer i's out = layer i+1's in).
+    scope: "layerwise" (Algorithm 2) or "global" (Algorithm 1 once on the whole network's
+      multipartite graph, `network_vertices`: Linear and convolutional layers, in the rolled encoding
+      with one vertex per channel, a convolution's kernel entries parallel edges between its
+      channels; layer i's outputs are layer i+1's inputs unless `inputs` says otherwise).
 
     report: compute the per-layer LayerReport (lambda_2 costs about as much as the resistances).
     return_weights: also return every layer's sparsifier weights w_e / p_e (H of Algorithm 1).
+
+    inputs: scope="global" only: name -> the sources summed into the layer's input (layer names,
+      None for the network input, (name, channel offset) for a zero-padding shortcut), for residual
+      networks; `ramcore.torch.layer_inputs(model)` reads them off a model. Default: a chain.
+
+    resistance: scope="global" only: `graph_resistance`'s method, "exact", "sketch" or "auto"
+      (exact up to 12,000 vertices, the sketch beyond).
     """
     start = time.perf_counter()
     if not isinstance(scores, Mapping) or not scores:
@@ -318,10 +339,14 @@ def sparsify(
         density = check_density(density, "density")
     if epsilon is not None:
         epsilon = positive_real(epsilon, "epsilon")
+    if scope == "layerwise" and inputs is not None:
+        raise ValueError("inputs describes the network's graph for scope='global'; layerwise does not use it")
+    if resistance not in ("auto", "exact", "sketch"):
+        raise ValueError(f"resistance must be 'auto', 'exact' or 'sketch', got {resistance!r}")
     if scope == "global":
         if isinstance(density, Mapping):
             raise ValueError("scope='global' takes one density for the whole network")
-        masks, reports, weights = _global(scores, epsilon, density, c, base, report)
+        masks, reports, weights = _global(scores, epsilon, density, c, base, report, inputs, resistance)
     else:
         masks, reports, weights = {}, {}, {}
         for name, s in scores.items():
@@ -417,28 +442,157 @@ def _second_largest(gram: Any) -> float:
 # --- the whole network: Algorithm 1 on the multipartite graph ------------------------------------
 
 
-def _chain(scores: Mapping[str, Any]) -> tuple[list[str], list[FloatArray], list[int]]:
-    """2-d (out, in) score matrices of a chain, checked, with each layer's first input vertex."""
+Source = Any  # a layer name, None (the network input), or (name or None, channel offset)
+
+
+def network_vertices(
+    scores: Mapping[str, Any], inputs: Mapping[str, Sequence[Source]] | None = None
+) -> tuple[int, dict[str, IntArray], dict[str, IntArray]]:
+    """The vertices of a network's multipartite graph in the rolled, channel-merged encoding used
+    by `sparsify(scope="global")`: (number of vertices, name -> vertex of every input unit,
+    name -> vertex of every output unit).
+
+    A vertex is a channel of an activation tensor (a feature for Linear layers). A convolution's
+    (out, in, kh, kw) kernel joins input channel i to output channel o with kh*kw parallel edges,
+    one per kernel entry: seed 002's rolled layer graph (section 2.4: K_h K_w C_in vertices on the
+    left, C_out on the right) with the K_h K_w vertices of one input channel merged into that
+    channel's vertex, so that layer i's outputs are layer i+1's inputs, as in the seed's l-partite graph
+    G_full = union of the G_i (section 3). A Linear layer reading the flattened C x m map of a
+    convolution joins feature j to channel j // m (PyTorch's channel-major flatten).
+
+    inputs: name -> the sources summed into the layer's input tensor, each a layer name (its
+      output), None (the network input) or a pair (source, offset) placing the source's channel c
+      at input channel c + offset (a zero-padding shortcut). A sum identifies channel c of every
+      summand (an identity shortcut is a wire: zero resistance). Default: a chain, every layer
+      reads the previous one's output and the first reads the network input.
+
+    Vertices are numbered in order of first appearance, layer by layer, a layer's inputs before
+    its outputs (a chain: the network input, then every layer's outputs).
+    """
     names = list(scores)
-    mats = []
+    shapes = {}
     for name in names:
-        arr = as_numpy(scores[name])
-        if arr.ndim != 2:
+        shape = tuple(int(x) for x in getattr(scores[name], "shape", ()))
+        if len(shape) < 2:
+            raise ValueError(f"scores[{name!r}] must be (out, in) or (out, in, *kernel), got shape {shape}")
+        shapes[name] = shape
+    if inputs is None:
+        inputs = {n: [names[i - 1] if i else None] for i, n in enumerate(names)}
+    elif not isinstance(inputs, Mapping):
+        raise TypeError(f"inputs must be a mapping name -> sequence of sources, got {type(inputs).__name__}")
+    missing = [n for n in names if n not in inputs]
+    extra = [n for n in inputs if n not in shapes]
+    if missing or extra:
+        raise ValueError(
+            f"inputs must name every layer of scores exactly: missing {missing}, unknown {extra}"
+        )
+    parent: list[int] = []
+
+    def fresh(size: int) -> int:
+        parent.extend(range(len(parent), len(parent) + size))
+        return len(parent) - size
+
+    def find(v: int) -> int:
+        while parent[v] != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    out_first = {n: fresh(shapes[n][0]) for n in names}  # output channels, in layer order
+    net_in: list[int] = []  # the network input's channels, grown as readers need them
+    in_first: dict[str, int] = {}
+    groups: dict[str, int] = {}
+    for name in names:
+        srcs = inputs[name]
+        if isinstance(srcs, (str, tuple)) or srcs is None or not isinstance(srcs, Sequence) or not srcs:
+            raise TypeError(f"inputs[{name!r}] must be a non-empty list of sources, got {srcs!r}")
+        pairs = [s if isinstance(s, tuple) else (s, 0) for s in srcs]
+        for src, off in pairs:
+            bad_offset = isinstance(off, bool) or not isinstance(off, int) or off < 0 or (src is None and off)
+            if not (src is None or src in shapes) or bad_offset:
+                raise ValueError(
+                    f"inputs[{name!r}]: a source is a layer name of scores, None (the network input) or "
+                    f"(layer name, non-negative int offset), got {(src, off)!r}"
+                )
+        conv = all(src is not None and len(shapes[src]) > 2 for src, _ in pairs)
+        width = max(off + (shapes[src][0] if src is not None else 0) for src, off in pairs)
+        if width == 0:  # reads the network input only: one vertex per input unit
+            width = shapes[name][1]
+        units = shapes[name][1]
+        if len(shapes[name]) == 2 and conv and units != width:
+            if units % width:
+                raise ValueError(
+                    f"inputs[{name!r}]: {units} input features are not a flatten of the {width} "
+                    "source channels"
+                )
+            groups[name] = units // width
+        elif units != width:
             raise ValueError(
-                f"scope='global' needs 2-d (out, in) layers chained output to input; "
-                f"{name!r} has shape {arr.shape}"
+                f"inputs[{name!r}]: the layer has {units} input channels but its sources give {width} "
+                "(grouped convolutions are not supported)"
             )
-        check_weights(arr, f"scores[{name!r}]")
-        mats.append(arr)
-    offsets = [0]
-    for i, mat in enumerate(mats):
-        if i and mat.shape[1] != mats[i - 1].shape[0]:
+        else:
+            groups[name] = 1
+        first = fresh(width)
+        in_first[name] = first
+        for src, off in pairs:
+            if src is None:  # the network input: as many channels as the layer reads
+                while len(net_in) < width:
+                    net_in.append(fresh(1))
+                for ch in range(width):
+                    parent[find(first + ch)] = find(net_in[ch])
+                continue
+            for c in range(shapes[src][0]):
+                parent[find(first + off + c)] = find(out_first[src] + c)
+    roots = np.array([find(v) for v in range(len(parent))])
+    # number the vertices in order of first appearance: layer by layer, its inputs then its outputs
+    order = np.concatenate(
+        [r for n in names for r in (
+            roots[in_first[n] : in_first[n] + shapes[n][1] // groups[n]],
+            roots[out_first[n] : out_first[n] + shapes[n][0]],
+        )]
+    )  # fmt: skip
+    used, first_seen = np.unique(order, return_index=True)
+    index = np.full(len(parent), -1, dtype=np.int64)
+    index[used] = np.argsort(np.argsort(first_seen))
+    ins, outs = {}, {}
+    for name in names:
+        outs[name] = index[roots[out_first[name] : out_first[name] + shapes[name][0]]]
+        channels = index[roots[in_first[name] : in_first[name] + shapes[name][1] // groups[name]]]
+        ins[name] = np.repeat(channels, groups[name])
+        if np.intersect1d(ins[name], outs[name]).size:
             raise ValueError(
-                f"scope='global': layer {names[i]!r} has {mat.shape[1]} inputs but {names[i - 1]!r} "
-                f"has {mats[i - 1].shape[0]} outputs"
+                f"inputs: layer {name!r} reads a channel it writes (a residual sum around a single "
+                "layer); its edges would be self-loops"
             )
-        offsets.append(offsets[-1] + mat.shape[1])
-    return names, mats, offsets
+    return len(used), ins, outs
+
+
+def network_adjacency(
+    scores: Mapping[str, Any], inputs: Mapping[str, Sequence[Source]] | None = None
+) -> tuple[sp.csr_array, dict[str, IntArray], dict[str, IntArray]]:
+    """(symmetric adjacency, input vertices, output vertices) of the network's multipartite graph
+    (`network_vertices`): the conductance between two vertices is the sum of the scores of the
+    parallel edges joining them (kernel entries and flattened positions of one channel, and
+    layers joining the same channels across a residual sum)."""
+    n, ins, outs = network_vertices(scores, inputs)
+    rows, cols, vals = [], [], []
+    for name, s in scores.items():
+        w = _layer_scores(name, s)
+        blocks = w.reshape(w.shape[0], w.shape[1], -1).sum(axis=2)  # (out, in units)
+        o, i = np.nonzero(blocks)
+        rows.append(outs[name][o])
+        cols.append(ins[name][i])
+        vals.append(blocks[o, i])
+    r, c, v = (np.concatenate(x) for x in (rows, cols, vals))
+    a = sp.coo_array((np.concatenate([v, v]), (np.concatenate([r, c]), np.concatenate([c, r]))), shape=(n, n))
+    return sp.csr_array(a), ins, outs  # csr sums the duplicates: parallel edges add conductances
+
+
+def _layer_scores(name: str, s: Any) -> FloatArray:
+    arr = np.asarray(as_numpy(s), dtype=np.float64)
+    check_weights(arr.reshape(arr.shape[0], -1), f"scores[{name!r}]")
+    return arr
 
 
 def chain_adjacency(mats: list[FloatArray], offsets: list[int]) -> sp.csr_array:
@@ -457,23 +611,38 @@ def chain_adjacency(mats: list[FloatArray], offsets: list[int]) -> sp.csr_array:
 
 
 def _global(
-    scores: Mapping[str, Any], epsilon: float | None, density: float | None, c: float, seed: int, report: bool
+    scores: Mapping[str, Any],
+    epsilon: float | None,
+    density: float | None,
+    c: float,
+    seed: int,
+    report: bool,
+    inputs: Mapping[str, Sequence[Source]] | None,
+    resistance: str,
 ) -> tuple[dict[str, Any], dict[str, LayerReport], dict[str, Any]]:
     from ..resistance import graph_resistance  # general graphs; imported here, as it imports this package
 
-    names, mats, offsets = _chain(scores)
-    a = chain_adjacency(mats, offsets)
-    r_full = graph_resistance(a).as_matrix()  # exact for small networks, sketched beyond
-    rng = np.random.default_rng([seed])
-    # All edges of the network in one draw, layer after layer, each in (out, in) order.
-    w_all = np.concatenate([m.reshape(-1) for m in mats])
+    names = list(scores)
+    total = sum(math.prod(tuple(int(x) for x in scores[n].shape)) for n in names)
+    # about ten float64 arrays of one value per weight at the peak (scores twice, resistances and their
+    # concatenation, leverages, probabilities, draws, reweighted weights) and the mask
+    check_memory(81 * total, f"scope='global' on {total:,} weights", "use scope='layerwise'")
+    a, ins, outs = network_adjacency(scores, inputs)
+    if resistance == "auto":  # channel graphs are small and dense-ish: exact is far cheaper than the sketch
+        resistance = "exact" if a.shape[0] <= GLOBAL_EXACT else "sketch"
+    r_full = graph_resistance(a, method=resistance).as_matrix()  # exact checks its memory first
+    mats = [_layer_scores(n, scores[n]) for n in names]
     r_parts = []
-    for m, off in zip(mats, offsets):
-        r = np.zeros(m.shape)
-        o, i = np.nonzero(m)
-        r[o, i] = np.asarray(r_full[off + i, off + m.shape[1] + o]).reshape(-1)
-        r_parts.append(r.reshape(-1))
+    for name, mat in zip(names, mats):
+        units, first = np.unique(ins[name], return_index=True)
+        block = r_full[outs[name]][:, units].toarray()  # R between every output and input vertex
+        col = np.searchsorted(units, ins[name])
+        r = block[:, col]  # (out, in): resistance of the vertex pair of every entry
+        r_parts.append(np.broadcast_to(r.reshape(r.shape + (1,) * (mat.ndim - 2)), mat.shape).reshape(-1))
+    w_all = np.concatenate([m.reshape(-1) for m in mats])
     r_all = np.concatenate(r_parts)
+    rng = np.random.default_rng([seed])
+    # All edges of the network in one draw, layer after layer, each in its weight's entry order.
     mask, weights, _, eps, _ = _sample(w_all, r_all, a.shape[0], epsilon, density, c, rng)
     masks: dict[str, Any] = {}
     reports: dict[str, LayerReport] = {}
@@ -481,10 +650,8 @@ def _global(
     start = 0
     for name, mat in zip(names, mats):
         size = mat.size
-        mk, wk = (
-            mask[start : start + size].reshape(mat.shape),
-            weights[start : start + size].reshape(mat.shape),
-        )
+        mk = mask[start : start + size].reshape(mat.shape)
+        wk = weights[start : start + size].reshape(mat.shape)
         start += size
         s = scores[name]
         torch_input = is_torch(s)

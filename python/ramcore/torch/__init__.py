@@ -28,6 +28,7 @@ from .prune import ramanujan_prune
 from .report import LayerReport, report  # the function shadows the submodule name
 from .sparse import SparseLinear, load_sparse, to_dense, to_sparse
 from .targets import MaskTarget, mask_targets
+from .wiring import layer_inputs
 
 __all__ = [
     "ENCODINGS",
@@ -53,6 +54,7 @@ __all__ = [
     "load_sparse",
     "ramanujan_prune",
     "iterative_pruning",
+    "layer_inputs",
     "ImpResult",
     "ImpRound",
     "remove_masks",
