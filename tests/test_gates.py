@@ -12,7 +12,8 @@ from torch import nn
 from ramcore.layers.gap import bound_holds, ramanujan_gap
 from ramcore.layers.gates import gate_masks, gate_row_maps
 from ramcore.layers.masks import ramanujan_mask
-from ramcore.torch import make_masks
+from ramcore.torch import make_masks, report
+from ramcore.torch.report import format_table
 
 
 def dense_deltas(b: np.ndarray) -> tuple[float, float]:
@@ -92,3 +93,49 @@ def test_gate_arguments_are_checked() -> None:
         gate_masks(28, 64, 0, 0.1)
     with pytest.raises((ValueError, TypeError), match="density"):
         gate_masks(28, 64, 4, 1.5)
+
+
+def seed003_delta_r(b: np.ndarray) -> float:
+    """Seed 003 eq. 1 by hand: (2 sqrt(d_avg - 1) - t2) / t2, d_avg = 2E / (nL + nR)."""
+    t2 = np.linalg.svd(b.astype(np.float64), compute_uv=False)[1]
+    d_avg = 2 * np.count_nonzero(b) / sum(b.shape)
+    return float((2 * math.sqrt(d_avg - 1) - t2) / t2)
+
+
+def test_report_joint_rows_and_seed003_delta_r_against_dense() -> None:
+    torch.manual_seed(1)
+    model = nn.LSTM(12, 10)
+    masks = make_masks(model, "ramanujan", 0.3)
+    rows = report(model, masks, joint=True, print_table=False, raw=False)
+    names = [(r.name, r.piece) for r in rows]
+    expect = [(w, p) for w in ("weight_ih_l0", "weight_hh_l0") for p in (0, 1, 2, 3, -1)]
+    assert names == expect
+    weights = dict(model.named_parameters())
+    for r in rows:
+        mask = masks[r.name].numpy()
+        w = weights[r.name].detach().double().numpy()
+        if r.piece >= 0:
+            mask, w = mask[r.piece * 10 : (r.piece + 1) * 10], w[r.piece * 10 : (r.piece + 1) * 10]
+        b, bw = mask.T, np.abs(w.T) * mask.T  # (inputs, outputs)
+        assert (r.rows, r.cols, r.edges) == (b.shape[0], b.shape[1], int(b.sum()))
+        assert r.components == 1
+        ds, dr = dense_deltas(b)
+        assert (r.delta_s, r.delta_r) == pytest.approx((ds, dr), abs=1e-9)
+        assert r.d_avg == pytest.approx(2 * b.sum() / sum(b.shape), abs=1e-12)
+        assert r.delta_r_avg == pytest.approx(seed003_delta_r(b), abs=1e-9)
+        t2w = np.linalg.svd(bw, compute_uv=False)[1]
+        assert r.delta_r_avg_weighted == pytest.approx((2 * math.sqrt(r.d_avg - 1) - t2w) / t2w, abs=1e-9)
+    table = format_table(rows)
+    assert "weight_ih_l0[joint]" in table and "dR003" in table
+    plain = report(model, masks, print_table=False, raw=False)  # joint rows only when asked
+    assert [(r.name, r.piece) for r in plain] == [n for n in expect if n[1] >= 0]
+
+
+def test_seed003_delta_r_differs_from_seed001_on_an_unbalanced_layer() -> None:
+    b, _ = ramanujan_mask(8, 40, 0.25)  # dL = 10, dR = 2: d_avg is their harmonic mean
+    g = ramanujan_gap(b, layout="biadjacency")
+    assert g.d_avg == pytest.approx(2 * b.sum() / 48) and g.delta_r_avg == pytest.approx(seed003_delta_r(b))
+    assert g.delta_r > g.delta_r_avg
+    square, _ = ramanujan_mask(30, 30, 0.2)  # dL = dR: the two coincide
+    g = ramanujan_gap(square, layout="biadjacency")
+    assert g.delta_r == pytest.approx(g.delta_r_avg, abs=1e-12)
