@@ -58,7 +58,7 @@ class GateFit:
 
     @property
     def joint(self) -> BoolArray:
-        """The joint (rows, gates * cols) biadjacency: the gates side by side."""
+        """The gates side by side, one (rows, gates * cols) biadjacency."""
         return joint_biadjacency(self.masks)
 
 
