@@ -10,6 +10,7 @@ ramcore certify biregular 7 3 --plot s.png
 ramcore spectrum lps 5 1009           the exact spectrum of X^{5,1009} from the representations
 ramcore spectrum lps 5 13 61 251 --plot km.png   spectral measures against Kesten-McKay
 ramcore demo                          sparse training on the bundled digits (needs torch)
+ramcore demo --sequence               LSTMs reading the digits row by row (seed 003)
 ramcore topometrics resnet20 --method snip --density 0.05
 ramcore rank-demo                     seed 004's ranking pipeline on the bundled digits
 """
@@ -169,6 +170,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seeds", type=_positive_int, default=3)
     demo.add_argument("--epochs", type=_positive_int, default=10)
     demo.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    demo.add_argument(
+        "--sequence",
+        action="store_true",
+        help="instead: LSTMs reading the digits row by row, ramanujan vs random vs dense (seed 003; CPU)",
+    )
 
     topo = sub.add_parser(
         "topometrics", help="encode a zoo model's masked network and print seed 004's 16 topometrics"
@@ -347,6 +353,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     _torch_or_hint("the demo" if args.command == "demo" else "the ranking demo")
     _check_device(args.device)
     _check_folder(args.out, "--out")
+    if args.command == "demo" and args.sequence:
+        from .apps.sequence_demo import sequence_demo
+
+        return sequence_demo(args.densities, args.seeds, args.epochs)
     if args.command == "demo":
         from .apps.demo import demo
 

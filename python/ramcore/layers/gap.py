@@ -8,7 +8,15 @@ eigenvalues (= singular values of the biadjacency B):
     Delta_S = (2 sqrt(t1 - 1) - t2) / t2
     Delta_R = (sqrt(dL - 1) + sqrt(dR - 1) - t2) / t2
 
-dL, dR the average left/right degrees of the component's (unweighted) graph. The unweighted
+dL, dR the average left/right degrees of the component's (unweighted) graph. Seed 003 ("Graph
+expansion in pruned recurrent neural network layers preserves performance", appendix A.2.1, eq. 1)
+writes its Delta_R with the average degree of all vertices instead of the two sides' degrees:
+
+    Delta_R (seed 003) = (2 sqrt(d_avg - 1) - t2) / t2,    d_avg = 2 E / (nL + nR)
+
+(`delta_r_avg`, `d_avg`; on the same largest component, E its edges). Its eq. 2 is Delta_S above.
+d_avg is the harmonic mean of dL and dR, so the two Delta_R coincide when dL = dR and differ on an
+unbalanced layer (usually seed 001's is the larger, e.g. dL = 2, dR = 10: 4 against 3.06). The unweighted
 variant uses the mask (W != 0); `weighted=True` uses `|W|` for t1 and t2 (degrees stay combinatorial).
 
 The raw convention of Hoang et al.'s public code ("Revisiting pruning at initialization through the
@@ -80,6 +88,8 @@ class RamanujanGap:
     isolated_right: int
     defined: bool
     reason: str = ""
+    d_avg: float = math.nan  # seed 003: average degree of all vertices of the largest component
+    delta_r_avg: float = math.nan  # seed 003 eq. 1: (2 sqrt(d_avg - 1) - t2) / t2
 
 
 def top_two(b: sp.csr_array) -> tuple[float, float]:
@@ -148,7 +158,9 @@ def ramanujan_gap(matrix: Any, *, weighted: bool = False, layout: str = "torch")
     pattern.data[:] = 1.0
     nl, nr, edges = lcc.shape[0], lcc.shape[1], lcc.nnz
     d_left, d_right = edges / nl, edges / nr
+    d_avg = 2.0 * edges / (nl + nr)
     common: dict[str, Any] = dict(
+        d_avg=d_avg,
         weighted=weighted,
         component_shape=(nl, nr),
         component_edges=edges,
@@ -175,6 +187,7 @@ def ramanujan_gap(matrix: Any, *, weighted: bool = False, layout: str = "torch")
         return RamanujanGap(nan, nan, nan, nan, d_left, d_right, defined=False, reason=UNCONVERGED, **common)
     bound_s = 2.0 * math.sqrt(t1 - 1.0) if t1 >= 1.0 else nan
     bound_r = math.sqrt(d_left - 1.0) + math.sqrt(d_right - 1.0)
+    bound_avg = 2.0 * math.sqrt(d_avg - 1.0) if d_avg >= 1.0 else nan
     reason = "" if t1 >= 1.0 else "t1 < 1: 2 sqrt(t1 - 1) is undefined, so Delta_S is NaN"
     return RamanujanGap(
         t1,
@@ -185,6 +198,7 @@ def ramanujan_gap(matrix: Any, *, weighted: bool = False, layout: str = "torch")
         d_right,
         defined=True,
         reason=reason,
+        delta_r_avg=_delta(bound_avg, t2),
         **common,
     )
 

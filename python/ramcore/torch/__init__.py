@@ -2,7 +2,8 @@
 scores that need autograd (`scores`), masks for real layers (`masks`), applying them (`apply`),
 layer-wise reports (`report`), the same masks on every rank under torch.distributed
 (`distributed`), seed 001's pruning (`prune`) and its iterative pruning loop (`imp`), seed
-004's baselines and graph encodings (`baselines`, `encode`), a model zoo (`zoo`), and masked
+004's baselines and graph encodings (`baselines`, `encode`; seed 003's time-unrolled recurrent
+layers, `recurrent`), a model zoo (`zoo`), and masked
 layers executed sparsely (`sparse`).
 
 torch is an optional dependency of ramcore: `import ramcore` works without it, this subpackage
@@ -25,6 +26,7 @@ from .encode import ENCODINGS, EncodingSize, encode, encode_layers, encoding_siz
 from .imp import ImpResult, ImpRound, iterative_pruning
 from .masks import METHODS, MaskSet, allocate_density, make_masks
 from .prune import ramanujan_prune
+from .recurrent import encode_recurrent, recurrent_encoding_size
 from .report import LayerReport, report  # the function shadows the submodule name
 from .sparse import SparseLinear, load_sparse, to_dense, to_sparse
 from .targets import MaskTarget, mask_targets
@@ -44,6 +46,7 @@ __all__ = [
     "distributed",
     "encode",
     "encode_layers",
+    "encode_recurrent",
     "encoding_size",
     "make_masks",
     "mask_targets",
@@ -53,6 +56,7 @@ __all__ = [
     "SparseLinear",
     "load_sparse",
     "ramanujan_prune",
+    "recurrent_encoding_size",
     "iterative_pruning",
     "layer_inputs",
     "ImpResult",

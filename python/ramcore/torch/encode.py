@@ -37,6 +37,7 @@ from .. import _core, validation
 from ..multipartite import MultipartiteGraph
 from ..validation import positive_int
 from ..validation import threads as core_threads
+from .recurrent import encode_recurrent
 from .targets import mask_targets
 from .unroll import Unroller, layer_mask, mask_table, trace
 
@@ -175,6 +176,9 @@ def encode(
 ) -> MultipartiteGraph | tuple[MultipartiteGraph, ...]:
     """Graph encoding of `model` for one input of `input_shape` (no batch axis), seed 004.
 
+    An nn.RNN/LSTM/GRU is unrolled over the time steps instead (seed 003): `input_shape` is one
+    sequence (steps, input_size) and the result `ramcore.torch.recurrent.encode_recurrent`'s.
+
     masks: a MaskSet, a mapping weight name -> bool tensor, or None for the model's applied masks
     (`masks_of`) or, without any, its nonzero weights; a layer missing from the mapping is encoded
     from its nonzero weights. encoding: "unrolled" returns one MultipartiteGraph (see the module
@@ -188,6 +192,8 @@ def encode(
         raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
     if max_bytes is not None:
         positive_int(max_bytes, "max_bytes")
+    if isinstance(model, nn.RNNBase):  # seed 003: unrolled over the sequence's time steps
+        return _recurrent(model, input_shape, masks, encoding, weighted, max_bytes)
     threads = core_threads(threads)
     plan = _plan(model, input_shape, masks, bool(weighted), pad_input, meta=True)
     if encoding != "unrolled":
@@ -211,6 +217,29 @@ def encode(
     adjacency = _csr(_core.unrolled_encoding(g.num_nodes, g.pieces, bool(weighted), threads))
     partition = np.repeat(np.arange(len(g.sizes), dtype=np.int32), g.sizes)
     return MultipartiteGraph(adjacency, partition, tuple(g.names), "unrolled", bool(weighted))
+
+
+def _recurrent(
+    model: nn.RNNBase,
+    input_shape: Sequence[int],
+    masks: Mapping[str, Tensor] | None,
+    encoding: str,
+    weighted: bool,
+    max_bytes: int | None,
+) -> MultipartiteGraph:
+    """An RNN/LSTM/GRU on one sequence of `input_shape` = (steps, input_size): `encode_recurrent`."""
+    shape = _shape(input_shape)
+    if encoding != "unrolled":
+        raise ValueError(
+            f"encoding={encoding!r}: a recurrent layer has only its time-unrolled encoding; use "
+            "encoding='unrolled', or report() for its W_ih / W_hh bipartite graphs"
+        )
+    if len(shape) != 2 or shape[1] != model.input_size:
+        raise ValueError(
+            "input_shape: a recurrent layer takes one sequence (steps, input_size) = "
+            f"(T, {model.input_size}), got {shape}"
+        )
+    return encode_recurrent(model, shape[0], masks, bool(weighted), max_bytes=max_bytes)
 
 
 def _rolled(

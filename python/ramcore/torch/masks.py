@@ -25,6 +25,7 @@ from torch import nn
 
 from ..layers.allocation import layer_densities
 from ..layers.bipartite import pieces_to_weight
+from ..layers.gates import gate_masks
 from ..layers.masks import MaskInfo, biswas_mask, ramanujan_mask, random_regular_mask
 from ..validation import density as _density
 from . import distributed
@@ -116,6 +117,15 @@ def _structured(
     weight = pieces_to_weight([m for m, _ in built], t.canonical_shape)
     mask = torch.from_numpy(np.ascontiguousarray(weight))
     return canonical(mask, t), tuple(i for _, i in built)  # canonical is its own inverse
+
+
+def _gated(t: MaskTarget, density: float) -> tuple[torch.Tensor, tuple[MaskInfo, ...]]:
+    """An RNN/LSTM/GRU weight: one Ramanujan mask per gate, relabelled per gate so that the whole
+    weight read as one matrix is Ramanujan too (`ramcore.layers.gates`)."""
+    rows, cols = t.piece_shape
+    fit = gate_masks(rows, cols, t.pieces, density)
+    weight = pieces_to_weight(list(fit.masks), t.canonical_shape)
+    return canonical(torch.from_numpy(np.ascontiguousarray(weight)), t), fit.infos
 
 
 # The allocation a method gets when `allocation` is None (others: "uniform", or a global ranking
@@ -314,6 +324,8 @@ def _refuse_sharded(model: nn.Module, targets: Sequence[MaskTarget], method: str
 def _structural(
     method: str, t: MaskTarget, d: float, seed: int, index: int
 ) -> tuple[torch.Tensor, tuple[MaskInfo, ...]]:
+    if method == "ramanujan" and t.kind == "rnn" and t.pieces > 1:
+        return _gated(t, d)
     if method == "ramanujan":
         return _structured(t, d, ramanujan_mask)
     if method == "biswas":

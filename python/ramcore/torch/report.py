@@ -26,6 +26,16 @@ or of `|W|` ⊙ mask) and dL, dR the average left/right degrees. A layer is Rama
 max(Delta_S, Delta_R) >= 0: seed 001 (section 4.2 and its hypothesis test) calls max(Delta_S, Delta_R) < 0
 the loss of the property. t2 = 0 (a complete bipartite component) gives +inf.
 
+Seed 003 ("Graph expansion in pruned recurrent neural network layers preserves performance", appendix
+A.2.1, eq. 1) writes Delta_R with d_avg, the average degree of all vertices (`d_avg`, `delta_r_avg`,
+column "dR003"; `ramcore.layers.gap`):
+
+    Delta_R (seed 003) = (2 sqrt(d_avg - 1) - t2) / t2,     d_avg = 2 E / (nL + nR)
+
+Its eq. 2 is Delta_S. Seed 003 prunes and reports each gate matrix of an LSTM as a layer but plots
+W_xh and W_hh whole: `joint=True` adds a row (piece -1, "[joint]") for each gate-stacked weight read
+as one (inputs x gates * hidden) matrix.
+
 Raw differences of Hoang et al.'s public code ("Revisiting pruning at initialization through the lens of
 Ramanujan graph", ICLR 2023, github.com/VITA-Group/ramanujan-on-pai, `lib/graphs/scores.py`): zero-degree
 vertices are dropped (the whole remaining graph is used, not only its largest component), the layer is
@@ -53,6 +63,7 @@ import numpy as np
 import numpy.typing as npt
 from torch import Tensor, nn
 
+from ..layers.bipartite import piece_biadjacency
 from ..layers.gap import RawGap, bound_holds, ramanujan_gap, raw_ramanujan_gap
 from .pieces import current_masks, flat_weight
 from .prune import PruneRecord, PruneResult, PruneTry, ramanujan_prune  # re-exported: first published here
@@ -71,6 +82,7 @@ __all__ = [
     "to_csv",
 ]
 
+JOINT_KINDS = ("rnn", "attention")  # pieces stacked along the outputs over the same inputs
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 
@@ -80,7 +92,7 @@ class LayerReport:
     """One bipartite piece of one masked parameter. Delta fields are NaN where undefined (see `reason`)."""
 
     name: str  # parameter name in model.named_parameters()
-    piece: int  # group / gate block / q,k,v index; 0 for a single-piece layer
+    piece: int  # group / gate block / q,k,v index; 0 for a single-piece layer; -1: all pieces joint
     pieces: int
     kind: str  # "linear", "conv", "rnn" or "attention"
     rows: int  # inputs (in * prod(kernel))
@@ -112,6 +124,10 @@ class LayerReport:
     raw_delta_r_weighted: float
     raw_ramanujan: bool  # max(raw_delta_s, raw_delta_r) >= 0
     reason: str = ""
+    # seed 003 eq. 1: Delta_R with the average degree of all vertices (largest component)
+    d_avg: float = math.nan
+    delta_r_avg: float = math.nan
+    delta_r_avg_weighted: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,12 +142,16 @@ def report(
     exclude: Patterns = None,
     print_table: bool = True,
     raw: bool = True,
+    joint: bool = False,
 ) -> list[LayerReport]:
     """Density, bipartite shape and Ramanujan bound differences of every piece of every masked layer.
 
     masks: optional parameter name -> bool (or 0/1) tensor; names must be masked layers of `model`.
     kinds, include, exclude: which layers, as `ramcore.torch.targets.mask_targets`. print_table: print
-    `format_table(rows)`. raw=False skips Hoang et al.'s convention (its fields are NaN).
+    `format_table(rows)`. raw=False skips Hoang et al.'s convention (its fields are NaN). joint=True
+    adds, after the pieces of every RNN/LSTM/GRU gate-stacked weight and attention q/k/v projection
+    (pieces that share the inputs), a row with piece = -1 for the whole weight read as one matrix
+    (rows inputs, columns all pieces' outputs), as seed 003's figures read W_xh and W_hh.
     """
     targets = selected_targets(model, kinds, include, exclude)
     keep, source = current_masks(model, targets, masks)
@@ -141,6 +161,8 @@ def report(
         for piece in range(t.pieces):
             sl = t.piece_slice(piece)
             rows.append(_piece_report(t, piece, keep[t.name][sl], weight[sl], source[t.name], raw))
+        if joint and t.pieces > 1 and t.kind in JOINT_KINDS:
+            rows.append(_piece_report(t, -1, keep[t.name], weight, source[t.name], raw))
     if print_table:
         print(format_table(rows))
     return rows
@@ -149,8 +171,9 @@ def report(
 def _piece_report(
     t: MaskTarget, piece: int, keep: BoolArray, weight: FloatArray, source: str, raw: bool
 ) -> LayerReport:
-    mask = t.piece_biadjacency(keep.astype(np.float64))
-    weighted = t.piece_biadjacency(np.abs(weight) * keep)  # |W| ⊙ mask (seed 001 section 4.1)
+    shape = t.piece_shape if piece >= 0 else (t.piece_shape[0], t.piece_shape[1] * t.pieces)
+    mask = piece_biadjacency(keep.astype(np.float64), *shape)
+    weighted = piece_biadjacency(np.abs(weight) * keep, *shape)  # |W| ⊙ mask (seed 001 section 4.1)
     rows, cols = mask.shape
     edges = int(np.count_nonzero(keep))
     g = ramanujan_gap(mask, layout="biadjacency")
@@ -194,12 +217,16 @@ def _piece_report(
         raw_delta_r_weighted=rw.delta_r,
         raw_ramanujan=bound_holds(r.delta_s, r.delta_r, strict=False),
         reason="; ".join(reasons),
+        d_avg=g.d_avg,
+        delta_r_avg=g.delta_r_avg,
+        delta_r_avg_weighted=gw.delta_r_avg,
     )
 
 
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("dS", "delta_s"),
     ("dR", "delta_r"),
+    ("dR003", "delta_r_avg"),
     ("dS_w", "delta_s_weighted"),
     ("dR_w", "delta_r_weighted"),
     ("raw dS", "raw_delta_s"),
@@ -214,7 +241,7 @@ def format_table(rows: Sequence[LayerReport]) -> str:
     header = ["layer", "shape", "density", *(title for title, _ in _COLUMNS), "Ram", "raw Ram"]
     body = [
         [
-            f"{r.name}[{r.piece}]" if r.pieces > 1 else r.name,
+            _label(r),
             f"{r.rows}x{r.cols}",
             f"{r.density:.4f}",
             *(_fmt(getattr(r, attr)) for _, attr in _COLUMNS),
@@ -232,10 +259,18 @@ def format_table(rows: Sequence[LayerReport]) -> str:
     rule = "-" * len(line(header))
     notes = [
         "dS, dR: seed 001 Table 1, normalised by t2 (largest component); Ram: max(dS, dR) >= 0.",
+        "dR003: seed 003 eq. 1, (2sqrt(d_avg-1)-t2)/t2 with d_avg the average degree of all vertices.",
+        "[joint]: a gate-stacked (RNN) or q/k/v weight read as one matrix (report(joint=True)).",
         "raw: Hoang et al.'s code, 2sqrt(t1-1)-t2 and sqrt(dL-1)+sqrt(dR-1)-t2 (degrees >= 3).",
         "_w: weighted by |W| * mask. '-': undefined.",
     ]
     return "\n".join([line(header), rule, *(line(b) for b in body), rule, *notes])
+
+
+def _label(r: LayerReport) -> str:
+    if r.pieces == 1:
+        return r.name
+    return f"{r.name}[{'joint' if r.piece < 0 else r.piece}]"
 
 
 def _fmt(value: float) -> str:
