@@ -27,7 +27,7 @@ from ..torch.apply import apply_masks
 from ..torch.masks import make_masks
 
 __all__ = [
-    "CAPTION", "HEADER", "METHODS", "MODELS", "DemoRow",
+    "CAPTION", "HEADER", "METHODS", "MODELS", "DemoRow", "over_seeds",
     "demo", "digits", "run_demo", "train", "write_outputs",
 ]  # fmt: skip
 
@@ -155,6 +155,14 @@ def _one(
     return train(model, data, epochs, seed, device), dens, ds, dr
 
 
+def over_seeds(runs: Sequence[Sequence[float]]) -> tuple[float, ...]:
+    """One row from the per-seed results (accuracy, then other figures): the accuracy's mean and
+    standard deviation, then the mean of every other figure."""
+    acc = [r[0] for r in runs]
+    spread = statistics.stdev(acc) if len(acc) > 1 else 0.0
+    return (statistics.fmean(acc), spread, *(statistics.fmean(col) for col in list(zip(*runs))[1:]))
+
+
 def run_demo(
     densities: Sequence[float] = (0.05, 0.1),
     seeds: int = 3,
@@ -171,19 +179,9 @@ def run_demo(
             for density in (1.0,) if method == "dense" else densities:
                 start = time.perf_counter()
                 runs = [_one(name, method, density, s, epochs, device) for s in range(seeds)]
-                acc = [r[0] for r in runs]
-                row = DemoRow(
-                    name,
-                    method,
-                    density,
-                    statistics.fmean(r[1] for r in runs),
-                    statistics.fmean(acc),
-                    statistics.stdev(acc) if len(acc) > 1 else 0.0,
-                    statistics.fmean(r[2] for r in runs),
-                    statistics.fmean(r[3] for r in runs),
-                    seeds,
-                    time.perf_counter() - start,
-                )
+                acc, spread, achieved, ds, dr = over_seeds(runs)
+                seconds = time.perf_counter() - start
+                row = DemoRow(name, method, density, achieved, acc, spread, ds, dr, seeds, seconds)
                 rows.append(row)
                 if progress:
                     print(_format_row(row), flush=True)

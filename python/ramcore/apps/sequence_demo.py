@@ -15,7 +15,6 @@ one matrix, as seed 003's figures read them.
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from ..layers.gap import ramanujan_gap
 from ..torch.apply import apply_masks
 from ..torch.masks import make_masks
 from ..validation import positive_int
-from .demo import digits
+from .demo import digits, over_seeds
 
 __all__ = ["HIDDEN", "SEQUENCE_METHODS", "SequenceRow", "run_sequence_demo", "sequence_demo"]
 
@@ -111,19 +110,9 @@ def run_sequence_demo(
         for density in (1.0,) if method == "dense" else densities:
             start = time.perf_counter()
             runs = [_one(method, density, s, epochs) for s in range(seeds)]
-            acc = [r[0] for r in runs]
-            row = SequenceRow(
-                method,
-                density,
-                statistics.fmean(r[1] for r in runs),
-                statistics.fmean(acc),
-                statistics.stdev(acc) if len(acc) > 1 else 0.0,
-                statistics.fmean(r[2] for r in runs),
-                statistics.fmean(r[3] for r in runs),
-                statistics.fmean(r[4] for r in runs),
-                seeds,
-                time.perf_counter() - start,
-            )
+            acc, spread, achieved, ds, dr, dr3 = over_seeds(runs)
+            seconds = time.perf_counter() - start
+            row = SequenceRow(method, density, achieved, acc, spread, ds, dr, dr3, seeds, seconds)
             rows.append(row)
             if progress:
                 print(format_row(row), flush=True)
