@@ -368,6 +368,22 @@ def random_mask(rows: int, cols: int, density: float, rng: np.random.Generator) 
     return flat.reshape(rows, cols), MaskInfo("random", {}, (rows, cols), count, count / (rows * cols))
 
 
+def _repeats(key: IntArray, size: int) -> BoolArray:
+    """Which entries of `key` (values in [0, size)) repeat an earlier entry: through a table of
+    first occurrences (one pass) when it is small beside `key` and at most 512 MiB, else by a
+    stable sort. Both give the same answer, so the masks do not depend on the path."""
+    index = np.arange(len(key), dtype=np.int64)
+    if size <= min(16 * len(key), 2**26):
+        first = np.empty(size, dtype=np.int64)
+        first[key[::-1]] = index[::-1]  # the last write, i.e. the earliest index, wins
+        repeated: BoolArray = first[key] != index
+        return repeated
+    order = np.argsort(key, kind="stable")
+    dup = np.zeros(len(key), dtype=bool)
+    dup[order[1:]] = key[order[1:]] == key[order[:-1]]
+    return dup
+
+
 def random_regular_mask(
     rows: int, cols: int, density: float, rng: np.random.Generator
 ) -> tuple[BoolArray, MaskInfo]:
@@ -383,10 +399,7 @@ def random_regular_mask(
         row = np.arange(count, dtype=np.int64) % rows  # row degrees differ by <= 1
         col = rng.permutation(np.arange(count, dtype=np.int64) % cols)
         for _ in range(1000):
-            key = row * cols + col
-            order = np.argsort(key, kind="stable")
-            dup = np.zeros(count, dtype=bool)
-            dup[order[1:]] = key[order[1:]] == key[order[:-1]]
+            dup = _repeats(row * cols + col, rows * cols)
             if not dup.any():
                 break
             # swap the columns of each repeated edge with those of random edges
