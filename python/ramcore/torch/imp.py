@@ -24,7 +24,7 @@ from ..progress import Progress
 from ..validation import fraction as check_fraction
 from ..validation import positive_int
 from .apply import apply_masks, masks_of, remove_masks
-from .prune import ramanujan_prune
+from .prune import drop_lowest, ramanujan_prune
 from .report import LayerReport, report
 from .targets import KINDS, MaskTarget, Patterns, selected_targets
 
@@ -174,13 +174,9 @@ def _prune(
     params = dict(model.named_parameters())
     out = {}
     for t in targets:
-        keep = current[t.name].reshape(-1).clone()
-        weight = params[t.name].detach().abs().reshape(-1).cpu().double()
-        kept = torch.nonzero(keep).reshape(-1)
-        drop = round(share * kept.numel())
-        if drop:
-            # the smallest |W| among the kept go first; ties: the highest index first (stable)
-            order = torch.sort(weight[kept].flip(0), stable=True).indices
-            keep[kept.flip(0)[order[:drop]]] = False
-        out[t.name] = keep.reshape(t.shape)
+        keep = current[t.name].reshape(-1).numpy()
+        weight = params[t.name].detach().abs().reshape(-1).cpu().double().numpy()
+        # the smallest |W| among the kept go first, ties the highest index first (as Algorithm 1)
+        pruned = drop_lowest(keep, weight, round(share * int(keep.sum())))
+        out[t.name] = torch.from_numpy(pruned).reshape(t.shape)
     return out

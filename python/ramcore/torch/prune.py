@@ -37,7 +37,7 @@ from .pieces import canonical, current_masks, mask_tensors
 from .scores import magnitude_scores, snip_scores, synflow_scores
 from .targets import KINDS, MaskTarget, Patterns, selected_targets
 
-__all__ = ["PruneRecord", "PruneResult", "PruneTry", "ramanujan_prune"]
+__all__ = ["PruneRecord", "PruneResult", "PruneTry", "drop_lowest", "ramanujan_prune"]
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -195,7 +195,7 @@ def _prune_piece(
         if n == 0:
             stopped = "nothing"
             break
-        temp = _drop_lowest(keep, theta, n)
+        temp = drop_lowest(keep, theta, n)
         attempt, outcome = _check_pruned(t, temp, theta, collapse, k, q, n)
         tries.append(attempt)
         if outcome == "collapse":  # lines 7-9: N*_i <- N_i
@@ -237,7 +237,7 @@ def _collapsed(mask: FloatArray, d_left: float, d_right: float, collapse: str) -
     return not min(d_left, d_right) >= _COLLAPSE_DEGREE  # NaN (no edges left) collapses too
 
 
-def _drop_lowest(keep: BoolArray, theta: FloatArray, n: int) -> BoolArray:
+def drop_lowest(keep: BoolArray, theta: FloatArray, n: int) -> BoolArray:
     """`keep` without its n lowest-scoring kept entries; NaN lowest, ties drop the highest index first."""
     idx = np.flatnonzero(keep)
     s = np.where(np.isnan(theta[idx]), -np.inf, theta[idx])
