@@ -3,11 +3,6 @@
 namespace ramcore::bindings {
 
 // Polled by parallel_for from the calling (Python) thread while the GIL is released.
-bool python_signal_pending() {
-  py::gil_scoped_acquire gil;
-  return PyErr_CheckSignals() != 0;
-}
-
 bool Reporter::poll() {
   py::gil_scoped_acquire gil;
   return PyErr_CheckSignals() != 0 || !report();  // an error set here is re-raised by reporting()

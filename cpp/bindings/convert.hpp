@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 #include "numpy_owner.hpp"
@@ -24,24 +25,10 @@ using Int64s = py::array_t<std::int64_t, py::array::c_style | py::array::forceca
 using Doubles = py::array_t<double, py::array::c_style | py::array::forcecast>;
 using Flat = Buffer<std::int64_t>;
 
-// The core's stop function: checks for a pending signal with the GIL briefly re-acquired.
-bool python_signal_pending();
-
-// Run `f(stop)` with the GIL released; a Ctrl-C surfaces as the pending KeyboardInterrupt.
-template <class F>
-auto interruptible(F&& f) {
-  try {
-    py::gil_scoped_release release;
-    return f(StopFn(python_signal_pending));
-  } catch (const Interrupted&) {
-    throw py::error_already_set();
-  }
-}
-
-// The stop function of a reporting run: checks for a pending signal and, while the core's Status
-// names a phase, calls the Python `callback(phase, done, total, residual, target)`, both with
-// the GIL briefly re-acquired (about every 50 ms: the core's poll interval). An exception raised
-// by the callback stops the run and propagates like a Ctrl-C.
+// The core's stop function: checks for a pending signal and, while the core's Status names a
+// phase and a Python `callback` was given, calls callback(phase, done, total, residual, target),
+// both with the GIL briefly re-acquired (about every 50 ms: the core's poll interval). An
+// exception raised by the callback stops the run and propagates like a Ctrl-C.
 class Reporter {
  public:
   explicit Reporter(py::object callback) : callback_(std::move(callback)) {}
@@ -53,23 +40,36 @@ class Reporter {
   py::object callback_;
 };
 
-// interruptible, with progress: runs `f(stop, status)`, where `status` (nullptr when `progress` is
-// None) is where the core reports its progress for the Python callable `progress`, which also
-// sees the final status once the run has ended.
+// Runs `f(stop, status)` with the GIL released; a Ctrl-C surfaces as the pending
+// KeyboardInterrupt. `status` (nullptr when `progress` is None) is where the core reports its
+// progress for the Python callable `progress`, which also sees the final status once the run
+// has ended.
 template <class F>
 auto reporting(F&& f, const py::object& progress) {
   Reporter reporter(progress);
   Status* status = progress.is_none() ? nullptr : &reporter.status;
-  auto result = [&] {
+  auto run = [&] {
     try {
       py::gil_scoped_release release;
       return f(StopFn([&reporter] { return reporter.poll(); }), status);
     } catch (const Interrupted&) {
       throw py::error_already_set();
     }
-  }();
-  if (!reporter.report()) throw py::error_already_set();
-  return result;
+  };
+  if constexpr (std::is_void_v<decltype(run())>) {
+    run();
+    if (!reporter.report()) throw py::error_already_set();
+  } else {
+    auto result = run();
+    if (!reporter.report()) throw py::error_already_set();
+    return result;
+  }
+}
+
+// `reporting` without progress: `f(stop)` with the GIL released, interruptible by Ctrl-C.
+template <class F>
+auto interruptible(F&& f) {
+  return reporting([&](const StopFn& stop, Status*) { return f(stop); }, py::none());
 }
 
 Flat flat_buffer(std::int64_t n);
