@@ -30,6 +30,7 @@ MODULES = {
     "representations": "bench_representations",
     "resistance": "bench_resistance",
     "masks": "bench_masks",
+    "fit": "bench_fit",
     "encode": "bench_encode",
     "topometrics": "bench_topometrics",
     "sparse": "bench_sparse",

@@ -67,8 +67,8 @@ from ..validation import density as fraction_kept
 from .gap import ramanujan_gap
 
 __all__ = [
-    "MaskInfo", "affine_edges", "biswas_mask", "biswas_parameters", "exact_count", "ramanujan_mask",
-    "random_mask", "random_regular_mask",
+    "MaskInfo", "affine_edges", "biswas_mask", "biswas_parameters", "exact_count", "projective_edges",
+    "ramanujan_mask", "random_mask", "random_regular_mask", "refine_swaps", "singer_difference_set",
 ]  # fmt: skip
 
 BoolArray = npt.NDArray[np.bool_]
@@ -240,31 +240,46 @@ def _flat_order(d: IntArray, p: int, k: int) -> IntArray:
     lowest), improved by exchanges of one element while the maximum drops."""
     chi = np.exp(-2j * np.pi * np.outer(np.arange(1, p), d) / p)  # (p - 1, |D|)
 
-    def worst(subset: list[int]) -> float:
-        return float(np.max(np.abs(chi[:, subset].sum(axis=1)) ** 2)) if subset else 0.0
+    tol = 1e-9 * len(d) ** 2  # ties (the difference set's symmetries make exact ones) go by index,
+    # whatever the last bits of exp() on this CPU
+
+    def worst(total: npt.NDArray[np.complex128]) -> float:
+        return float(np.max(np.abs(total) ** 2))
+
+    def first_lowest(values: list[float]) -> int:
+        return int(np.flatnonzero(np.asarray(values) <= min(values) + tol)[0])
 
     left = list(range(len(d)))
+    total = chi.sum(axis=1)
     while len(left) > max(k, 1):
-        left.pop(int(np.argmin([worst(left[:j] + left[j + 1 :]) for j in range(len(left))])))
-    chosen, best = left, worst(left)
+        j = first_lowest([worst(total - chi[:, j]) for j in left])
+        total = total - chi[:, left.pop(j)]
+    best = worst(total)
     improved = True
     while improved:  # first-improvement exchanges, in index order: deterministic
         improved = False
-        for a, b in itertools.product(list(chosen), range(len(d))):
-            if b not in chosen and (w := worst([x for x in chosen if x != a] + [b])) < best - 1e-9:
-                chosen, best, improved = [x for x in chosen if x != a] + [b], w, True
+        for a, b in itertools.product(list(left), range(len(d))):
+            if b in left:
+                continue
+            trial = total - chi[:, a] + chi[:, b]
+            if (w := worst(trial)) < best - tol:
+                left = [x for x in left if x != a] + [b]
+                total, best, improved = trial, w, True
                 break
-    rest = [j for j in range(len(d)) if j not in chosen]
-    order = list(chosen)
+    rest = [j for j in range(len(d)) if j not in left]
+    order = list(left)
     while rest:  # each next element the one that keeps the growing prefix flattest
-        nxt = rest[int(np.argmin([worst(order + [j]) for j in rest]))]
+        nxt = rest[first_lowest([worst(total + chi[:, j]) for j in rest])]
+        total = total + chi[:, nxt]
         order.append(nxt)
         rest.remove(nxt)
     out: IntArray = d[np.array(order)]
     return out
 
 
-def projective_edges(points: int, lines: int, count: int, q: int) -> tuple[IntArray, IntArray] | None:
+def projective_edges(
+    points: int, lines: int, count: int, q: int, multiplier: int = 1
+) -> tuple[IntArray, IntArray] | None:
     """`count` incidences between `lines` inputs and `points` outputs from PG(2, q) with P = q^2 + q + 1
     points, as (line, point) arrays, or None when the shape does not admit it.
 
@@ -275,8 +290,12 @@ def projective_edges(points: int, lines: int, count: int, q: int) -> tuple[IntAr
     number, D in `_flat_order`) when the inputs left allow a fragment per line, else whole lines in
     a balanced order (each next one through the least-covered points). Inputs beyond the lines used
     are made by cutting the partial copy's lines (the longest fragments first). Points beyond P
-    (points > P) take an even share of the partial copy's incidences."""
+    (points > P) take an even share of the partial copy's incidences. `multiplier` u (coprime to P)
+    uses the difference set u D instead of D: the same plane with its points relabelled, so another
+    set of points is kept."""
     p = q * q + q + 1
+    if math.gcd(multiplier, p) != 1:
+        raise ValueError(f"multiplier must be coprime to q^2 + q + 1 = {p}, got {multiplier}")
     kept = min(points, p)
     per_copy = (q + 1) * kept  # every point lies on q + 1 lines
     m = min(count // per_copy, lines // p)
@@ -284,7 +303,7 @@ def projective_edges(points: int, lines: int, count: int, q: int) -> tuple[IntAr
         rest = count - m * per_copy
         if rest <= per_copy:
             # matching i has exactly `kept` edges inside: D's first rest // kept elements matter
-            d = _flat_order(singer_difference_set(q), p, rest // kept)
+            d = _flat_order(singer_difference_set(q) * multiplier % p, p, rest // kept)
             members = (np.arange(p)[:, None] + d[None, :]) % p  # line t: points t + D
             inside = members < kept
             partial = _partial_copy(members, inside, rest, lines - m * p)
@@ -317,14 +336,15 @@ def _partial_copy(
     ok = inside.T.ravel()
     line, point = t_all[ok][:count], members.T.ravel()[ok][:count]
     if len(np.unique(line)) > inputs:  # one fragment per line is too many: whole lines instead
-        cover = np.zeros(p, dtype=np.int64)
-        free, chosen, need = np.ones(p, dtype=bool), [], count
+        # load[t]: how often line t's kept points are covered already; the lines through point x
+        # are t = x - D[i], so covering x raises their loads by one
+        load = np.zeros(p, dtype=np.int64)
+        chosen, need = [], count
         while need > 0:
-            load = np.where(free, np.where(inside, cover[members], 0).sum(axis=1), np.iinfo(np.int64).max)
             t = int(np.argmin(load))
-            free[t] = False
+            load[t] = np.iinfo(np.int64).max // 2  # used
             pts = members[t][inside[t]][:need]
-            cover[pts] += 1
+            np.add.at(load, (pts[:, None] - members[0][None, :]) % p, 1)
             chosen.append((np.full(len(pts), t), pts))
             need -= len(pts)
         line = np.concatenate([c[0] for c in chosen])
@@ -451,6 +471,7 @@ def _scored(mask: BoolArray, info: MaskInfo) -> tuple[tuple[float, float], BoolA
 
 RANDOM_SEEDS = (0, 1)  # the random bi-regular candidates of the fit
 PROJECTIVE_MAX_Q = 61  # larger planes cost more to set up than the fit is worth (P <= 3783)
+PROJECTIVE_LABELLINGS = 3  # multipliers tried per plane: which points are kept changes sigma_2 a little
 
 
 def _figures(mask: BoolArray) -> tuple[tuple[int, int], int, float]:
@@ -467,97 +488,117 @@ def _projective_candidates(rows: int, cols: int, count: int) -> list[tuple[BoolA
         p = q * q + q + 1
         if not _core.is_prime(q) or not 0.9 * points <= p <= 2 * points or (q + 1) * lines < count:
             continue
-        edges = projective_edges(points, lines, count, q)
-        if edges is None:
-            continue
-        line, point = edges
-        row, col = (line, point) if rows >= cols else (point, line)
-        out.append(_finish(rows, cols, row, col, count, "projective", {"q": q}))
+        units = [u for u in range(1, p) if math.gcd(u, p) == 1][:PROJECTIVE_LABELLINGS]
+        for u in units:
+            edges = projective_edges(points, lines, count, q, u)
+            if edges is None:
+                break
+            line, point = edges
+            row, col = (line, point) if rows >= cols else (point, line)
+            out.append(_finish(rows, cols, row, col, count, "projective", {"q": q, "multiplier": u}))
     return out
 
 
-REFINE_SIDE = 400  # pieces whose smaller side is at most this get the repair below when needed
+REFINE_SIDE = 400  # pieces whose smaller side is at most this are polished by `refine_swaps`
 REFINE_ROUNDS = 200
-EXTRA_SEEDS = range(2, 10)  # more random candidates for such pieces
+POLISH_ROUNDS = 40  # rounds of the polish within the fit (it usually stops earlier: no swap helps)
+POLISH_TRIES = 8  # rows a per round whose best swap is sought (each costs one pass over B)
+EXTRA_SEEDS = range(2, 10)  # more random candidates when none meets the bound
 
 
-def _gram_spectrum(b: BoolArray) -> tuple[FloatArray, FloatArray]:
-    f = b.astype(np.float64)
-    return np.linalg.eigh(f @ f.T)
+def _first_best(values: FloatArray, tol: float) -> int:
+    """The first index whose value is within tol of the maximum: near-ties (symmetric swaps give
+    exact ones) go by index, not by the last bits of the eigensolver."""
+    return int(np.flatnonzero(values >= values.max() - tol)[0])
+
+
+def _best_swaps(b: BoolArray, g: FloatArray) -> list[tuple[int, int, int, int]]:
+    """For the POLISH_TRIES rows a that G weighs most, the swap (a, u), (c, v) -> (a, v), (c, u) with
+    the largest first-order gain over all rows c and columns u, v not used by an earlier swap."""
+    n = b.shape[0]
+    bf = b.astype(np.float64)
+    h = g @ bf  # (G B)_c for every row c
+    tol = 1e-9 * max(1.0, float(np.abs(h).max()))
+    used_rows = np.zeros(n, dtype=bool)
+    used_cols = np.zeros(b.shape[1], dtype=bool)
+    rows = np.arange(n)
+    swaps = []
+    for a in np.argsort(-np.diag(g), kind="stable")[:POLISH_TRIES]:
+        a = int(a)
+        if used_rows[a]:
+            continue
+        diff = h[a][None, :] - h  # D_ac(x) = (G B)_a(x) - (G B)_c(x), one row per c
+        du = np.where(b[a][None, :] & ~b & ~used_cols, diff, -np.inf)  # u: a's, not c's
+        dv = np.where(b & ~b[a][None, :] & ~used_cols, diff, np.inf)  # v: c's, not a's
+        u, v = np.argmax(du, axis=1), np.argmin(dv, axis=1)
+        gain = du[rows, u] - dv[rows, v] - (g[a, a] - g[a]) + (g[a] - np.diag(g))
+        gain[used_rows | (rows == a) | ~np.isfinite(gain)] = -np.inf
+        if not np.isfinite(gain).any() or gain.max() <= tol:
+            continue
+        c = _first_best(gain, tol)
+        swaps.append((a, c, int(u[c]), int(v[c])))
+        used_rows[[a, c]] = True
+        used_cols[[u[c], v[c]]] = True
+    return swaps
 
 
 def refine_swaps(mask: BoolArray, rounds: int = REFINE_ROUNDS) -> tuple[BoolArray, int]:
-    """Lower sigma_2 of a mask by degree-preserving edge swaps (a, u), (b, v) -> (a, v), (b, u),
+    """Lower sigma_2 of a mask by degree-preserving edge swaps (a, u), (c, v) -> (a, v), (c, u),
     guided by first-order perturbation theory of the Gram matrix C = B B^T of the smaller side: with
     G = sum_i w_i y_i y_i^T over the top nontrivial eigenpairs (weights lambda_i - lambda_5), the
-    swap changes sum_i w_i lambda_i by about 2 (D_ab(v) - D_ab(u)), D_ab = (G B)_a - (G B)_b. Each
-    round applies the best swap of every pair (a, b) with a among the rows G weighs most (disjoint
-    rows and columns), keeps the largest prefix of them that lowers sigma_2 (halving), and stops
-    when none does. Deterministic (no randomness); degrees, hence the bound, are unchanged.
+    swap changes sum_i w_i lambda_i by about 2 (D_ac(v) - D_ac(u)), D_ac = (G B)_a - (G B)_c. Each
+    round takes the best swap of each of a few rows a (`_best_swaps`, disjoint rows and columns),
+    keeps the largest prefix of them that lowers sigma_2 (halving), and stops when none does.
+    Deterministic (no randomness); degrees, hence the bound, are unchanged.
     Returns the mask and the number of swaps made."""
-    b = mask if mask.shape[0] <= mask.shape[1] else mask.T
-    b = b.copy()
-    n = b.shape[0]
-    w, y = _gram_spectrum(b)
+    b = (mask if mask.shape[0] <= mask.shape[1] else mask.T).copy()
+    gram = b.astype(np.float64) @ b.T.astype(np.float64)
+    w, y = np.linalg.eigh(gram)
     made = 0
     for _ in range(rounds):
         lam = w[:-1]
+        if len(lam) < 2:
+            break
         tau = lam[-min(5, len(lam))]
-        top = np.flatnonzero(lam > tau) if len(lam) > 1 else np.array([0])
+        top = np.flatnonzero(lam > tau)
         top = top if len(top) else np.array([len(lam) - 1])
         g = (y[:, top] * (lam[top] - tau + 1e-12)) @ y[:, top].T
-        h = g @ b.astype(np.float64)
-        swaps: list[tuple[int, int, int, int]] = []
-        used_rows: set[int] = set()
-        used_cols: set[int] = set()
-        for a in np.argsort(-np.diag(g), kind="stable")[: max(4, n // 8)]:
-            a = int(a)
-            if a in used_rows:
-                continue
-            best, pick = 0.0, None
-            for c in range(n):
-                if c == a or c in used_rows:
-                    continue
-                du = np.where(b[a] & ~b[c], h[a] - h[c], -np.inf)
-                dv = np.where(b[c] & ~b[a], h[a] - h[c], np.inf)
-                u, v = int(np.argmax(du)), int(np.argmin(dv))
-                gain = du[u] - dv[v] - (g[a, a] - g[a, c]) + (g[a, c] - g[c, c])
-                if gain > best and u not in used_cols and v not in used_cols:
-                    best, pick = gain, (a, c, u, v)
-            if pick is not None:
-                swaps.append(pick)
-                used_rows |= {pick[0], pick[1]}
-                used_cols |= {pick[2], pick[3]}
+        swaps = _best_swaps(b, g)
         k = len(swaps)
         while k:
-            trial = b.copy()
+            trial, trial_gram = b.copy(), gram.copy()
             for a, c, u, v in swaps[:k]:
                 trial[a, u], trial[c, v], trial[a, v], trial[c, u] = False, False, True, True
-            w2, y2 = _gram_spectrum(trial)
+            changed = sorted({r for a, c, _, _ in swaps[:k] for r in (a, c)})
+            trial_gram[changed] = trial[changed].astype(np.float64) @ trial.T.astype(np.float64)
+            trial_gram[:, changed] = trial_gram[changed].T
+            w2, y2 = np.linalg.eigh(trial_gram)
             if w2[-2] < w[-2] - 1e-9:
                 break
             k //= 2
         if not k:
             break
-        b, w, y = trial, w2, y2
+        b, gram, w, y = trial, trial_gram, w2, y2
         made += k
     out = b if mask.shape[0] <= mask.shape[1] else b.T
     return np.ascontiguousarray(out), made
 
 
-def _repair(rows: int, cols: int, count: int, scored: list[Any]) -> list[Any]:
-    """For a piece whose best candidate misses the bound: more random candidates, then, when the
-    smaller side is at most REFINE_SIDE (dense eigensolves stay cheap), `refine_swaps` on the best."""
+def _more_seeds(rows: int, cols: int, count: int, scored: list[Any]) -> list[Any]:
+    """For a piece whose best candidate misses the bound: more random candidates, until one meets it."""
     for seed in EXTRA_SEEDS:
         mask, info = random_regular_mask(rows, cols, count / (rows * cols), np.random.default_rng(seed))
         scored.append(_scored(mask, MaskInfo("random_regular", {"seed": seed}, *_figures(mask))))
         if scored[-1][0][1] >= 0:
-            return scored
+            break
+    return scored
+
+
+def _polished(scored: list[Any]) -> list[Any]:
+    """The best candidate after `refine_swaps` (POLISH_ROUNDS rounds), added when it lowered sigma_2."""
     best = max(range(len(scored)), key=lambda k: scored[k][0])
     _, mask, info = scored[best]
-    if min(rows, cols) > REFINE_SIDE:
-        return scored
-    refined, made = refine_swaps(mask)
+    refined, made = refine_swaps(mask, POLISH_ROUNDS)
     if made:
         params = {**info.params, "swaps": made}
         scored.append(_scored(refined, MaskInfo(**{**info.__dict__, "params": params})))
@@ -596,7 +637,9 @@ def ramanujan_mask(rows: int, cols: int, density: float) -> tuple[BoolArray, Mas
         candidates.append((mask, MaskInfo("random_regular", {"seed": seed}, *_figures(mask))))
     scored = [_scored(m, i) for m, i in candidates]
     if max(key[1] for key, _, _ in scored) < 0 and count >= rows + cols - 1:  # could be connected
-        scored = _repair(rows, cols, count, scored)
+        scored = _more_seeds(rows, cols, count, scored)
+    if min(rows, cols) <= REFINE_SIDE:  # dense eigensolves of the smaller side stay cheap
+        scored = _polished(scored)
     best = max(range(len(scored)), key=lambda k: scored[k][0])  # the first of equals
     return scored[best][1], scored[best][2]
 

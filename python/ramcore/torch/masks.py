@@ -120,8 +120,9 @@ def _structured(
 
 
 def _gated(t: MaskTarget, density: float) -> tuple[torch.Tensor, tuple[MaskInfo, ...]]:
-    """An RNN/LSTM/GRU weight: one Ramanujan mask per gate, relabelled per gate so that the whole
-    weight read as one matrix is Ramanujan too (`ramcore.layers.gates`)."""
+    """An RNN/LSTM/GRU weight (or an attention projection's stacked q/k/v): one Ramanujan mask per
+    block, relabelled per block so that the whole weight read as one matrix is Ramanujan too
+    (`ramcore.layers.gates`)."""
     rows, cols = t.piece_shape
     fit = gate_masks(rows, cols, t.pieces, density)
     weight = pieces_to_weight(list(fit.masks), t.canonical_shape)
@@ -324,8 +325,8 @@ def _refuse_sharded(model: nn.Module, targets: Sequence[MaskTarget], method: str
 def _structural(
     method: str, t: MaskTarget, d: float, seed: int, index: int
 ) -> tuple[torch.Tensor, tuple[MaskInfo, ...]]:
-    if method == "ramanujan" and t.kind == "rnn" and t.pieces > 1:
-        return _gated(t, d)
+    if method == "ramanujan" and t.kind in ("rnn", "attention") and t.pieces > 1:
+        return _gated(t, d)  # gate (or q/k/v) blocks relabelled: the whole weight is Ramanujan too
     if method == "ramanujan":
         return _structured(t, d, ramanujan_mask)
     if method == "biswas":
