@@ -39,9 +39,8 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -53,6 +52,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from . import _core
+from ._blas import one_blas_thread
 from .graphs import LPSGenerators, lps_generators
 from .groups import PGL2, PSL2
 from .progress import Progress, check_progress
@@ -736,18 +736,6 @@ def _resolve_threads(threads: int | None) -> int:
         return max(1, os.cpu_count() or 1)
 
 
-@contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """BLAS single-threaded while blocks run in parallel threads (threadpoolctl, when installed)."""
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-    except ImportError:  # pragma: no cover - without it BLAS keeps its threads
-        yield
-        return
-    with threadpool_limits(1, user_api="blas"):
-        yield
-
-
 class _Stopped(Exception):
     """A worker saw the stop flag (Ctrl-C in the caller)."""
 
@@ -766,7 +754,7 @@ def _map(
     whatever `threads` is."""
     stop = threading.Event()
     weight = list(weights) if weights is not None else [1] * len(items)
-    with _one_blas_thread():
+    with one_blas_thread():
         if threads <= 1 or len(items) <= 1:
             out = []
             for item, w in zip(items, weight):

@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
+from .._blas import one_blas_thread
 from ..spectral import svds
 from ..validation import available_memory
 from .bipartite import abs_biadjacency, check_layout, components
@@ -99,7 +100,8 @@ def top_two(b: sp.csr_array) -> tuple[float, float]:
     fits DENSE_FALLBACK entries, else both come back NaN (callers report them as undefined)."""
     rows, cols = b.shape
     if min(rows, cols) <= DENSE_LIMIT:
-        sv = np.linalg.svd(b.toarray(), compute_uv=False)
+        with one_blas_thread():  # a small dense SVD: BLAS threads only contend
+            sv = np.linalg.svd(b.toarray(), compute_uv=False)
     else:
         res = svds(b, 2, tol=1e-12)
         if res.converged:

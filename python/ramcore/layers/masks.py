@@ -8,7 +8,7 @@ numpy Generator.
 
 How `ramanujan_mask` fits a shape (the design; docs/masks.md tells it in prose)
 -------------------------------------------------------------------------------
-Two algebraic families, truncated to the layer's shape, then cut to the exact edge count:
+Algebraic and random candidates, truncated to the layer's shape, then cut to the exact edge count:
 
 * "affine" (generalises Burnwal-Sinha-Vidyasagar, seed 000 section 3.3): for a prime q and s >= 0,
   rows (a, r) and columns (x, c) with a, x in F_q^s and r, c in Z_q; (a, r) ~ (x, c) iff
@@ -32,8 +32,8 @@ Two algebraic families, truncated to the layer's shape, then cut to the exact ed
   probability (Brito, Dumitriu & Harris 2022), the best candidate for large sparse pieces.
 
 When no candidate meets the bi-regular bound and the piece can be connected (count >= rows + cols
-- 1), more seeds are tried, then degree-preserving swaps guided by the Gram matrix's top
-eigenvectors (`refine_swaps`) on pieces whose smaller side is at most REFINE_SIDE.
+- 1), more seeds are tried. Pieces whose smaller side is at most REFINE_SIDE are then polished by
+degree-preserving swaps guided by the Gram matrix's top eigenvectors (`refine_swaps`).
 
 For the affine family two candidates are built, s the smallest with q^{s+1} >= the larger side:
 q the largest prime <= 1/density, whose density 1/q >= target is cut to the exact count by keeping
@@ -42,8 +42,9 @@ column, loses blocks at the same rate), the last block partially; and q the smal
 1/density, whose graph (density 1/q < target) is joined by its disjoint translates
 c = r - <a, x> + t (t = 1, ..., k - 1; density k/q >= target) and cut the same way. For
 densities above 1/2 the mask is the complement of the fit at 1 - density. Of the candidates the
-shape admits, the one with the largest min(Delta_S, Delta_R) (seed 001's two certificate margins,
-computed by ramcore; ties by Delta_R) is returned, with its parameters recorded. Vertices left
+shape admits, one that meets the bi-regular bound (Delta_R >= 0) before one that does not, then the
+largest min(Delta_S, Delta_R) (seed 001's two certificate margins, computed by ramcore), then
+Delta_R, is returned, with its parameters recorded. Vertices left
 without an edge are then reconnected (when the density allows one edge each) to the least-connected
 vertices of the other side, moving edges away from the best-connected ones, so the count stays
 exact.
@@ -59,8 +60,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from .. import _core
+from .._blas import one_blas_thread
 from ..graphs import biregular_graph, lps_graph
 from ..validation import as_int, check_memory
 from ..validation import density as fraction_kept
@@ -461,11 +464,13 @@ def _finish(
     return mask, info
 
 
-def _scored(mask: BoolArray, info: MaskInfo) -> tuple[tuple[float, float], BoolArray, MaskInfo]:
-    """(min(Delta_S, Delta_R), Delta_R) as the sort key (NaN ranks last), the mask, its info with Delta_R."""
+def _scored(mask: BoolArray, info: MaskInfo) -> tuple[tuple[float, float, float], BoolArray, MaskInfo]:
+    """The sort key (Ramanujan by the bi-regular bound first, i.e. Delta_R >= 0; then
+    min(Delta_S, Delta_R); then Delta_R; NaN ranks last), the mask, its info with Delta_R."""
     gap = ramanujan_gap(mask, layout="biadjacency")
     both = min(gap.delta_s, gap.delta_r)
-    key = (-math.inf if math.isnan(both) else both, -math.inf if math.isnan(gap.delta_r) else gap.delta_r)
+    dr = -math.inf if math.isnan(gap.delta_r) else gap.delta_r
+    key = (float(dr >= 0), -math.inf if math.isnan(both) else both, dr)
     return key, mask, MaskInfo(**{**info.__dict__, "delta_r": gap.delta_r})
 
 
@@ -501,7 +506,7 @@ def _projective_candidates(rows: int, cols: int, count: int) -> list[tuple[BoolA
 
 REFINE_SIDE = 400  # pieces whose smaller side is at most this are polished by `refine_swaps`
 REFINE_ROUNDS = 200
-POLISH_ROUNDS = 40  # rounds of the polish within the fit (it usually stops earlier: no swap helps)
+POLISH_ROUNDS = 12  # rounds of the polish within the fit (the first rounds gain the most)
 POLISH_TRIES = 8  # rows a per round whose best swap is sought (each costs one pass over B)
 EXTRA_SEEDS = range(2, 10)  # more random candidates when none meets the bound
 
@@ -514,10 +519,12 @@ def _first_best(values: FloatArray, tol: float) -> int:
 
 def _best_swaps(b: BoolArray, g: FloatArray) -> list[tuple[int, int, int, int]]:
     """For the POLISH_TRIES rows a that G weighs most, the swap (a, u), (c, v) -> (a, v), (c, u) with
-    the largest first-order gain over all rows c and columns u, v not used by an earlier swap."""
+    the largest first-order gain over all rows c and columns u, v not used by an earlier swap.
+    Sparse: u ranges over a's columns, v over the edges (c, v) of B; O(E n) per round for G B."""
     n = b.shape[0]
-    bf = b.astype(np.float64)
-    h = g @ bf  # (G B)_c for every row c
+    row_e, col_e = np.nonzero(b)  # row-major: the edges of each row c are contiguous
+    starts = np.flatnonzero(np.diff(row_e, prepend=-1))
+    h = np.asarray((sp.csr_array(b.astype(np.float64)).T @ g).T)  # (G B)_c(x) for every row c
     tol = 1e-9 * max(1.0, float(np.abs(h).max()))
     used_rows = np.zeros(n, dtype=bool)
     used_cols = np.zeros(b.shape[1], dtype=bool)
@@ -527,18 +534,28 @@ def _best_swaps(b: BoolArray, g: FloatArray) -> list[tuple[int, int, int, int]]:
         a = int(a)
         if used_rows[a]:
             continue
-        diff = h[a][None, :] - h  # D_ac(x) = (G B)_a(x) - (G B)_c(x), one row per c
-        du = np.where(b[a][None, :] & ~b & ~used_cols, diff, -np.inf)  # u: a's, not c's
-        dv = np.where(b & ~b[a][None, :] & ~used_cols, diff, np.inf)  # v: c's, not a's
-        u, v = np.argmax(du, axis=1), np.argmin(dv, axis=1)
-        gain = du[rows, u] - dv[rows, v] - (g[a, a] - g[a]) + (g[a] - np.diag(g))
+        # u: a's column, not c's; D_ac(u) = (G B)_a(u) - (G B)_c(u), the largest per c
+        na = np.flatnonzero(b[a] & ~used_cols)
+        du_all = np.where(~b[:, na], h[a, na][None, :] - h[:, na], -np.inf)
+        iu = np.argmax(du_all, axis=1) if len(na) else np.zeros(n, dtype=np.int64)
+        du = du_all[rows, iu] if len(na) else np.full(n, -np.inf)
+        # v: c's column, not a's; the smallest D_ac(v) per c (ties: the first column)
+        dv_e = np.where(~b[a, col_e] & ~used_cols[col_e], h[a, col_e] - h[row_e, col_e], np.inf)
+        dv = np.full(n, np.inf)
+        dv[row_e[starts]] = np.minimum.reduceat(dv_e, starts)
+        first = np.flatnonzero(dv_e == dv[row_e])
+        pick_v = np.full(n, -1)
+        seen, at = np.unique(row_e[first], return_index=True)
+        pick_v[seen] = col_e[first[at]]
+        gain = du - dv - (g[a, a] - g[a]) + (g[a] - np.diag(g))
         gain[used_rows | (rows == a) | ~np.isfinite(gain)] = -np.inf
         if not np.isfinite(gain).any() or gain.max() <= tol:
             continue
         c = _first_best(gain, tol)
-        swaps.append((a, c, int(u[c]), int(v[c])))
+        u, v = int(na[iu[c]]), int(pick_v[c])
+        swaps.append((a, c, u, v))
         used_rows[[a, c]] = True
-        used_cols[[u[c], v[c]]] = True
+        used_cols[[u, v]] = True
     return swaps
 
 
@@ -589,7 +606,7 @@ def _more_seeds(rows: int, cols: int, count: int, scored: list[Any]) -> list[Any
     for seed in EXTRA_SEEDS:
         mask, info = random_regular_mask(rows, cols, count / (rows * cols), np.random.default_rng(seed))
         scored.append(_scored(mask, MaskInfo("random_regular", {"seed": seed}, *_figures(mask))))
-        if scored[-1][0][1] >= 0:
+        if scored[-1][0][0]:
             break
     return scored
 
@@ -598,7 +615,8 @@ def _polished(scored: list[Any]) -> list[Any]:
     """The best candidate after `refine_swaps` (POLISH_ROUNDS rounds), added when it lowered sigma_2."""
     best = max(range(len(scored)), key=lambda k: scored[k][0])
     _, mask, info = scored[best]
-    refined, made = refine_swaps(mask, POLISH_ROUNDS)
+    with one_blas_thread():  # many small eigensolves: BLAS threads only contend
+        refined, made = refine_swaps(mask, POLISH_ROUNDS)
     if made:
         params = {**info.params, "swaps": made}
         scored.append(_scored(refined, MaskInfo(**{**info.__dict__, "params": params})))
@@ -636,7 +654,7 @@ def ramanujan_mask(rows: int, cols: int, density: float) -> tuple[BoolArray, Mas
         mask, info = random_regular_mask(rows, cols, count / (rows * cols), np.random.default_rng(seed))
         candidates.append((mask, MaskInfo("random_regular", {"seed": seed}, *_figures(mask))))
     scored = [_scored(m, i) for m, i in candidates]
-    if max(key[1] for key, _, _ in scored) < 0 and count >= rows + cols - 1:  # could be connected
+    if not max(key[0] for key, _, _ in scored) and count >= rows + cols - 1:  # could be connected
         scored = _more_seeds(rows, cols, count, scored)
     if min(rows, cols) <= REFINE_SIDE:  # dense eigensolves of the smaller side stay cheap
         scored = _polished(scored)

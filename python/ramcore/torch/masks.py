@@ -295,8 +295,9 @@ def _build(
     if method == "sparsify":
         return _sparsify_masks(model, targets, per_layer, score, data, how, input_shape, seed)
     masks = {}
+    fits: dict[tuple[int, int, float], tuple[Any, MaskInfo]] = {}  # equal pieces: one fit per call
     for i, t in enumerate(targets):
-        masks[t.name], infos[t.name] = _structural(method, t, per_layer[t.name], seed, i)
+        masks[t.name], infos[t.name] = _structural(method, t, per_layer[t.name], seed, i, fits)
     return masks
 
 
@@ -323,12 +324,19 @@ def _refuse_sharded(model: nn.Module, targets: Sequence[MaskTarget], method: str
 
 
 def _structural(
-    method: str, t: MaskTarget, d: float, seed: int, index: int
+    method: str, t: MaskTarget, d: float, seed: int, index: int, fits: dict[tuple[int, int, float], Any]
 ) -> tuple[torch.Tensor, tuple[MaskInfo, ...]]:
     if method == "ramanujan" and t.kind in ("rnn", "attention") and t.pieces > 1:
         return _gated(t, d)  # gate (or q/k/v) blocks relabelled: the whole weight is Ramanujan too
     if method == "ramanujan":
-        return _structured(t, d, ramanujan_mask)
+
+        def fit(rows: int, cols: int, density: float) -> tuple[Any, MaskInfo]:
+            if (rows, cols, density) not in fits:  # the fit is deterministic: reuse it
+                fits[rows, cols, density] = ramanujan_mask(rows, cols, density)
+            mask, info = fits[rows, cols, density]
+            return mask.copy(), info
+
+        return _structured(t, d, fit)
     if method == "biswas":
         return _structured(t, d, lambda r, c, _: biswas_mask(r, c))
     rng = np.random.default_rng([seed, index])  # one independent stream per layer
