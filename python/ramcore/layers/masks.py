@@ -32,8 +32,9 @@ Algebraic and random candidates, truncated to the layer's shape, then cut to the
   probability (Brito, Dumitriu & Harris 2022), the best candidate for large sparse pieces.
 
 When no candidate meets the bi-regular bound and the piece can be connected (count >= rows + cols
-- 1), more seeds are tried. Pieces whose smaller side is at most REFINE_SIDE are then polished by
-degree-preserving swaps guided by the Gram matrix's top eigenvectors (`refine_swaps`).
+- 1), more seeds are tried. Pieces whose smaller side is at most REFINE_SIDE (REPAIR_SIDE when the
+bound is still missed) are then polished by degree-preserving swaps guided by the Gram matrix's
+top eigenvectors (`refine_swaps`).
 
 For the affine family two candidates are built, s the smallest with q^{s+1} >= the larger side:
 q the largest prime <= 1/density, whose density 1/q >= target is cut to the exact count by keeping
@@ -505,6 +506,7 @@ def _projective_candidates(rows: int, cols: int, count: int) -> list[tuple[BoolA
 
 
 REFINE_SIDE = 400  # pieces whose smaller side is at most this are polished by `refine_swaps`
+REPAIR_SIDE = 1024  # and up to this when no candidate meets the bound (seconds, but rare)
 REFINE_ROUNDS = 200
 POLISH_ROUNDS = 12  # rounds of the polish within the fit (the first rounds gain the most)
 POLISH_TRIES = 8  # rows a per round whose best swap is sought (each costs one pass over B)
@@ -656,7 +658,8 @@ def ramanujan_mask(rows: int, cols: int, density: float) -> tuple[BoolArray, Mas
     scored = [_scored(m, i) for m, i in candidates]
     if not max(key[0] for key, _, _ in scored) and count >= rows + cols - 1:  # could be connected
         scored = _more_seeds(rows, cols, count, scored)
-    if min(rows, cols) <= REFINE_SIDE:  # dense eigensolves of the smaller side stay cheap
+    small = min(rows, cols) <= REFINE_SIDE  # dense eigensolves of the smaller side stay cheap
+    if small or (min(rows, cols) <= REPAIR_SIDE and not max(key[0] for key, _, _ in scored)):
         scored = _polished(scored)
     best = max(range(len(scored)), key=lambda k: scored[k][0])  # the first of equals
     return scored[best][1], scored[best][2]
