@@ -43,9 +43,9 @@ column, loses blocks at the same rate), the last block partially; and q the smal
 1/density, whose graph (density 1/q < target) is joined by its disjoint translates
 c = r - <a, x> + t (t = 1, ..., k - 1; density k/q >= target) and cut the same way. For
 densities above 1/2 the mask is the complement of the fit at 1 - density. Of the candidates the
-shape admits, one that meets the bi-regular bound (Delta_R >= 0) before one that does not, then the
-largest min(Delta_S, Delta_R) (seed 001's two certificate margins, computed by ramcore), then
-Delta_R, is returned, with its parameters recorded. Vertices left
+shape admits, one that meets both bounds before one that meets the bi-regular bound (Delta_R >= 0)
+before one that meets neither, then the largest min(Delta_S, Delta_R) (seed 001's two certificate
+margins, computed by ramcore), then Delta_R, is returned, with its parameters recorded. Vertices left
 without an edge are then reconnected (when the density allows one edge each) to the least-connected
 vertices of the other side, moving edges away from the best-connected ones, so the count stays
 exact.
@@ -465,14 +465,22 @@ def _finish(
     return mask, info
 
 
-def _scored(mask: BoolArray, info: MaskInfo) -> tuple[tuple[float, float, float], BoolArray, MaskInfo]:
-    """The sort key (Ramanujan by the bi-regular bound first, i.e. Delta_R >= 0; then
-    min(Delta_S, Delta_R); then Delta_R; NaN ranks last), the mask, its info with Delta_R."""
+Key = tuple[float, float, float, float]
+
+
+def _scored(mask: BoolArray, info: MaskInfo) -> tuple[Key, BoolArray, MaskInfo]:
+    """The sort key (both of seed 001's bounds met first, then the bi-regular one, Delta_R >= 0;
+    then min(Delta_S, Delta_R); then Delta_R; NaN ranks last), the mask, its info with Delta_R."""
     gap = ramanujan_gap(mask, layout="biadjacency")
-    both = min(gap.delta_s, gap.delta_r)
+    both = -math.inf if math.isnan(min(gap.delta_s, gap.delta_r)) else min(gap.delta_s, gap.delta_r)
     dr = -math.inf if math.isnan(gap.delta_r) else gap.delta_r
-    key = (float(dr >= 0), -math.inf if math.isnan(both) else both, dr)
+    key = (float(both >= 0), float(dr >= 0), both, dr)
     return key, mask, MaskInfo(**{**info.__dict__, "delta_r": gap.delta_r})
+
+
+def _meets_bound(scored: list[Any]) -> bool:
+    """Whether a candidate meets the bi-regular bound (Delta_R >= 0)."""
+    return any(key[1] for key, _, _ in scored)
 
 
 RANDOM_SEEDS = (0, 1)  # the random bi-regular candidates of the fit
@@ -608,7 +616,7 @@ def _more_seeds(rows: int, cols: int, count: int, scored: list[Any]) -> list[Any
     for seed in EXTRA_SEEDS:
         mask, info = random_regular_mask(rows, cols, count / (rows * cols), np.random.default_rng(seed))
         scored.append(_scored(mask, MaskInfo("random_regular", {"seed": seed}, *_figures(mask))))
-        if scored[-1][0][0]:
+        if _meets_bound(scored[-1:]):
             break
     return scored
 
@@ -656,10 +664,10 @@ def ramanujan_mask(rows: int, cols: int, density: float) -> tuple[BoolArray, Mas
         mask, info = random_regular_mask(rows, cols, count / (rows * cols), np.random.default_rng(seed))
         candidates.append((mask, MaskInfo("random_regular", {"seed": seed}, *_figures(mask))))
     scored = [_scored(m, i) for m, i in candidates]
-    if not max(key[0] for key, _, _ in scored) and count >= rows + cols - 1:  # could be connected
+    if not _meets_bound(scored) and count >= rows + cols - 1:  # could be connected
         scored = _more_seeds(rows, cols, count, scored)
     small = min(rows, cols) <= REFINE_SIDE  # dense eigensolves of the smaller side stay cheap
-    if small or (min(rows, cols) <= REPAIR_SIDE and not max(key[0] for key, _, _ in scored)):
+    if small or (min(rows, cols) <= REPAIR_SIDE and not _meets_bound(scored)):
         scored = _polished(scored)
     best = max(range(len(scored)), key=lambda k: scored[k][0])  # the first of equals
     return scored[best][1], scored[best][2]
