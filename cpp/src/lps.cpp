@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -112,6 +114,123 @@ LpsGenerators lps_generators(std::int64_t p, std::int64_t q) {
   return gens;
 }
 
+namespace {
+
+// Construction of X^{p,q} without per-edge group arithmetic (docs/design.md, section 2,
+// "Construction"). An element's canonical top row is a point of the projective line P^1(F_q):
+// (1, b) or (0, 1). Its rank coordinates are that point, the determinant delta (class and index j)
+// and one free coordinate f in F_q: c for (1, b, c, d) with d = delta + b c, d for (0, 1, c, d)
+// with c = -delta. Right multiplication by a generator s sends the top row to another point
+// (a Mobius transformation of P^1, rescaled by t), multiplies delta by m = det(s) t^2 and shifts
+// the free coordinate: f' = f + delta e (mod q), where t, m and e depend on the point and s only.
+// So along the q elements that differ only in f, each neighbour's rank moves by a fixed stride
+// with one wrap-around, and its place in the sorted row is the place of its target point.
+
+// How one generator acts on the elements whose top row is one given point.
+struct Move {
+  std::uint32_t target;  // top row of x s: b' for (1, b'), q for (0, 1)
+  std::uint32_t e;       // f' = f + delta e (mod q)
+  std::uint32_t m;       // delta' = delta m (mod q)
+  std::uint32_t gen;     // index of the distinct generator
+};
+
+// Every generator's move from every point, sorted by target within each point. Different targets
+// give disjoint rank ranges in target order (the target point is the leading digit of the ranking
+// within a determinant class, and every generator has the class of p), so only generators sharing
+// a target (a "tie") need ordering per element.
+struct Moves {
+  std::int64_t k = 0;
+  std::vector<Move> move;                                     // (q + 1) k, point-major
+  std::vector<std::uint32_t> first_tie;                       // q + 2 offsets into `ties`
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> ties;  // (position, length >= 2) per tie
+};
+
+Moves all_moves(const PGL2& g, const std::vector<Mat2>& s) {
+  const std::int64_t q = g.q();
+  const auto mod = [q](std::int64_t v) {
+    v %= q;
+    return static_cast<std::uint32_t>(v < 0 ? v + q : v);
+  };
+  Moves out;
+  out.k = static_cast<std::int64_t>(s.size());
+  out.move.reserve(static_cast<std::size_t>((q + 1) * out.k));
+  out.first_tie.push_back(0);
+  for (const Mat2& m : s) {
+    if (g.square_class(g.det(m)) != g.square_class(g.det(s[0])))
+      throw std::logic_error("lps_adjacency: generators with determinants of both classes");
+  }
+  for (std::int64_t pt = 0; pt <= q; ++pt) {
+    const std::int64_t x0 = pt < q ? 1 : 0, x1 = pt < q ? pt : 1;  // the top row
+    const std::size_t begin = out.move.size();
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      const std::int64_t sa = s[i].a, sb = s[i].b, sc = s[i].c, sd = s[i].d;
+      const std::uint32_t u = mod(x0 * sa + x1 * sc), v = mod(x0 * sb + x1 * sd);
+      const std::int64_t t = g.inverse(u != 0 ? u : v);  // rescales x s to canonical form
+      Move mv{};
+      mv.gen = static_cast<std::uint32_t>(i);
+      mv.m = mod(static_cast<std::int64_t>(g.det(s[i])) * mod(t * t));
+      // Bottom row of x s times t, written as f + delta e (f = c, d = delta + b c for (1, b);
+      // f = d, c = -delta for (0, 1)): the algebra is in the design notes.
+      if (u != 0) {
+        mv.target = mod(v * t);
+        mv.e = mod((x0 != 0 ? sc : -sa) * t);
+      } else {
+        mv.target = static_cast<std::uint32_t>(q);
+        mv.e = mod((x0 != 0 ? sd : -sb) * t);
+      }
+      out.move.push_back(mv);
+    }
+    const auto first = out.move.begin() + static_cast<std::ptrdiff_t>(begin);
+    std::stable_sort(first, out.move.end(),
+                     [](const Move& a, const Move& b) { return a.target < b.target; });
+    for (std::size_t i = 0; i < s.size();) {
+      std::size_t j = i + 1;
+      while (j < s.size() && first[static_cast<std::ptrdiff_t>(j)].target ==
+                                 first[static_cast<std::ptrdiff_t>(i)].target)
+        ++j;
+      if (j - i > 1)
+        out.ties.emplace_back(static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(j - i));
+      i = j;
+    }
+    out.first_tie.push_back(static_cast<std::uint32_t>(out.ties.size()));
+  }
+  return out;
+}
+
+// One neighbour of every element of a line: rank = a + ((f + off) mod q) stride.
+struct Slot {
+  std::int64_t a;
+  std::uint32_t off, stride;
+};
+
+// Sorts one tie (a few generators sharing a target) in one row, with the multiplicities if any.
+template <class Index>
+void sort_tie(Index* col, double* w, std::uint32_t len) {
+  if (len > 32) {  // long ties only for large p and small q: not worth a special path
+    std::vector<std::pair<Index, double>> v(len);
+    for (std::uint32_t i = 0; i < len; ++i) v[i] = {col[i], w ? w[i] : 0.0};
+    std::sort(v.begin(), v.end());
+    for (std::uint32_t i = 0; i < len; ++i) {
+      col[i] = v[i].first;
+      if (w) w[i] = v[i].second;
+    }
+    return;
+  }
+  for (std::uint32_t i = 1; i < len; ++i) {  // insertion sort
+    const Index key = col[i];
+    const double kw = w ? w[i] : 0.0;
+    std::uint32_t j = i;
+    for (; j > 0 && col[j - 1] > key; --j) {
+      col[j] = col[j - 1];
+      if (w) w[j] = w[j - 1];
+    }
+    col[j] = key;
+    if (w) w[j] = kw;
+  }
+}
+
+}  // namespace
+
 template <class Index>
 Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int threads,
                          const StopFn& stop) {
@@ -125,8 +244,13 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
 
   const auto distinct = distinct_generators(g, gens);
   std::vector<Mat2> s;
-  for (const auto& [rank, mult] : distinct) s.push_back(g.unrank(rank));
+  std::vector<double> mult;
+  for (const auto& [rank, count] : distinct) {
+    s.push_back(g.unrank(rank));
+    mult.push_back(count);
+  }
   const auto k = static_cast<std::int64_t>(s.size());
+  const Moves moves = all_moves(g, s);
 
   Csr<Index> csr;
   csr.rows = csr.cols = gens.vertices();
@@ -136,23 +260,88 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
   allocate(csr.indices, nnz, "lps_adjacency indices");
   if (!simple) allocate(csr.data, nnz, "lps_adjacency data");
 
+  // Rows in rank order fall into lines: per determinant class, the (1, b, c, .) rows for each
+  // (b, c) are h consecutive ranks (one per j), then the (0, 1, ., .) rows for each j are q
+  // consecutive ranks (one per d). Every line is written by one task.
+  const std::int64_t q = g.q(), h = g.h(), half = g.psl_order(), q2h = q * q * h;
+  const std::int64_t classes = gens.legendre == -1 ? 2 : 1;
+  const std::int64_t per_class = q * q + h;
+  const FastMod& mod = g.mod();
+  Index* const indices = csr.indices.data();
+  double* const data = simple ? nullptr : csr.data.data();
+
   parallel_for(
-      csr.rows, std::max<std::int64_t>(1, kEntriesPerTask / k), threads,
+      classes * per_class, std::max<std::int64_t>(1, kEntriesPerTask / (q * k)), threads,
       [&](std::int64_t begin, std::int64_t end) {
-        std::vector<std::pair<std::int64_t, double>> row(static_cast<std::size_t>(k));
-        for (std::int64_t r = begin; r < end; ++r) {
-          const Mat2 x = g.unrank(r);
+        std::vector<Slot> slots(static_cast<std::size_t>(std::max(h, std::int64_t{1}) * k));
+        std::int64_t slots_for = -1;  // the (class, point) whose slots are filled
+        // Slots of the neighbours of the elements with top row `pt`, determinant index j in `cls`.
+        const auto fill = [&](int cls, std::int64_t pt, std::int64_t j, Slot* out) {
+          const std::uint32_t delta = g.residue(cls, j);
+          const Move* mv = moves.move.data() + pt * k;
           for (std::int64_t i = 0; i < k; ++i) {
-            row[static_cast<std::size_t>(i)] = {g.rank(g.mul(x, s[static_cast<std::size_t>(i)])),
-                                                distinct[static_cast<std::size_t>(i)].second};
+            const std::uint32_t det = mod(delta * mv[i].m);
+            const std::int64_t index = g.class_index(det);
+            const std::int64_t base = g.square_class(det) * half;
+            const bool affine = mv[i].target < q;
+            out[i] = {affine ? base + mv[i].target * q * h + index : base + q2h + index * q,
+                      mod(delta * mv[i].e), static_cast<std::uint32_t>(affine ? h : 1)};
           }
-          std::sort(row.begin(), row.end());  // neighbours of x are distinct: x s = x t iff s = t
-          const std::int64_t base = r * k;
-          csr.indptr[static_cast<std::size_t>(r)] = static_cast<Index>(base);
-          for (std::int64_t i = 0; i < k; ++i) {
-            const auto& [col, mult] = row[static_cast<std::size_t>(i)];
-            csr.indices[static_cast<std::size_t>(base + i)] = static_cast<Index>(col);
-            if (!simple) csr.data[static_cast<std::size_t>(base + i)] = mult;
+        };
+        // Rows [first, first + rows) of one line, all with top row `pt`: offsets, the neighbours
+        // of row r in slot order from neighbours(r, out), then the multiplicities, then the ties.
+        const auto write = [&](std::int64_t pt, std::int64_t first, std::int64_t rows,
+                               auto&& neighbours) {
+          for (std::int64_t r = first; r < first + rows; ++r) {
+            csr.indptr[static_cast<std::size_t>(r)] = static_cast<Index>(r * k);
+            neighbours(r, indices + r * k);
+          }
+          const Move* mv = moves.move.data() + pt * k;
+          if (data != nullptr) {
+            for (std::int64_t r = first; r < first + rows; ++r)
+              for (std::int64_t i = 0; i < k; ++i)
+                data[r * k + i] = mult[mv[i].gen];
+          }
+          for (auto t = moves.first_tie[static_cast<std::size_t>(pt)];
+               t < moves.first_tie[static_cast<std::size_t>(pt + 1)]; ++t) {
+            const auto [pos, len] = moves.ties[t];
+            for (std::int64_t r = first; r < first + rows; ++r)
+              sort_tie(indices + r * k + pos, data ? data + r * k + pos : nullptr, len);
+          }
+        };
+        for (std::int64_t line = begin; line < end; ++line) {
+          const int cls = static_cast<int>(line / per_class);
+          const std::int64_t rest = line % per_class;
+          if (rest < q * q) {  // (1, b, c, .): one row per j, f = c
+            const std::int64_t b = rest / q;
+            const auto f = static_cast<std::uint32_t>(rest % q);
+            if (slots_for != cls * q + b) {
+              for (std::int64_t j = 0; j < h; ++j) fill(cls, b, j, slots.data() + j * k);
+              slots_for = cls * q + b;
+            }
+            const std::int64_t first = cls * half + rest * h;
+            write(b, first, h, [&](std::int64_t r, Index* out) {
+              const Slot* sl = slots.data() + (r - first) * k;
+              for (std::int64_t i = 0; i < k; ++i) {
+                std::uint32_t v = f + sl[i].off;
+                if (v >= q) v -= static_cast<std::uint32_t>(q);
+                out[i] = static_cast<Index>(sl[i].a + static_cast<std::int64_t>(v * sl[i].stride));
+              }
+            });
+          } else {  // (0, 1, ., d): one row per d, f = d
+            const std::int64_t j = rest - q * q;
+            fill(cls, q, j, slots.data());
+            slots_for = -1;
+            const std::int64_t first = cls * half + q2h + j * q;
+            write(q, first, q, [&](std::int64_t r, Index* out) {
+              const auto f = static_cast<std::uint32_t>(r - first);
+              for (std::int64_t i = 0; i < k; ++i) {
+                std::uint32_t v = f + slots[static_cast<std::size_t>(i)].off;
+                if (v >= q) v -= static_cast<std::uint32_t>(q);
+                out[i] = static_cast<Index>(slots[static_cast<std::size_t>(i)].a +
+                                            static_cast<std::int64_t>(v * slots[static_cast<std::size_t>(i)].stride));
+              }
+            });
           }
         }
       },
