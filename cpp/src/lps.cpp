@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "ramcore/enforce.hpp"
@@ -197,11 +198,30 @@ Moves all_moves(const PGL2& g, const std::vector<Mat2>& s) {
   return out;
 }
 
-// One neighbour of every element of a line: rank = a + ((f + off) mod q) stride.
-struct Slot {
-  std::int64_t a;
-  std::uint32_t off, stride;
+// The neighbours of the rows of one line, slot by slot (a slot is a position in the sorted row):
+// rank = a + ((f + off) mod q) stride, where stride is h when the target point is (1, b') (the free
+// coordinate is then the c digit of the rank) and 1 when it is (0, 1) (the d digit). A structure
+// of arrays in U, the unsigned Index type, so that the loop over a line vectorises.
+template <class U>
+struct Slots {
+  explicit Slots(std::size_t n) : a(n), stride(n), off(n) {}
+  std::vector<U> a, stride;
+  std::vector<std::uint32_t> off;
 };
+
+// out[i] = a[i] + ((f + off[i]) mod q) stride[i] for i < n, where f, off[i] < q.
+template <class U, class Index>
+void shifted(std::int64_t n, std::uint32_t f, std::uint32_t q, const Slots<U>& slots,
+             std::int64_t from, Index* out) {
+  const U* a = slots.a.data() + from;
+  const U* stride = slots.stride.data() + from;
+  const std::uint32_t* off = slots.off.data() + from;
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::uint32_t v = f + off[i];
+    v = v >= q ? v - q : v;
+    out[i] = static_cast<Index>(a[i] + static_cast<U>(v) * stride[i]);
+  }
+}
 
 // Sorts one tie (a few generators sharing a target) in one row, with the multiplicities if any.
 template <class Index>
@@ -257,8 +277,8 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
   const std::int64_t nnz = checked_mul(csr.rows, k, "number of stored entries");
   enforce(sizeof(Index) == 8 || fits_int32(nnz), "lps_adjacency: index type too small");
   allocate(csr.indptr, csr.rows + 1, "lps_adjacency indptr");
-  allocate(csr.indices, nnz, "lps_adjacency indices");
-  if (!simple) allocate(csr.data, nnz, "lps_adjacency data");
+  allocate_huge(csr.indices, nnz, "lps_adjacency indices");
+  if (!simple) allocate_huge(csr.data, nnz, "lps_adjacency data");
 
   // Rows in rank order fall into lines: per determinant class, the (1, b, c, .) rows for each
   // (b, c) are h consecutive ranks (one per j), then the (0, 1, ., .) rows for each j are q
@@ -270,13 +290,16 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
   Index* const indices = csr.indices.data();
   double* const data = simple ? nullptr : csr.data.data();
 
+  using U = std::make_unsigned_t<Index>;  // every rank and partial sum fits it
+  const auto uq = static_cast<std::uint32_t>(q);
+
   parallel_for(
       classes * per_class, std::max<std::int64_t>(1, kEntriesPerTask / (q * k)), threads,
       [&](std::int64_t begin, std::int64_t end) {
-        std::vector<Slot> slots(static_cast<std::size_t>(std::max(h, std::int64_t{1}) * k));
+        Slots<U> slots(static_cast<std::size_t>(std::max(h, std::int64_t{1}) * k));
         std::int64_t slots_for = -1;  // the (class, point) whose slots are filled
-        // Slots of the neighbours of the elements with top row `pt`, determinant index j in `cls`.
-        const auto fill = [&](int cls, std::int64_t pt, std::int64_t j, Slot* out) {
+        // Slots [at, at + k) for the elements with top row `pt` and determinant index j in `cls`.
+        const auto fill = [&](int cls, std::int64_t pt, std::int64_t j, std::int64_t at) {
           const std::uint32_t delta = g.residue(cls, j);
           const Move* mv = moves.move.data() + pt * k;
           for (std::int64_t i = 0; i < k; ++i) {
@@ -284,23 +307,22 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
             const std::int64_t index = g.class_index(det);
             const std::int64_t base = g.square_class(det) * half;
             const bool affine = mv[i].target < q;
-            out[i] = {affine ? base + mv[i].target * q * h + index : base + q2h + index * q,
-                      mod(delta * mv[i].e), static_cast<std::uint32_t>(affine ? h : 1)};
+            const auto at_i = static_cast<std::size_t>(at + i);
+            slots.a[at_i] =
+                static_cast<U>(affine ? base + mv[i].target * q * h + index : base + q2h + index * q);
+            slots.stride[at_i] = static_cast<U>(affine ? h : 1);
+            slots.off[at_i] = mod(delta * mv[i].e);
           }
         };
-        // Rows [first, first + rows) of one line, all with top row `pt`: offsets, the neighbours
-        // of row r in slot order from neighbours(r, out), then the multiplicities, then the ties.
-        const auto write = [&](std::int64_t pt, std::int64_t first, std::int64_t rows,
-                               auto&& neighbours) {
-          for (std::int64_t r = first; r < first + rows; ++r) {
+        // After the neighbours of rows [first, first + rows), all with top row `pt`, are written in
+        // slot order: their offsets, their multiplicities, and the order within each tie.
+        const auto finish = [&](std::int64_t pt, std::int64_t first, std::int64_t rows) {
+          for (std::int64_t r = first; r < first + rows; ++r)
             csr.indptr[static_cast<std::size_t>(r)] = static_cast<Index>(r * k);
-            neighbours(r, indices + r * k);
-          }
           const Move* mv = moves.move.data() + pt * k;
           if (data != nullptr) {
             for (std::int64_t r = first; r < first + rows; ++r)
-              for (std::int64_t i = 0; i < k; ++i)
-                data[r * k + i] = mult[mv[i].gen];
+              for (std::int64_t i = 0; i < k; ++i) data[r * k + i] = mult[mv[i].gen];
           }
           for (auto t = moves.first_tie[static_cast<std::size_t>(pt)];
                t < moves.first_tie[static_cast<std::size_t>(pt + 1)]; ++t) {
@@ -312,36 +334,23 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
         for (std::int64_t line = begin; line < end; ++line) {
           const int cls = static_cast<int>(line / per_class);
           const std::int64_t rest = line % per_class;
-          if (rest < q * q) {  // (1, b, c, .): one row per j, f = c
+          if (rest < q * q) {  // (1, b, c, .) for all j: h rows, f = c
             const std::int64_t b = rest / q;
-            const auto f = static_cast<std::uint32_t>(rest % q);
             if (slots_for != cls * q + b) {
-              for (std::int64_t j = 0; j < h; ++j) fill(cls, b, j, slots.data() + j * k);
+              for (std::int64_t j = 0; j < h; ++j) fill(cls, b, j, j * k);
               slots_for = cls * q + b;
             }
             const std::int64_t first = cls * half + rest * h;
-            write(b, first, h, [&](std::int64_t r, Index* out) {
-              const Slot* sl = slots.data() + (r - first) * k;
-              for (std::int64_t i = 0; i < k; ++i) {
-                std::uint32_t v = f + sl[i].off;
-                if (v >= q) v -= static_cast<std::uint32_t>(q);
-                out[i] = static_cast<Index>(sl[i].a + static_cast<std::int64_t>(v * sl[i].stride));
-              }
-            });
-          } else {  // (0, 1, ., d): one row per d, f = d
+            shifted(h * k, static_cast<std::uint32_t>(rest % q), uq, slots, 0, indices + first * k);
+            finish(b, first, h);
+          } else {  // (0, 1, -delta_j, d) for all d: q rows, f = d
             const std::int64_t j = rest - q * q;
-            fill(cls, q, j, slots.data());
+            fill(cls, q, j, 0);
             slots_for = -1;
             const std::int64_t first = cls * half + q2h + j * q;
-            write(q, first, q, [&](std::int64_t r, Index* out) {
-              const auto f = static_cast<std::uint32_t>(r - first);
-              for (std::int64_t i = 0; i < k; ++i) {
-                std::uint32_t v = f + slots[static_cast<std::size_t>(i)].off;
-                if (v >= q) v -= static_cast<std::uint32_t>(q);
-                out[i] = static_cast<Index>(slots[static_cast<std::size_t>(i)].a +
-                                            static_cast<std::int64_t>(v * slots[static_cast<std::size_t>(i)].stride));
-              }
-            });
+            for (std::uint32_t f = 0; f < uq; ++f)
+              shifted(k, f, uq, slots, 0, indices + (first + f) * k);
+            finish(q, first, q);
           }
         }
       },
