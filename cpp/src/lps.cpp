@@ -276,16 +276,15 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
   csr.rows = csr.cols = gens.vertices();
   const std::int64_t nnz = checked_mul(csr.rows, k, "number of stored entries");
   enforce(sizeof(Index) == 8 || fits_int32(nnz), "lps_adjacency: index type too small");
-  allocate(csr.indptr, csr.rows + 1, "lps_adjacency indptr");
+  allocate_huge(csr.indptr, csr.rows + 1, "lps_adjacency indptr");
   allocate_huge(csr.indices, nnz, "lps_adjacency indices");
   if (!simple) allocate_huge(csr.data, nnz, "lps_adjacency data");
 
-  // Rows in rank order fall into lines: per determinant class, the (1, b, c, .) rows for each
-  // (b, c) are h consecutive ranks (one per j), then the (0, 1, ., .) rows for each j are q
-  // consecutive ranks (one per d). Every line is written by one task.
+  // Rows in rank order fall into blocks of q h rows, one per determinant class and top-row point:
+  // for (1, b) the rows (b, c, j) in "lines" of h rows (one per j) sharing c, for (0, 1) the rows
+  // (j, d) in lines of q rows (one per d) sharing j. A block is one parallel task.
   const std::int64_t q = g.q(), h = g.h(), half = g.psl_order(), q2h = q * q * h;
   const std::int64_t classes = gens.legendre == -1 ? 2 : 1;
-  const std::int64_t per_class = q * q + h;
   const FastMod& mod = g.mod();
   Index* const indices = csr.indices.data();
   double* const data = simple ? nullptr : csr.data.data();
@@ -294,10 +293,9 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
   const auto uq = static_cast<std::uint32_t>(q);
 
   parallel_for(
-      classes * per_class, std::max<std::int64_t>(1, kEntriesPerTask / (q * k)), threads,
+      classes * (q + 1), 1, threads,
       [&](std::int64_t begin, std::int64_t end) {
         Slots<U> slots(static_cast<std::size_t>(std::max(h, std::int64_t{1}) * k));
-        std::int64_t slots_for = -1;  // the (class, point) whose slots are filled
         // Slots [at, at + k) for the elements with top row `pt` and determinant index j in `cls`.
         const auto fill = [&](int cls, std::int64_t pt, std::int64_t j, std::int64_t at) {
           const std::uint32_t delta = g.residue(cls, j);
@@ -327,30 +325,38 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
           for (auto t = moves.first_tie[static_cast<std::size_t>(pt)];
                t < moves.first_tie[static_cast<std::size_t>(pt + 1)]; ++t) {
             const auto [pos, len] = moves.ties[t];
+            if (len == 2 && data == nullptr) {  // the common tie: a branch-free compare-exchange
+              for (Index* col = indices + first * k + pos; col < indices + (first + rows) * k;
+                   col += k) {
+                const Index x = col[0], y = col[1];
+                col[0] = std::min(x, y);
+                col[1] = std::max(x, y);
+              }
+              continue;
+            }
             for (std::int64_t r = first; r < first + rows; ++r)
               sort_tie(indices + r * k + pos, data ? data + r * k + pos : nullptr, len);
           }
         };
-        for (std::int64_t line = begin; line < end; ++line) {
-          const int cls = static_cast<int>(line / per_class);
-          const std::int64_t rest = line % per_class;
-          if (rest < q * q) {  // (1, b, c, .) for all j: h rows, f = c
-            const std::int64_t b = rest / q;
-            if (slots_for != cls * q + b) {
-              for (std::int64_t j = 0; j < h; ++j) fill(cls, b, j, j * k);
-              slots_for = cls * q + b;
+        for (std::int64_t block = begin; block < end; ++block) {
+          const int cls = static_cast<int>(block / (q + 1));
+          const std::int64_t pt = block % (q + 1);
+          const std::int64_t first = cls * half + pt * q * h;
+          if (pt < q) {  // (1, b, c, .), b = pt: one line per c, f = c
+            for (std::int64_t j = 0; j < h; ++j) fill(cls, pt, j, j * k);
+            for (std::int64_t c = 0; c < q; ++c) {
+              const std::int64_t line = first + c * h;
+              shifted(h * k, static_cast<std::uint32_t>(c), uq, slots, 0, indices + line * k);
+              finish(pt, line, h);
             }
-            const std::int64_t first = cls * half + rest * h;
-            shifted(h * k, static_cast<std::uint32_t>(rest % q), uq, slots, 0, indices + first * k);
-            finish(b, first, h);
-          } else {  // (0, 1, -delta_j, d) for all d: q rows, f = d
-            const std::int64_t j = rest - q * q;
-            fill(cls, q, j, 0);
-            slots_for = -1;
-            const std::int64_t first = cls * half + q2h + j * q;
-            for (std::uint32_t f = 0; f < uq; ++f)
-              shifted(k, f, uq, slots, 0, indices + (first + f) * k);
-            finish(q, first, q);
+          } else {  // (0, 1, -delta_j, d): one line per j, f = d
+            for (std::int64_t j = 0; j < h; ++j) {
+              const std::int64_t line = first + j * q;
+              fill(cls, q, j, 0);
+              for (std::uint32_t d = 0; d < uq; ++d)
+                shifted(k, d, uq, slots, 0, indices + (line + d) * k);
+              finish(q, line, q);
+            }
           }
         }
       },
