@@ -140,9 +140,8 @@ struct Move {
 // within a determinant class, and every generator has the class of p), so only generators sharing
 // a target (a "tie") need ordering per element.
 struct Moves {
-  std::int64_t k = 0;
   std::vector<Move> move;                                     // (q + 1) k, point-major
-  std::vector<std::uint32_t> first_tie;                       // q + 2 offsets into `ties`
+  std::vector<std::size_t> first_tie;                         // q + 2 offsets into `ties`
   std::vector<std::pair<std::uint32_t, std::uint32_t>> ties;  // (position, length >= 2) per tie
 };
 
@@ -153,8 +152,7 @@ Moves all_moves(const PGL2& g, const std::vector<Mat2>& s) {
     return static_cast<std::uint32_t>(v < 0 ? v + q : v);
   };
   Moves out;
-  out.k = static_cast<std::int64_t>(s.size());
-  out.move.reserve(static_cast<std::size_t>((q + 1) * out.k));
+  out.move.reserve(static_cast<std::size_t>(q + 1) * s.size());
   out.first_tie.push_back(0);
   for (const Mat2& m : s) {
     if (g.square_class(g.det(m)) != g.square_class(g.det(s[0])))
@@ -193,7 +191,7 @@ Moves all_moves(const PGL2& g, const std::vector<Mat2>& s) {
         out.ties.emplace_back(static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(j - i));
       i = j;
     }
-    out.first_tie.push_back(static_cast<std::uint32_t>(out.ties.size()));
+    out.first_tie.push_back(out.ties.size());
   }
   return out;
 }
@@ -211,11 +209,10 @@ struct Slots {
 
 // out[i] = a[i] + ((f + off[i]) mod q) stride[i] for i < n, where f, off[i] < q.
 template <class U, class Index>
-void shifted(std::int64_t n, std::uint32_t f, std::uint32_t q, const Slots<U>& slots,
-             std::int64_t from, Index* out) {
-  const U* a = slots.a.data() + from;
-  const U* stride = slots.stride.data() + from;
-  const std::uint32_t* off = slots.off.data() + from;
+void shifted(std::int64_t n, std::uint32_t f, std::uint32_t q, const Slots<U>& slots, Index* out) {
+  const U* a = slots.a.data();
+  const U* stride = slots.stride.data();
+  const std::uint32_t* off = slots.off.data();
   for (std::int64_t i = 0; i < n; ++i) {
     std::uint32_t v = f + off[i];
     v = v >= q ? v - q : v;
@@ -346,7 +343,7 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
             for (std::int64_t j = 0; j < h; ++j) fill(cls, pt, j, j * k);
             for (std::int64_t c = 0; c < q; ++c) {
               const std::int64_t line = first + c * h;
-              shifted(h * k, static_cast<std::uint32_t>(c), uq, slots, 0, indices + line * k);
+              shifted(h * k, static_cast<std::uint32_t>(c), uq, slots, indices + line * k);
               finish(pt, line, h);
             }
           } else {  // (0, 1, -delta_j, d): one line per j, f = d
@@ -354,7 +351,7 @@ Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int t
               const std::int64_t line = first + j * q;
               fill(cls, q, j, 0);
               for (std::uint32_t d = 0; d < uq; ++d)
-                shifted(k, d, uq, slots, 0, indices + (line + d) * k);
+                shifted(k, d, uq, slots, indices + (line + d) * k);
               finish(q, line, q);
             }
           }
