@@ -5,9 +5,10 @@
     python benchmarks/run.py --only spectral --docs     # one module; refresh its table in docs/benchmarks.md
 
 Each case runs in its own interpreter. A case is `prepare(*args) -> work`: preparation (building
-the graph a solver is timed on, say) is not timed; `work()` is timed, best of --repeat runs, and
-its peak memory is the growth of the process's maximum resident set during the first run (the
-high-water mark is reset after preparation, where Linux allows it). `work` returns a dict of
+the graph a solver is timed on, say) is not timed; `work()` is timed over --repeat runs (the
+best is `seconds`, the median `median_seconds`), and its peak memory is the growth of the process's
+maximum resident set during the first run (the high-water mark is reset after preparation, where
+Linux allows it). `work` returns a dict of
 figures for the table (or nothing). A case may set "repeat" and "timeout" (seconds for the whole
 case, default 3600); a case past its timeout is killed and recorded with timed_out = True.
 """
@@ -37,7 +38,7 @@ MODULES = {
 }
 
 CHILD = r"""
-import json, resource, sys, time
+import json, resource, statistics, sys, time
 sys.path.insert(0, {here!r})
 import ramcore, {module} as b
 def rss_kib():
@@ -59,7 +60,8 @@ for i in range({repeat}):
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base
         figures = out
     del out
-print(json.dumps(dict(seconds=min(times), peak_bytes=max(peak, 0) * 1024, figures=figures)))
+print(json.dumps(dict(seconds=min(times), median_seconds=statistics.median(times),
+                      peak_bytes=max(peak, 0) * 1024, figures=figures)))
 """
 
 
@@ -69,7 +71,7 @@ def run_case(module: str, case: dict, repeat: int) -> dict:
     try:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        missing = {"seconds": None, "peak_bytes": None, "figures": None}
+        missing = {"seconds": None, "median_seconds": None, "peak_bytes": None, "figures": None}
         return {**case, **missing, "timeout": timeout, "timed_out": True}
     if proc.returncode != 0:
         raise RuntimeError(f"{case['graph']} {case['impl']} failed:\n{proc.stderr}")

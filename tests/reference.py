@@ -1,10 +1,13 @@
-"""Straightforward pure-Python constructions used as independent oracles (tests) and as the
-baseline the benchmarks compare against. Deliberately naive: dictionaries of tuples, no ranking."""
+"""Straightforward constructions used as independent oracles (tests) and as the baselines the
+benchmarks compare against. Deliberately naive: dictionaries of tuples, no ranking; except
+`lps_csr_vectorised`, the whole group at once as numpy arrays, ranked with the documented formula."""
 
 from __future__ import annotations
 
 import math
 from itertools import product
+
+import numpy as np
 
 
 def canonical(m: tuple[int, int, int, int], q: int) -> tuple[int, int, int, int]:
@@ -99,3 +102,71 @@ def biregular_dense(q: int, l: int) -> list[list[int]]:
         for a in range(q):
             rows.append([v for blk in blocks for v in blk[a]])
     return rows
+
+
+def lps_csr_vectorised(
+    q: int, generators: list[tuple[int, int, int, int]], psl: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """CSR (indptr, indices, multiplicities or None) of Cay(G, generators) the vectorised-numpy way.
+
+    Every element of G = PSL2(F_q) (psl) or PGL2(F_q) is built at once as arrays (a, b, c, d) of
+    canonical entries in rank order (docs/design.md, section 1: squares class first; (1, b, c, d)
+    by (b, c, index of the determinant), then (0, 1, c, d) by (index, d)); each generator multiplies
+    all of them at once, the products are canonicalised with a table of inverses and ranked back
+    with the same formula, and each row's neighbours are sorted. Equal generators are merged into
+    multiplicities (a multigraph when q < 2 sqrt(p)). Used by the tests as a reference for the core's
+    construction and by benchmarks/bench_graphs.py as its numpy peer.
+    """
+    h = (q - 1) // 2
+    half, q2h = q * (q * q - 1) // 2, q * q * h
+    # The ranks fit int32 up to q = 1289 (|PGL2| < 2^31); products of two entries below 2^30.
+    dt = np.int32 if 2 * half < 2**31 else np.int64
+    v = np.arange(1, q, dtype=dt)
+    square = np.zeros(q, dtype=bool)
+    square[v * v % q] = True
+    residues = np.concatenate([v[square[1:]], v[~square[1:]]])  # squares, then non-squares
+    index = np.zeros(q, dtype=dt)
+    index[residues[:h]] = np.arange(h, dtype=dt)
+    index[residues[h:]] = np.arange(h, dtype=dt)
+    klass = np.where(square, 0, half).astype(dt)  # rank offset of a determinant's class
+    inverse = np.zeros(q, dtype=dt)
+    inverse[v] = [pow(int(x), -1, q) for x in v]
+
+    parts: list[list[np.ndarray]] = [[], [], [], []]
+    r = np.arange(q, dtype=dt)
+    for k in (0,) if psl else (0, 1):
+        delta = residues[k * h : (k + 1) * h]
+        b, c, dl = np.broadcast_arrays(r[:, None, None], r[None, :, None], delta[None, None, :])
+        for part, x in zip(parts, (np.ones_like(b), b, c, (dl + b * c) % q)):
+            part.append(x.ravel())
+        c, d = np.broadcast_arrays(q - delta[:, None], r[None, :])
+        for part, x in zip(parts, (np.zeros_like(c), np.ones_like(c), c, d)):
+            part.append(x.ravel())
+    a, b, c, d = (np.concatenate(x) for x in parts)
+    n = len(a)
+
+    distinct: dict[tuple[int, int, int, int], int] = {}
+    for s in generators:
+        key = tuple(int(x) for x in s)
+        distinct[key] = distinct.get(key, 0) + 1
+    columns = []
+    for sa, sb, sc, sd in distinct:
+        u = (a * sa + b * sc) % q  # the top row of x s, then scaled to (1, b') or (0, 1)
+        w = (a * sb + b * sd) % q
+        t = inverse[np.where(u != 0, u, w)]
+        cc = (c * sa + d * sc) % q * t % q
+        dd = (c * sb + d * sd) % q * t % q
+        top = u != 0
+        bb = w * t % q
+        det = np.where(top, dd - bb * cc, -cc) % q
+        columns.append(
+            klass[det] + np.where(top, (bb * q + cc) * h + index[det], q2h + index[det] * q + dd)
+        )
+    neighbours = np.stack(columns, axis=1)
+    k = len(distinct)
+    indptr = np.arange(0, (n + 1) * k, k, dtype=dt)
+    if all(m == 1 for m in distinct.values()):
+        return indptr, np.sort(neighbours, axis=1).ravel(), None
+    order = np.argsort(neighbours, axis=1)
+    weights = np.array(list(distinct.values()), dtype=np.float64)[order]
+    return indptr, np.take_along_axis(neighbours, order, axis=1).ravel(), weights.ravel()

@@ -17,7 +17,6 @@ from sigint import assert_interrupted_in_core, interrupt_child, posix_signals
 @pytest.mark.parametrize(
     "call",
     [
-        "ramcore.lps_graph(5, 277, threads=1)",
         "ramcore.biregular_graph(4001, 20, threads=1)",
         "ramcore.biregular_graph(3, 200_000_000, threads=1)",  # 9 rows of 2e8 entries: split by entries
         "ramcore.PGL2(661).elements(threads=1)",
@@ -40,6 +39,14 @@ def test_ctrl_c_raises_keyboard_interrupt_quickly(call):
     assert_interrupted_in_core(interrupt_child("import ramcore", call, after_cpu=0.3))
 
 
+@posix_signals
+def test_ctrl_c_stops_lps_construction():
+    # The LPS build runs at about the speed of writing its CSR: these 196 M entries (0.8 GB) take
+    # 0.1-0.3 CPU-s, so the signal comes 0.05 CPU-s in; the core polls every 50 ms of wall time.
+    call = "ramcore.lps_graph(13, 241, threads=1)"
+    assert_interrupted_in_core(interrupt_child("import ramcore", call, after_cpu=0.05))
+
+
 def test_gil_released_during_construction():
     """Another Python thread keeps running while the core builds a graph."""
     ticks = 0
@@ -56,9 +63,9 @@ def test_gil_released_during_construction():
     t = threading.Thread(target=count)
     t.start()
     inside.set()
-    ramcore.lps_graph(5, 197, threads=1)  # ~1 CPU-s of work in the core
+    ramcore.lps_graph(13, 241, threads=1)  # 196 M entries: 0.1-0.3 s in the core
     done.set()
     t.join()
     # With the GIL held throughout the call, the ticker could not run during it (a tick or two at the
-    # edges); released, it ticks about once a millisecond of the call's >= 1 s: ~900, 18x the bound.
+    # edges); released, it ticks about once a millisecond of the call's >= 0.1 s: 2x the bound or more.
     assert ticks > 50

@@ -142,6 +142,39 @@ def test_matches_naive_construction(p, q):
     assert ours == naive
 
 
+@pytest.mark.parametrize(
+    "p,q",
+    [
+        (5, 13),  # PGL2, q = 1 mod 4
+        (7, 11),  # PGL2, q = 3 mod 4
+        (13, 17),  # PSL2, q = 1 mod 4
+        (11, 7),  # PSL2, q = 3 mod 4
+        (31, 3),  # multigraph: loops and repeated generators
+        (29, 5),  # multigraph
+        (37, 7),  # 38 generators on 8 points of the projective line: ties of several
+        (9973, 7),  # a multigraph on all of PGL2(F_7) with ties longer than 32
+        (3, 23),
+        (5, 61),
+        (13, 61),
+        (3, 53),
+    ],
+)
+def test_matches_vectorised_reference(p, q):
+    """The core's construction (per-point generator moves on the rank coordinates) against the
+    plain one: every element times every generator, canonicalised and ranked (tests/reference.py,
+    with its own generators), rows sorted; multiplicities for multigraphs."""
+    # the reference's own generators, but the core's for large p (enumerated in O(p^1.5), not p^2)
+    gens = reference.generators(p, q) if p < 100 else ramcore.lps_generators(p, q).matrices.tolist()
+    indptr, indices, weights = reference.lps_csr_vectorised(q, gens, legendre(p, q) == 1)
+    for threads, dtype in [(1, None), (2, None), (2, "int64")]:
+        g = ramcore.lps_graph(p, q, allow_multigraph=True, threads=threads, index_dtype=dtype)
+        assert np.array_equal(g.indptr, indptr) and np.array_equal(g.indices, indices)
+        if weights is None:
+            assert g.multiplicities is None
+        else:
+            assert np.array_equal(g.multiplicities, weights)
+
+
 @pytest.mark.parametrize("p,q", SPECTRAL_PAIRS)
 def test_ramanujan_dense(p, q):
     g = ramcore.lps_graph(p, q)

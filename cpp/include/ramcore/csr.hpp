@@ -1,6 +1,7 @@
 // Compressed sparse row storage as handed to Python (scipy.sparse.csr_array layout).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -10,6 +11,11 @@
 #include <vector>
 
 #include "ramcore/enforce.hpp"
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 namespace ramcore {
 
@@ -44,6 +50,24 @@ void allocate(Buffer<T>& buffer, std::int64_t n, const char* what) {
   if (n < 0 || static_cast<std::uint64_t>(n) > buffer.max_size())
     throw TooLarge(std::string(what) + ": " + std::to_string(n) + " entries cannot be allocated");
   buffer.resize(static_cast<std::size_t>(n));
+}
+
+// allocate(), then ask Linux to back the buffer with transparent huge pages if it is large (before
+// anything touches it). A construction that writes every entry of a fresh buffer of hundreds of MiB
+// otherwise spends about as long in 4 KiB page faults as in its own loop (X^{5,197}); with 2 MiB
+// pages one fault covers 512 times as much. Advice only: without THP the buffer works the same.
+template <class T>
+void allocate_huge(Buffer<T>& buffer, std::int64_t n, const char* what) {
+  allocate(buffer, n, what);
+#if defined(__linux__)
+  const std::size_t bytes = buffer.size() * sizeof(T);
+  if (bytes >= (std::size_t{8} << 20)) {
+    const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto at = reinterpret_cast<std::uintptr_t>(buffer.data());
+    const std::uintptr_t begin = (at + page - 1) / page * page, end = (at + bytes) / page * page;
+    madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+  }
+#endif
 }
 
 // Work items per parallel task: ~0.1 ms of work, so cancellation is noticed quickly and even a

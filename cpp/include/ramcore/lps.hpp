@@ -38,7 +38,9 @@ std::vector<std::pair<std::int64_t, double>> distinct_generators(const PGL2& g,
 // Adjacency CSR of X^{p,q} = Cay(G, S) with edges {x, x s}: vertices are group ranks (PSL2 first,
 // see pgl2.hpp), rows have p + 1 sorted entries. With loops or repeated generators the graph is a
 // multigraph: refused unless allow_multigraph, in which case equal neighbours are merged and
-// `data` holds their multiplicities (a loop contributes its count to the diagonal).
+// `data` holds their multiplicities (a loop contributes its count to the diagonal). Built on the
+// rank coordinates, a few integer operations per entry and no per-edge group arithmetic
+// (docs/design.md, section 2, "Construction"); the same graph for any thread count.
 template <class Index>
 Csr<Index> lps_adjacency(const LpsGenerators& gens, bool allow_multigraph, int threads,
                          const StopFn& stop);

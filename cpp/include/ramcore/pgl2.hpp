@@ -15,6 +15,7 @@
 // LPS graph is "rank < |PSL2|", and the PSL2 ranking is the restriction of the PGL2 one.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -76,6 +77,18 @@ class PGL2 {
   }
 
   Mat2 unrank(std::int64_t r) const;  // r in [0, order()), unchecked
+
+  // The tables behind the ranking, for constructions that work on its coordinates directly
+  // (lps.cpp): h = (q - 1) / 2, v^{-1}, the class of v (0 square, 1 not; v != 0), the index of v
+  // within its class, and the j-th residue of class k.
+  std::int64_t h() const { return h_; }
+  std::uint32_t inverse(std::uint32_t v) const { return inv_[v]; }
+  int square_class(std::uint32_t v) const { return cls_[v]; }
+  std::uint32_t class_index(std::uint32_t v) const { return idx_[v]; }
+  std::uint32_t residue(int k, std::int64_t j) const {
+    return residues_[static_cast<std::size_t>(k * h_ + j)];
+  }
+  const FastMod& mod() const { return mod_; }
 
  private:
   std::uint32_t q_;
