@@ -68,7 +68,8 @@ def _cert(c) -> dict:
 
 def primme_eigsh(p: int, q: int):
     """PRIMME's eigsh (which="LM", the same tolerance) on the CSR with the trivial vectors as
-    `ortho` constraints: the strongest general-purpose eigensolver we know of, as a peer."""
+    `lock` constraints (eigenvectors sought orthogonal to them): the strongest general-purpose
+    eigensolver we know of, as a peer."""
     import primme
 
     import ramcore
@@ -77,7 +78,7 @@ def primme_eigsh(p: int, q: int):
     a, trivial = g.adjacency, g.trivial_vectors()
 
     def work():
-        vals = primme.eigsh(a, k=1, which="LM", tol=TOL, ortho=trivial, return_eigenvectors=False)
+        vals = primme.eigsh(a, k=1, which="LM", tol=TOL, lock=trivial, return_eigenvectors=False)
         return {"value": float(np.abs(vals).max()), "residual": None, "irrep": "", "vertices": g.num_vertices}
 
     return work
