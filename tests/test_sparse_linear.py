@@ -18,6 +18,7 @@ from ramcore import _core  # noqa: E402
 from ramcore.torch import apply_masks, make_masks, masks_of  # noqa: E402
 from ramcore.torch.sparse import (  # noqa: E402
     PATTERN_BUFFERS,
+    PATTERN_WIDTHS,
     SparseConv1x1,
     SparseLinear,
     load_sparse,
@@ -90,6 +91,28 @@ def test_random_masks_equal_dense(dtype, batch, in_f, out_f, density):
     mask[0, 0] = True  # at least one entry
     layer = SparseLinear(in_f, out_f, mask, dtype=dtype)
     check_against_dense(layer, torch.randn(batch, in_f, dtype=dtype, generator=gen))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_wide_blocks_and_many_panels_equal_dense(dtype):
+    # at 1 % a row has ~1 entry per 128 columns: the kernels take 512-column blocks (the first of
+    # them partial); a batch of 7 panels (6 and a ragged one) makes the weight gradient sum panels in
+    # pairs and the last one alone
+    gen = torch.Generator().manual_seed(3)
+    mask = torch.rand(300, 1500, generator=gen) < 0.01
+    layer = SparseLinear(1500, 300, mask, dtype=dtype)
+    assert (layer.block_cols, layer.t_block_cols) == (512, 512)
+    check_against_dense(layer, torch.randn(7 * panel_lanes(dtype) - 5, 1500, dtype=dtype, generator=gen))
+    dense = SparseLinear(40, 30, torch.rand(30, 40, generator=gen) < 0.9, dtype=dtype)
+    assert (dense.block_cols, dense.t_block_cols) == (128, 128)
+
+
+def test_a_first_layer_skips_the_input_gradient():
+    layer = SparseLinear(30, 20, torch.rand(20, 30, generator=torch.Generator().manual_seed(4)) < 0.3)
+    x = torch.randn(6, 30)
+    layer(x).sum().backward()
+    y0, _, dw0, db0 = dense_oracle(layer, x, torch.ones(6, 20))
+    assert rel(layer.values.grad, dw0) < TOL[torch.float32]
 
 
 def test_empty_mask_gives_the_bias():
@@ -174,12 +197,14 @@ def test_bit_identical_for_any_thread_count(dtype):
 def test_opcheck_and_compile():
     mask = torch.rand(20, 30, generator=torch.Generator().manual_seed(2)) < 0.3
     layer = SparseLinear(30, 20, mask)
-    pattern = [getattr(layer, name) for name in PATTERN_BUFFERS]
+    pattern = [getattr(layer, name) for name in PATTERN_BUFFERS + PATTERN_WIDTHS]
     x = torch.randn(5, 30, requires_grad=True)
     for bias in (layer.bias, None):
         torch.library.opcheck(sparse_linear_op, (x, layer.values, bias, *pattern, 0))
     grad = torch.randn(5, 20)
-    torch.library.opcheck(sparse_linear_backward, (grad, x.detach(), layer.values.detach(), *pattern, 0))
+    for input_grad in (True, False):
+        args = (grad, x.detach(), layer.values.detach(), *pattern, 0, input_grad)
+        torch.library.opcheck(sparse_linear_backward, args)
     compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(compiled(x), layer(x))
 
@@ -338,6 +363,15 @@ def test_core_refuses_bad_arrays():
         spmm_(order=np.array([0, 5], dtype=np.int64))
     with pytest.raises(ValueError, match="float32 or float64"):
         _core.sparse_sddmm(indptr, ok, out.astype(np.int32), x, None, v, 2, 3, 1, 0)
+    with pytest.raises(ValueError, match="block_cols must be positive"):
+        _core.sparse_spmm(indptr, ok, v, None, x, out, 2, 3, 1, 0, 0)
+    # 256-column blocks: 200 columns make one block, so the two-block indptr below is refused
+    with pytest.raises(ValueError, match="indptr must have"):
+        _core.sparse_spmm(np.array([0, 0, 0, 1, 1], np.int64), np.array([150], np.int32), v[:1], None,
+                          np.zeros((1, 200, lanes), np.float32), out, 2, 200, 1, 0, 256)
+    assert _core.sparse_block_cols(4096, 4096, 4096 * 41) == 512  # 1 %: 5 entries per 512 columns
+    assert _core.sparse_block_cols(4096, 4096, 4096 * 205) == 128  # 5 %: 6 per 128
+    assert _core.sparse_block_cols(10, 300, 10) == 512  # wider than the matrix: one block
     # 200 columns make two blocks: row 0's entry in column 150 belongs to segment (1, 0)
     wide = np.zeros((1, 200, lanes), dtype=np.float32)
     blocked = np.array([0, 0, 0, 1, 1], dtype=np.int64)

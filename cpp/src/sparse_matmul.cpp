@@ -134,7 +134,7 @@ RAMCORE_INLINE void lane_sums4(const D8& a, const D8& b, const D8& c, const D8& 
 }
 
 // spmm for one panel and rows [r0, r1), column block by column block: the rows' reads of one block
-// (kBlockCols runs of 256 bytes, 32 KiB) then come from the L1 cache, where whole rows would stream
+// (128 runs of 256 bytes, 32 KiB, in the default width) then come from the L1 cache, where whole rows would stream
 // the 1 MiB panel from L2 (1.4x slower). A row's sums stay in registers within a block and go back
 // to `out` between blocks; entries are added in storage order, so the result is the same for any
 // task split.
@@ -375,11 +375,20 @@ std::int64_t tasks_per_chunk(std::int64_t tasks, std::int64_t work) {
 
 }  // namespace
 
+std::int64_t choose_block_cols(std::int64_t rows, std::int64_t cols, std::int64_t nnz) {
+  std::int64_t width = kBlockCols;
+  if (rows <= 0 || cols <= 0) return width;
+  const double per_column = static_cast<double>(nnz) / static_cast<double>(rows) / static_cast<double>(cols);
+  while (width < cols && per_column * static_cast<double>(width) < kMinSegment) width *= 2;
+  return width;
+}
+
 void check_pattern(const RowPattern& w, std::int64_t indptr_size, std::int64_t indices_size) {
   enforce(w.rows >= 0 && w.cols >= 0, "the pattern's shape must be non-negative");
-  enforce(w.blocks == column_blocks(w.cols), "blocks must be column_blocks(cols) = " +
-                                                 std::to_string(column_blocks(w.cols)) + ", got " +
-                                                 std::to_string(w.blocks));
+  enforce(w.block_cols >= 1, "block_cols must be positive, got " + std::to_string(w.block_cols));
+  enforce(w.blocks == column_blocks(w.cols, w.block_cols),
+          "blocks must be column_blocks(cols, block_cols) = " + std::to_string(column_blocks(w.cols, w.block_cols)) +
+              ", got " + std::to_string(w.blocks));
   const std::int64_t segments = checked_mul(w.blocks, w.rows, "blocks * rows");
   enforce(indptr_size == segments + 1, "indptr must have blocks * rows + 1 = " + std::to_string(segments + 1) +
                                            " entries, got " + std::to_string(indptr_size));
@@ -400,7 +409,7 @@ void check_indices(const RowPattern& w, int threads, const StopFn& stop) {
       [&](std::int64_t b0, std::int64_t b1) {
         bool in_block = true;
         for (std::int64_t b = b0; b < b1; ++b) {
-          const std::int64_t lo = b * kBlockCols, hi = std::min(w.cols, lo + kBlockCols);
+          const std::int64_t lo = b * w.block_cols, hi = std::min(w.cols, lo + w.block_cols);
           for (std::int64_t k = w.indptr[b * w.rows]; k < w.indptr[(b + 1) * w.rows]; ++k)
             in_block &= w.indices[k] >= lo && w.indices[k] < hi;
         }

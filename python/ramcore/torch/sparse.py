@@ -78,18 +78,25 @@ def _numpy(t: Tensor | None) -> Any:
     return None if t is None else t.detach().numpy()
 
 
-def _rows(indptr: Tensor, cols: int) -> int:
-    """Rows of a blocked pattern: its indptr has column_blocks(cols) * rows + 1 entries."""
-    blocks = max(1, -(-cols // BLOCK_COLS))
+def _rows(indptr: Tensor, cols: int, block_cols: int) -> int:
+    """Rows of a blocked pattern: its indptr has column_blocks(cols, block_cols) * rows + 1 entries."""
+    blocks = max(1, -(-cols // block_cols))
     return (indptr.shape[0] - 1) // blocks
 
 
 def spmm(
-    indptr: Tensor, indices: Tensor, values: Tensor, order: Tensor | None, panels: Tensor, threads: int
+    indptr: Tensor,
+    indices: Tensor,
+    values: Tensor,
+    order: Tensor | None,
+    panels: Tensor,
+    threads: int,
+    block_cols: int = BLOCK_COLS,
 ) -> Tensor:
     """out (panels, rows, lanes) = panels (panels, cols, lanes) times Wᵀ for W's blocked pattern
-    (indptr int64, indices int32); W's k-th stored entry is values[k], or values[order[k]]."""
-    rows = _rows(indptr, panels.shape[1])
+    (indptr int64, indices int32, blocks of `block_cols` columns); W's k-th stored entry is
+    values[k], or values[order[k]]."""
+    rows = _rows(indptr, panels.shape[1], block_cols)
     out = panels.new_empty((panels.shape[0], rows, panels.shape[2]))
     _core.sparse_spmm(
         _numpy(indptr),
@@ -102,12 +109,19 @@ def spmm(
         panels.shape[1],
         panels.shape[0],
         threads,
+        block_cols,
     )
     return out
 
 
 def sddmm(
-    indptr: Tensor, indices: Tensor, a: Tensor, panels: Tensor, order: Tensor | None, threads: int
+    indptr: Tensor,
+    indices: Tensor,
+    a: Tensor,
+    panels: Tensor,
+    order: Tensor | None,
+    threads: int,
+    block_cols: int = BLOCK_COLS,
 ) -> Tensor:
     """out[k] (out[order[k]]) = sum over panels and lanes of a[:, n, :] * panels[:, indices[k], :]
     for every stored entry k of row n: the gradient of the kept weights when `a` is the output's."""
@@ -123,6 +137,7 @@ def sddmm(
         panels.shape[1],
         panels.shape[0],
         threads,
+        block_cols,
     )
     return out
 
@@ -142,8 +157,10 @@ def _unpack(panels: Tensor, m: int, bias: Tensor | None, threads: int) -> Tensor
     return y
 
 
-# W's blocked pattern and Wᵀ's, each (indptr, indices, order): what sparse_linear's ops take.
+# W's blocked pattern and Wᵀ's, each (indptr, indices, order): what sparse_linear's ops take, with
+# the patterns' block widths (the layer's attributes in PATTERN_WIDTHS).
 PATTERN_BUFFERS = ("b_indptr", "b_indices", "b_order", "t_indptr", "t_indices", "t_order")
+PATTERN_WIDTHS = ("block_cols", "t_block_cols")
 
 
 @torch.library.custom_op("ramcore::sparse_linear", mutates_args=())
@@ -157,13 +174,16 @@ def sparse_linear_op(
     t_indptr: Tensor,
     t_indices: Tensor,
     t_order: Tensor,
+    block_cols: int,
+    t_block_cols: int,
     threads: int,
 ) -> Tensor:
     """y = x Wᵀ + bias for x (m, in_features) contiguous: (indptr, indices, order) is W's blocked
-    pattern, (t_indptr, t_indices, t_order) Wᵀ's, both reading `values` (W's kept weights in CSR
-    order) through their order. The backward pass is `sparse_linear_backward`."""
+    pattern (blocks of `block_cols` columns), (t_indptr, t_indices, t_order) Wᵀ's (`t_block_cols`),
+    both reading `values` (W's kept weights in CSR order) through their order. The backward pass is
+    `sparse_linear_backward`."""
     return _unpack(
-        spmm(indptr, indices, values, order, _pack(x, threads), threads), x.shape[0], bias, threads
+        spmm(indptr, indices, values, order, _pack(x, threads), threads, block_cols), x.shape[0], bias, threads
     )
 
 
@@ -178,9 +198,11 @@ def _(
     t_indptr: Tensor,
     t_indices: Tensor,
     t_order: Tensor,
+    block_cols: int,
+    t_block_cols: int,
     threads: int,
 ) -> Tensor:
-    return x.new_empty((x.shape[0], _rows(indptr, x.shape[1])))
+    return x.new_empty((x.shape[0], _rows(indptr, x.shape[1], block_cols)))
 
 
 @torch.library.custom_op("ramcore::sparse_linear_backward", mutates_args=())
@@ -194,13 +216,21 @@ def sparse_linear_backward(
     t_indptr: Tensor,
     t_indices: Tensor,
     t_order: Tensor,
+    block_cols: int,
+    t_block_cols: int,
     threads: int,
+    input_grad: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """(dX, dW at the kept entries) of `sparse_linear` for the output's gradient `grad` (m, out):
-    dX = dY W (spmm on Wᵀ), dW = (dYᵀ X) at the kept entries (sddmm)."""
+    dX = dY W (spmm on Wᵀ), dW = (dYᵀ X) at the kept entries (sddmm). input_grad=False skips dX
+    (an empty tensor in its place): a first layer's input needs none."""
     g, px = _pack(grad.contiguous(), threads), _pack(x, threads)
-    grad_values = sddmm(indptr, indices, g, px, order, threads)
-    grad_x = _unpack(spmm(t_indptr, t_indices, values, t_order, g, threads), x.shape[0], None, threads)
+    grad_values = sddmm(indptr, indices, g, px, order, threads, block_cols)
+    if not input_grad:
+        return x.new_empty((0,)), grad_values
+    grad_x = _unpack(
+        spmm(t_indptr, t_indices, values, t_order, g, threads, t_block_cols), x.shape[0], None, threads
+    )
     return grad_x, grad_values
 
 
@@ -215,23 +245,28 @@ def _(
     t_indptr: Tensor,
     t_indices: Tensor,
     t_order: Tensor,
+    block_cols: int,
+    t_block_cols: int,
     threads: int,
+    input_grad: bool = True,
 ) -> tuple[Tensor, Tensor]:
-    return torch.empty_like(x), torch.empty_like(values)
+    return (torch.empty_like(x) if input_grad else x.new_empty((0,))), torch.empty_like(values)
 
 
 def _setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-    x, values, bias, *pattern, threads = inputs
+    x, values, bias, *pattern, block_cols, t_block_cols, threads = inputs
     ctx.save_for_backward(x, values, *pattern)
+    ctx.widths = (block_cols, t_block_cols)
     ctx.threads = threads
     ctx.has_bias = bias is not None
 
 
 def _backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
     x, values, *pattern = ctx.saved_tensors
-    grad_x, grad_values = sparse_linear_backward(grad, x, values, *pattern, ctx.threads)
+    input_grad = bool(ctx.needs_input_grad[0])
+    grad_x, grad_values = sparse_linear_backward(grad, x, values, *pattern, *ctx.widths, ctx.threads, input_grad)
     grad_bias = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
-    return grad_x, grad_values, grad_bias, None, None, None, None, None, None, None
+    return (grad_x if input_grad else None), grad_values, grad_bias, *([None] * 9)
 
 
 sparse_linear_op.register_autograd(_backward, setup_context=_setup)
@@ -240,30 +275,37 @@ sparse_linear_op.register_autograd(_backward, setup_context=_setup)
 # --- the pattern of a mask ------------------------------------------------------------------------
 
 
-def _blocked(rows: Any, cols: Any, n_rows: int, n_cols: int) -> tuple[Tensor, Tensor, Tensor]:
+def _blocked(rows: Any, cols: Any, n_rows: int, n_cols: int) -> tuple[Tensor, Tensor, Tensor, int]:
     """The kernels' blocked pattern (cpp/include/ramcore/sparse_matmul.hpp, RowPattern) of the
-    entries (rows[k], cols[k]), k in CSR order: (indptr over column block x row, indices, order),
-    order[j] = the CSR position of stored entry j. Entries keep ascending columns within a segment,
-    so a row is summed in its CSR order."""
-    blocks = max(1, -(-n_cols // BLOCK_COLS))
-    segment = cols // BLOCK_COLS * n_rows + rows
+    entries (rows[k], cols[k]), k in CSR order: (indptr over column block x row, indices, order,
+    block width), order[j] = the CSR position of stored entry j. Entries keep ascending columns
+    within a segment, so a row is summed in its CSR order. The block width grows as the pattern gets
+    sparser (``_core.sparse_block_cols``: a row keeps about 4 or more entries per block)."""
+    width = _core.sparse_block_cols(n_rows, n_cols, len(cols))
+    blocks = max(1, -(-n_cols // width))
+    segment = cols // width * n_rows + rows
     order = np.lexsort((cols, segment))
     indptr = np.zeros(blocks * n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(segment, minlength=blocks * n_rows), out=indptr[1:])
     as_tensor = torch.from_numpy
-    return as_tensor(indptr), as_tensor(cols[order].astype(np.int32)), as_tensor(order.astype(np.int64))
+    return (
+        as_tensor(indptr),
+        as_tensor(cols[order].astype(np.int32)),
+        as_tensor(order.astype(np.int64)),
+        int(width),
+    )
 
 
-def _pattern(mask: Tensor) -> dict[str, Tensor]:
+def _pattern(mask: Tensor) -> tuple[dict[str, Tensor], tuple[int, int]]:
     """The buffers of a bool (out, in) mask: its CSR (indptr int64, indices int32: what is saved)
-    and the kernels' blocked patterns of W and Wᵀ."""
+    and the kernels' blocked patterns of W and Wᵀ; and the blocked patterns' widths."""
     keep = mask.detach().cpu().numpy()
     out_f, in_f = keep.shape
     rows, cols = np.nonzero(keep)  # row-major: the order of `values`
     indptr = np.zeros(out_f + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=out_f), out=indptr[1:])
-    b_indptr, b_indices, b_order = _blocked(rows, cols, out_f, in_f)
-    t_indptr, t_indices, t_order = _blocked(cols, rows, in_f, out_f)
+    b_indptr, b_indices, b_order, width = _blocked(rows, cols, out_f, in_f)
+    t_indptr, t_indices, t_order, t_width = _blocked(cols, rows, in_f, out_f)
     return {
         "indptr": torch.from_numpy(indptr),
         "indices": torch.from_numpy(cols.astype(np.int32)),
@@ -273,7 +315,7 @@ def _pattern(mask: Tensor) -> dict[str, Tensor]:
         "t_indptr": t_indptr,
         "t_indices": t_indices,
         "t_order": t_order,
-    }
+    }, (width, t_width)
 
 
 def _entry_rows(indptr: Tensor) -> Tensor:
@@ -340,6 +382,8 @@ class SparseLinear(nn.Module):
     t_indptr: Tensor
     t_indices: Tensor
     t_order: Tensor
+    block_cols: int
+    t_block_cols: int
 
     def __init__(
         self,
@@ -376,7 +420,8 @@ class SparseLinear(nn.Module):
             self.bias = nn.Parameter(torch.empty(self.out_features, dtype=dtype).uniform_(-bound, bound))
 
     def _set_pattern(self, mask: Tensor, device: torch.device | None = None) -> None:
-        for name, buffer in _pattern(mask).items():
+        buffers, (self.block_cols, self.t_block_cols) = _pattern(mask)
+        for name, buffer in buffers.items():
             # the CSR is saved; the kernels' blocked patterns of W and Wᵀ are derived from it
             self.register_buffer(name, buffer.to(device), persistent=name in ("indptr", "indices"))
 
@@ -514,7 +559,7 @@ def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
     else:
         threads = check_threads(layer.threads)
         pattern = [getattr(layer, name) for name in PATTERN_BUFFERS]
-        y = sparse_linear_op(x2.contiguous(), values, bias, *pattern, threads)
+        y = sparse_linear_op(x2.contiguous(), values, bias, *pattern, layer.block_cols, layer.t_block_cols, threads)
     return y.reshape(*lead, layer.out_features)
 
 
