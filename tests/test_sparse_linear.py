@@ -115,6 +115,44 @@ def test_a_first_layer_skips_the_input_gradient():
     assert rel(layer.values.grad, dw0) < TOL[torch.float32]
 
 
+ISA_CHECK = """
+import torch
+from ramcore import _core
+from ramcore.torch.sparse import SparseLinear
+print(_core.sparse_kernel_isa())
+for dtype in (torch.float32, torch.float64):
+    gen = torch.Generator().manual_seed(8)
+    for batch, in_f, out_f, density in ((200, 300, 90, 0.05), (70, 1500, 40, 0.01)):
+        layer = SparseLinear(in_f, out_f, torch.rand(out_f, in_f, generator=gen) < density, dtype=dtype)
+        x = torch.randn(batch, in_f, dtype=dtype, generator=gen, requires_grad=True)
+        y = layer(x)
+        g = torch.randn_like(y)
+        y.backward(g)
+        mask = layer.mask()
+        w = (layer.weight * mask).requires_grad_()
+        xd = x.detach().clone().requires_grad_()
+        yd = torch.nn.functional.linear(xd, w, layer.bias.detach())
+        yd.backward(g)
+        tol = 1e-5 if dtype == torch.float32 else 1e-12
+        for a, b in ((y, yd), (x.grad, xd.grad), (layer.values.grad, w.grad[mask])):
+            assert float((a - b).abs().max() / b.abs().max()) < tol, (dtype, batch)
+"""
+
+
+@pytest.mark.parametrize("isa", ["avx2", "baseline"])
+def test_narrower_kernel_copies_equal_dense(isa):
+    # this machine runs the widest copy its CPU has; the others are selected by RAMCORE_SPARSE_ISA
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "RAMCORE_SPARSE_ISA": isa}
+    run = subprocess.run([sys.executable, "-c", ISA_CHECK], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    if isa == "avx2" and run.stdout.split()[0] == "baseline":
+        pytest.skip("the CPU has no AVX2")
+
+
 def test_empty_mask_gives_the_bias():
     layer = SparseLinear(5, 6, torch.zeros(6, 5, dtype=torch.bool))
     x = torch.randn(4, 5, requires_grad=True)

@@ -1,6 +1,7 @@
 #include "ramcore/sparse_matmul.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -329,14 +330,23 @@ RAMCORE_SPARSE_KERNELS(avx512, __attribute__((target("avx512f,avx512vl,avx512dq,
 enum class Isa { baseline, avx2, avx512 };
 
 Isa detect_isa() {
+  Isa best = Isa::baseline;
 #ifdef RAMCORE_SPARSE_X86
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
       __builtin_cpu_supports("avx512dq"))
-    return Isa::avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+    best = Isa::avx512;
+  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    best = Isa::avx2;
 #endif
-  return Isa::baseline;
+  // RAMCORE_SPARSE_ISA=avx2 or baseline selects a narrower copy (never a wider one than the CPU
+  // has): how the tests run every copy of the kernels on one machine.
+  if (const char* want = std::getenv("RAMCORE_SPARSE_ISA")) {
+    const std::string w(want);
+    if (w == "baseline") return Isa::baseline;
+    if (w == "avx2" && best == Isa::avx512) return Isa::avx2;
+  }
+  return best;
 }
 
 Isa isa() {
