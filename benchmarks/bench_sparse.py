@@ -175,7 +175,12 @@ def conv(cin: int, cout: int, size: int, batch: int, k: int = 3, rounds: int = 5
         if backward:
             y.backward(grad)
 
-    impls = {"dense": dense}
+    def im2col(backward: bool):  # the copies alone: unfold into rows (and fold back, as backward does)
+        cols = F.unfold(x, k, padding=k // 2).transpose(1, 2).reshape(-1, cin * k * k)
+        if backward:
+            F.fold(cols.reshape(batch, -1, cin * k * k).transpose(1, 2), size, k, padding=k // 2)
+
+    impls = {"dense": dense, "im2col": im2col}
     for d in CONV_DENSITIES:
         impls[f"masked {d:.0%}"] = lambda b, d=d: masked(d, b)
         impls[f"ramcore {d:.0%}"] = lambda b, d=d: unfolded(d, b)
@@ -206,9 +211,7 @@ def conv(cin: int, cout: int, size: int, batch: int, k: int = 3, rounds: int = 5
             for name, f in impls.items():
                 for b in (False, True):
                     times[name, b].append(time_one(f, b))
-        ms = {
-            f"{name}|{'fwd+bwd' if b else 'fwd'}": 1e3 * statistics.median(t) for (name, b), t in times.items()
-        }
+        ms = {f"{n}|{'fwd+bwd' if b else 'fwd'}": 1e3 * statistics.median(t) for (n, b), t in times.items()}
         return {"ms": ms, "rel_err": err, "shape": f"{cin}->{cout}, {batch}x{size}x{size}, {k}x{k}"}
 
     return work
@@ -338,6 +341,17 @@ def cases(quick: bool = False):
                 "timeout": 1800,
             }
         )
+    for shape in CONV_SHAPES:
+        out.append(
+            {
+                "graph": f"conv {shape[0]}->{shape[1]} {shape[3]}x{shape[2]}^2",
+                "impl": "all",
+                "fn": "conv",
+                "args": shape,
+                "repeat": 1,
+                "timeout": 900,
+            }
+        )
     return out
 
 
@@ -345,6 +359,12 @@ def table(results) -> str:
     lines = [
         "| density | pass | dense ms | dense masked ms | torch CSR ms | ramcore ms | vs dense | vs CSR |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    conv_lines = [
+        "| convolution | pass | dense ms | im2col alone ms | "
+        + " | ".join(f"{d:.0%} masked ms | {d:.0%} ramcore ms" for d in CONV_DENSITIES)
+        + " | best vs dense |",
+        "|---|---|" + "---:|" * (3 + 2 * len(CONV_DENSITIES)),
     ]
     train_lines = [
         "| model | dense masked s | sparse s | speed-up | dense loss | sparse loss | rel. diff. | setting |",
@@ -355,7 +375,19 @@ def table(results) -> str:
         if r.get("timed_out") or f is None:
             lines.append(f"| {r['graph']} | timed out | | | | | | |")
             continue
-        if r["fn"] == "layer":
+        if r["fn"] == "conv":
+            for p in ("fwd", "fwd+bwd"):
+                ms = f["ms"]
+                cells = " | ".join(
+                    f"{ms[f'masked {d:.0%}|{p}']:.1f} | {ms[f'ramcore {d:.0%}|{p}']:.1f}"
+                    for d in CONV_DENSITIES
+                )
+                best = min(ms[f"ramcore {d:.0%}|{p}"] for d in CONV_DENSITIES)
+                conv_lines.append(
+                    f"| {f['shape']} | {p} | {ms[f'dense|{p}']:.1f} | {ms[f'im2col|{p}']:.1f} | {cells} | "
+                    f"{ms[f'dense|{p}'] / best:.2f}x |"
+                )
+        elif r["fn"] == "layer":
             for p in ("fwd", "fwd+bwd"):
                 ms = {name: f["ms"][f"{name}|{p}"] for name in IMPLS}
                 lines.append(
@@ -371,4 +403,4 @@ def table(results) -> str:
                 f"{f['dense_loss']:.6f} | {f['sparse_loss']:.6f} | "
                 f"{abs(f['sparse_loss'] - f['dense_loss']) / abs(f['dense_loss']):.1e} | {f['detail']} |"
             )
-    return "\n".join(lines) + "\n\n" + "\n".join(train_lines)
+    return "\n".join(lines) + "\n\n" + "\n".join(train_lines) + "\n\n" + "\n".join(conv_lines)

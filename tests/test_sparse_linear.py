@@ -147,7 +147,8 @@ def test_narrower_kernel_copies_equal_dense(isa):
     import sys
 
     env = {**os.environ, "RAMCORE_SPARSE_ISA": isa}
-    run = subprocess.run([sys.executable, "-c", ISA_CHECK], env=env, capture_output=True, text=True, timeout=120)
+    cmd = [sys.executable, "-c", ISA_CHECK]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     if isa == "avx2" and run.stdout.split()[0] == "baseline":
         pytest.skip("the CPU has no AVX2")

@@ -41,6 +41,7 @@ __all__ = [
     "BACKENDS",
     "DTYPES",
     "PATTERN_BUFFERS",
+    "PATTERN_WIDTHS",
     "SparseConv1x1",
     "SparseLinear",
     "TorchCSRLinear",
@@ -182,9 +183,8 @@ def sparse_linear_op(
     pattern (blocks of `block_cols` columns), (t_indptr, t_indices, t_order) Wᵀ's (`t_block_cols`),
     both reading `values` (W's kept weights in CSR order) through their order. The backward pass is
     `sparse_linear_backward`."""
-    return _unpack(
-        spmm(indptr, indices, values, order, _pack(x, threads), threads, block_cols), x.shape[0], bias, threads
-    )
+    y = spmm(indptr, indices, values, order, _pack(x, threads), threads, block_cols)
+    return _unpack(y, x.shape[0], bias, threads)
 
 
 @sparse_linear_op.register_fake
@@ -264,7 +264,9 @@ def _setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
 def _backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
     x, values, *pattern = ctx.saved_tensors
     input_grad = bool(ctx.needs_input_grad[0])
-    grad_x, grad_values = sparse_linear_backward(grad, x, values, *pattern, *ctx.widths, ctx.threads, input_grad)
+    grad_x, grad_values = sparse_linear_backward(
+        grad, x, values, *pattern, *ctx.widths, ctx.threads, input_grad
+    )
     grad_bias = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
     return (grad_x if input_grad else None), grad_values, grad_bias, *([None] * 9)
 
@@ -558,8 +560,8 @@ def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
         y: Tensor = TorchCSRLinear.apply(x2, values, bias, layer.indptr, layer.indices)  # type: ignore[no-untyped-call]
     else:
         threads = check_threads(layer.threads)
-        pattern = [getattr(layer, name) for name in PATTERN_BUFFERS]
-        y = sparse_linear_op(x2.contiguous(), values, bias, *pattern, layer.block_cols, layer.t_block_cols, threads)
+        pattern = [getattr(layer, name) for name in PATTERN_BUFFERS + PATTERN_WIDTHS]
+        y = sparse_linear_op(x2.contiguous(), values, bias, *pattern, threads)
     return y.reshape(*lead, layer.out_features)
 
 
