@@ -135,8 +135,8 @@ RAMCORE_INLINE void lane_sums4(const D8& a, const D8& b, const D8& c, const D8& 
 }
 
 // spmm for one panel and rows [r0, r1), column block by column block: the rows' reads of one block
-// (128 runs of 256 bytes, 32 KiB, in the default width) then come from the L1 cache, where whole rows would stream
-// the 1 MiB panel from L2 (1.4x slower). A row's sums stay in registers within a block and go back
+// (128 runs of 256 bytes, 32 KiB, in the default width) then come from the L1 cache, where whole
+// rows would stream the 1 MiB panel from L2 (1.4x slower). A row's sums stay in registers within a block and go back
 // to `out` between blocks; entries are added in storage order, so the result is the same for any
 // task split.
 template <class T>
