@@ -123,11 +123,14 @@ def layer(density: float, rounds: int = 5):
 
 # --- k x k convolutions ------------------------------------------------------------------------
 
-CONV_SHAPES = (  # (in channels, out channels, height = width, batch): mid and late ResNet stages
+CONV_SHAPES = (  # (in channels, out channels, height = width, batch): ResNet stages on CIFAR/ImageNet
     (64, 64, 32, 8),
-    (128, 128, 16, 16),
     (256, 256, 16, 8),
+    (512, 256, 8, 8),
+    (256, 512, 8, 8),
     (512, 512, 8, 8),
+    (512, 512, 16, 8),
+    (512, 512, 4, 32),
 )
 CONV_DENSITIES = (0.02, 0.05, 0.1)
 
@@ -136,7 +139,9 @@ def conv(cin: int, cout: int, size: int, batch: int, k: int = 3, rounds: int = 5
     """A k x k convolution (stride 1, padding k // 2) run as im2col (``F.unfold``: k² copies of the
     activations) + ramcore's sparse product of the flattened weight (out, in k²), against the dense
     convolution and the dense masked one, forward and forward+backward, at CONV_DENSITIES. What a
-    SparseConv2d by unfolding would cost (issue 17: k x k convolutions "if you can make them pay")."""
+    SparseConv2d by unfolding costs (issue 17: k x k convolutions "if you can make them pay"); the
+    unfolded path is timed on every map size, where `SparseConv2d` itself runs maps of more than
+    ``MAX_UNFOLD_POSITIONS`` positions dense."""
     torch = _torch()
     import ramcore.torch as rt
 

@@ -20,6 +20,7 @@ from ramcore.torch.sparse import (  # noqa: E402
     PATTERN_BUFFERS,
     PATTERN_WIDTHS,
     SparseConv1x1,
+    SparseConv2d,
     SparseLinear,
     load_sparse,
     panel_lanes,
@@ -314,8 +315,10 @@ def test_one_by_one_convolutions_convert_both_ways(dims):
     apply_masks(model, masks)
     reference = copy.deepcopy(model)
     plan = to_sparse(model, force=True)
-    assert plan == {"0": "sparse", "4": "sparse"}  # the 3x3 convolution is no Linear per position
-    assert isinstance(model[0], SparseConv1x1) and type(model[2]) is conv_type
+    # the 3x3 convolution is no Linear per position: a SparseConv2d in 2-d, dense otherwise
+    assert plan == {"0": "sparse", "4": "sparse", **({"2": "sparse"} if dims == 2 else {})}
+    assert isinstance(model[0], SparseConv1x1)
+    assert isinstance(model[2], SparseConv2d) if dims == 2 else type(model[2]) is conv_type
     x = torch.randn(2, 12, *(5,) * dims, requires_grad=True)
     y, y0 = model(x), reference(x)
     torch.testing.assert_close(y, y0, rtol=1e-5, atol=1e-6)
@@ -330,6 +333,69 @@ def test_one_by_one_convolutions_convert_both_ways(dims):
     torch.testing.assert_close(model(x), y0, rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError, match="kernel 1"):
         SparseConv1x1.from_conv(conv_type(3, 4, 2), torch.ones(4, 3, dtype=torch.bool))
+
+
+def masked_conv_oracle(layer: SparseConv2d, x: torch.Tensor, grad: torch.Tensor):
+    """y, dx, dW (at the kept entries, in `values` order), db of the dense masked convolution."""
+    conv = layer.to_conv()
+    x = x.detach().clone().requires_grad_()
+    y = conv(x)
+    y.backward(grad)
+    mask = layer.mask()
+    return y.detach(), x.grad, conv.weight.grad.reshape(mask.shape)[mask], conv.bias.grad
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "kernel, stride, padding, dilation, size",
+    [
+        (3, 1, 1, 1, (5, 7)),  # 35 positions per sample: unfolded, sparse product
+        ((3, 2), 2, (1, 0), (1, 2), (9, 8)),  # 5 x 3 positions
+        (3, 1, 1, 1, (10, 9)),  # 90 positions: the dense convolution of the masked weight
+    ],
+)
+def test_kxk_convolutions_equal_the_dense_masked_convolution(dtype, kernel, stride, padding, dilation, size):
+    gen = torch.Generator().manual_seed(6)
+    conv = nn.Conv2d(6, 9, kernel, stride=stride, padding=padding, dilation=dilation, dtype=dtype)
+    mask = torch.rand(conv.weight.shape, generator=gen) < 0.3
+    layer = SparseConv2d.from_conv(conv, mask)
+    x = torch.randn(3, 6, *size, dtype=dtype, generator=gen, requires_grad=True)
+    y = layer(x)
+    grad = torch.randn(y.shape, dtype=dtype, generator=gen)
+    y.backward(grad)
+    y0, dx0, dw0, db0 = masked_conv_oracle(layer, x, grad)
+    tol = TOL[dtype]
+    assert y.shape == y0.shape
+    for got, want in ((y, y0), (x.grad, dx0), (layer.values.grad, dw0), (layer.bias.grad, db0)):
+        assert rel(got, want) < tol
+
+
+def test_kxk_convolutions_convert_where_they_pay():
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 512, 3, padding=1))
+    masks = {"0.weight": torch.rand(16, 8, 3, 3) < 0.05, "2.weight": torch.rand(512, 16, 3, 3) < 0.05}
+    apply_masks(model, masks)
+    reference = copy.deepcopy(model)
+    plan = to_sparse(model)
+    assert plan["0"].startswith("dense") and plan["2"] == "sparse"  # 16 output channels do not pay
+    assert type(model[0]) is nn.Conv2d and isinstance(model[2], SparseConv2d)
+    x = torch.randn(2, 8, 6, 6)
+    torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-5)
+    saved = copy.deepcopy(model.state_dict())
+    fresh = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 512, 3, padding=1))
+    load_sparse(fresh, saved)
+    assert isinstance(fresh[2], SparseConv2d)
+    torch.testing.assert_close(fresh(x), model(x))
+    back = to_dense(model)
+    assert type(model[2]) is nn.Conv2d and back["2.weight"].shape == (512, 16, 3, 3)
+    torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-5)
+    assert pays(512 * 9, 512, 0.05, 3) and not pays(256 * 9, 256, 0.05, 3) and not pays(512 * 9, 512, 0.2, 3)
+    with pytest.raises(TypeError, match="one group"):
+        SparseConv2d.from_conv(nn.Conv2d(4, 4, 3, groups=2), torch.ones(4, 2, 3, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="stride"):
+        SparseConv2d(4, 4, 3, torch.ones(4, 36, dtype=torch.bool), stride=0)
+    with pytest.raises(ValueError, match="smaller than the kernel"):
+        SparseConv2d(4, 4, 3, torch.ones(4, 36, dtype=torch.bool))(torch.randn(1, 4, 2, 2))
 
 
 def test_converter_leaves_layers_dense_where_sparse_does_not_pay():
