@@ -697,9 +697,9 @@ class SparseConv1x1(SparseLinear):
 
 # A k×k convolution by unfolding (im2col) runs the sparse product on maps of at most this many
 # output positions per sample and the dense convolution of the masked weight on larger ones: on
-# 8 × 8 maps a 512-channel 3×3 convolution trained 1.3-1.7× faster unfolded (docs/sparse.md), on
-# 16 × 16 maps 0.7-0.9× (torch's unfold, k² copies of the activations, then costs more than the
-# sparse product saves).
+# 8 × 8 maps a 512-channel 3×3 convolution trained 1.3-1.7× faster unfolded on one thread
+# (docs/sparse.md), on 16 × 16 maps 0.7-0.9× (torch's unfold, k² copies of the activations, then
+# costs more than the sparse product saves).
 MAX_UNFOLD_POSITIONS = 64
 
 
@@ -898,24 +898,21 @@ MIN_WEIGHTS = 1 << 18  # 512 x 512: smaller layers are about as fast dense (fixe
 MAX_DENSITY = 0.20  # above, the dense kernels' higher efficiency wins (about parity at 30 %)
 
 
-# k×k convolutions by unfolding (SparseConv2d), measured on 4 × 4 and 8 × 8 maps: 256 or 512 -> 512
-# channels trained 1.3-1.9× faster at 2-10 %, 512 -> 256 and 256 -> 256 0.6-0.9× (the unfolding
-# costs too much for fewer output channels to pay it back).
-MIN_CONV_OUT_CHANNELS = 512
-MAX_CONV_DENSITY = 0.10
 
 
 def pays(in_features: int, out_features: int, density: float, kernel_size: int | tuple[int, int] = 1) -> bool:
     """Whether a masked layer of this shape and density trains faster sparse, as measured
     (docs/sparse.md). A Linear or 1×1 convolution (`SparseLinear`, `SparseConv1x1`): at least
     MIN_WEIGHTS weights and density at most MAX_DENSITY. A k×k convolution (`kernel_size` > 1,
-    `SparseConv2d`; `in_features` = in_channels · k²): at least MIN_CONV_OUT_CHANNELS output channels
-    and density at most MAX_CONV_DENSITY."""
+    `SparseConv2d`): never, so far. Unfolded, 256 or 512 -> 512 channels on 4 × 4 and 8 × 8 maps
+    trained 1.3-1.9× faster than dense at 2-10 % on one thread, but the least loaded two-thread run
+    measured 0.8-0.9× (the dense convolution uses both cores better than the unfolding does), and
+    every other shape was slower; ``to_sparse(force=True)`` converts them."""
     d = check_density(density)
     weights = as_int(in_features, "in_features") * as_int(out_features, "out_features")
     kernel = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
     if any(k > 1 for k in kernel):
-        return out_features >= MIN_CONV_OUT_CHANNELS and d <= MAX_CONV_DENSITY
+        return False
     return weights >= MIN_WEIGHTS and d <= MAX_DENSITY
 
 
@@ -984,6 +981,8 @@ def to_sparse(
         kernel = module.kernel_size if isinstance(module, nn.Conv2d) else (1, 1)
         if force or pays(*features, d, (int(kernel[0]), int(kernel[-1]))):
             plan[name] = "sparse"
+        elif isinstance(module, nn.Conv2d) and _unfoldable(module) is not None:
+            plan[name] = "dense: a k×k convolution does not pay unfolded on two cores (force=True converts)"
         else:
             plan[name] = f"dense: {features[1]}x{features[0]} at density {d:.3f} does not pay"
     if state is not None:
