@@ -4,9 +4,10 @@ torch's CSR kernels, side by side in one process.
 * A 4096 x 4096 Linear at batch 256 and densities 1, 2, 5, 10, 20 %, forward and forward+backward
   (gradients of the input and the weights): dense matmul (``nn.Linear``), dense masked (the weight
   multiplied by its mask in every pass, as ``mode="prune"`` does), torch's CSR matmul (forward
-  ``W_csr @ Xᵀ``; backward ``W_cscᵀ @ dYᵀ`` and ``torch.sparse.sampled_addmm`` for the kept
-  weights) and ramcore's kernels. The implementations alternate in rounds, so that they see the
-  same machine state; each figure is the median over the rounds.
+  ``addmm(b, W_csr, Xᵀ)``; backward ``W_cscᵀ @ dYᵀ`` and ``torch.sparse.sampled_addmm`` for the
+  kept weights: the fastest of torch's CPU sparse calls we found, see `layer`) and ramcore's
+  kernels. The implementations alternate in rounds, so that they see the same machine state; each
+  figure is the median over the rounds.
 * An MLP 784-4096-4096-10 and a small transformer block (d = 512, 8 heads, MLP 2048, 1024 tokens) at
   5 % (ramanujan masks), trained 100 SGD steps from the same weights on the same random batches:
   dense masked model vs the model after one `to_sparse` call. Wall time and final loss of each.
@@ -50,9 +51,15 @@ def layer(density: float, rounds: int = 5):
     weight = linear.weight.detach() * mask
     maskf = mask.float()
     sparse = rt.SparseLinear.from_linear(linear, mask)
-    csr = weight.to_sparse_csr().requires_grad_()
+    # torch's fastest CPU sparse path we found (MKL's CSR kernels, on the same 2 threads): forward
+    # addmm(bias, W_csr, Xᵀ) (the bias added inside; 1.2-1.5x faster than `W_csr @ Xᵀ + b`),
+    # dX = W_csrᵀ @ dYᵀ with Wᵀ's CSR made once, dW by sampled_addmm on a pattern of ones made once
+    # (converting the bool pattern in every call cost a fifth of it). COO (torch.sparse.mm) was
+    # 3-15x slower and dense @ CSR 5-7x slower, so they are not the peer.
+    csr = weight.to_sparse_csr()
     csr_t = weight.t().to_sparse_csr()
-    pattern = mask.to_sparse_csr()
+    ones = mask.to_sparse_csr().float()
+    bias_col = linear.bias.detach()[:, None]
 
     def dense(backward: bool):
         xx = x.clone().requires_grad_(backward)
@@ -68,10 +75,10 @@ def layer(density: float, rounds: int = 5):
 
     def torch_csr(backward: bool):
         with torch.no_grad():
-            y = (csr.detach() @ x.t()).t() + linear.bias
+            y = torch.addmm(bias_col, csr, x.t()).t()
             if backward:  # dX = dY W, dW = (dYᵀ X) at the kept entries
                 dx = (csr_t @ grad.t()).t()
-                dw = torch.sparse.sampled_addmm(pattern.float(), grad.t(), x, beta=0.0)
+                dw = torch.sparse.sampled_addmm(ones, grad.t(), x, beta=0.0)
                 del dx, dw
         del y
 
@@ -112,6 +119,118 @@ def layer(density: float, rounds: int = 5):
         return {"density": mask.float().mean().item(), "ms": ms, "max_abs_err": err}
 
     return work
+
+
+# --- k x k convolutions ------------------------------------------------------------------------
+
+CONV_SHAPES = (  # (in channels, out channels, height = width, batch): ResNet stages on CIFAR/ImageNet
+    (64, 64, 32, 8),
+    (256, 256, 16, 8),
+    (512, 256, 8, 8),
+    (256, 512, 8, 8),
+    (512, 512, 8, 8),
+    (512, 512, 16, 8),
+    (512, 512, 4, 32),
+)
+CONV_DENSITIES = (0.02, 0.05, 0.1)
+
+
+def conv(cin: int, cout: int, size: int, batch: int, k: int = 3, rounds: int = 5):
+    """A k x k convolution (stride 1, padding k // 2) run as im2col (``F.unfold``: k² copies of the
+    activations) + ramcore's sparse product of the flattened weight (out, in k²), against the dense
+    convolution and the dense masked one, forward and forward+backward, at CONV_DENSITIES. What a
+    SparseConv2d by unfolding costs (issue 17: k x k convolutions "if you can make them pay"); the
+    unfolded path is timed on every map size, where `SparseConv2d` itself runs maps of more than
+    ``MAX_UNFOLD_POSITIONS`` positions dense."""
+    torch = _torch()
+    import ramcore.torch as rt
+
+    F = torch.nn.functional
+    torch.manual_seed(0)
+    layer = torch.nn.Conv2d(cin, cout, k, padding=k // 2)
+    x = torch.randn(batch, cin, size, size)
+    grad = torch.randn(batch, cout, size, size)
+    masks = {
+        d: rt.make_masks(torch.nn.Sequential(layer), "ramanujan", d)["0.weight"].reshape(cout, -1)
+        for d in CONV_DENSITIES
+    }
+    weight = layer.weight.detach()
+    sparse = {
+        d: rt.SparseLinear.from_linear(_flat_linear(torch, layer), torch.as_tensor(m.numpy()))
+        for d, m in masks.items()
+    }
+    maskf = {d: torch.as_tensor(m.numpy()).float().reshape(weight.shape) for d, m in masks.items()}
+
+    def dense(backward: bool):
+        xx = x.clone().requires_grad_(backward)
+        y = layer(xx)
+        if backward:
+            y.backward(grad)
+
+    def masked(d: float, backward: bool):
+        xx = x.clone().requires_grad_(backward)
+        y = F.conv2d(xx, layer.weight * maskf[d], layer.bias, padding=k // 2)
+        if backward:
+            y.backward(grad)
+
+    def unfolded(d: float, backward: bool):
+        xx = x.clone().requires_grad_(backward)
+        cols = F.unfold(xx, k, padding=k // 2).transpose(1, 2).reshape(-1, cin * k * k)
+        y = sparse[d](cols).reshape(batch, size, size, cout).permute(0, 3, 1, 2)
+        if backward:
+            y.backward(grad)
+
+    def im2col(backward: bool):  # the copies alone: unfold into rows (and fold back, as backward does)
+        cols = F.unfold(x, k, padding=k // 2).transpose(1, 2).reshape(-1, cin * k * k)
+        if backward:
+            F.fold(cols.reshape(batch, -1, cin * k * k).transpose(1, 2), size, k, padding=k // 2)
+
+    impls = {"dense": dense, "im2col": im2col}
+    for d in CONV_DENSITIES:
+        impls[f"masked {d:.0%}"] = lambda b, d=d: masked(d, b)
+        impls[f"ramcore {d:.0%}"] = lambda b, d=d: unfolded(d, b)
+
+    def time_one(f, backward: bool) -> float:
+        layer.zero_grad(set_to_none=True)
+        for s in sparse.values():
+            s.zero_grad(set_to_none=True)
+        t = time.perf_counter()
+        if backward:
+            f(True)
+        else:
+            with torch.no_grad():
+                f(False)
+        return time.perf_counter() - t
+
+    def work():
+        with torch.no_grad():  # what is timed computes the masked convolution
+            d = CONV_DENSITIES[0]
+            y0 = F.conv2d(x, weight * maskf[d], layer.bias, padding=k // 2)
+            cols = F.unfold(x, k, padding=k // 2).transpose(1, 2).reshape(-1, cin * k * k)
+            y1 = sparse[d](cols).reshape(batch, size, size, cout).permute(0, 3, 1, 2)
+            err = float((y1 - y0).abs().max() / y0.abs().max())
+        times = {(name, b): [] for name in impls for b in (False, True)}
+        for f in impls.values():
+            f(True)
+        for _ in range(rounds):
+            for name, f in impls.items():
+                for b in (False, True):
+                    times[name, b].append(time_one(f, b))
+        ms = {f"{n}|{'fwd+bwd' if b else 'fwd'}": 1e3 * statistics.median(t) for (n, b), t in times.items()}
+        return {"ms": ms, "rel_err": err, "shape": f"{cin}->{cout}, {batch}x{size}x{size}, {k}x{k}"}
+
+    return work
+
+
+def _flat_linear(torch, conv):
+    """The Linear (in k², out) of a convolution's flattened weight, for SparseLinear.from_linear."""
+    w = conv.weight.detach()
+    linear = torch.nn.Linear(w[0].numel(), w.shape[0], bias=conv.bias is not None)
+    with torch.no_grad():
+        linear.weight.copy_(w.reshape(w.shape[0], -1))
+        if conv.bias is not None:
+            linear.bias.copy_(conv.bias.detach())
+    return linear
 
 
 # --- training ---------------------------------------------------------------------------------
@@ -227,6 +346,17 @@ def cases(quick: bool = False):
                 "timeout": 1800,
             }
         )
+    for shape in CONV_SHAPES:
+        out.append(
+            {
+                "graph": f"conv {shape[0]}->{shape[1]} {shape[3]}x{shape[2]}^2",
+                "impl": "all",
+                "fn": "conv",
+                "args": shape,
+                "repeat": 1,
+                "timeout": 900,
+            }
+        )
     return out
 
 
@@ -234,6 +364,12 @@ def table(results) -> str:
     lines = [
         "| density | pass | dense ms | dense masked ms | torch CSR ms | ramcore ms | vs dense | vs CSR |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    conv_lines = [
+        "| convolution | pass | dense ms | im2col alone ms | "
+        + " | ".join(f"{d:.0%} masked ms | {d:.0%} ramcore ms" for d in CONV_DENSITIES)
+        + " | best vs dense |",
+        "|---|---|" + "---:|" * (3 + 2 * len(CONV_DENSITIES)),
     ]
     train_lines = [
         "| model | dense masked s | sparse s | speed-up | dense loss | sparse loss | rel. diff. | setting |",
@@ -244,7 +380,19 @@ def table(results) -> str:
         if r.get("timed_out") or f is None:
             lines.append(f"| {r['graph']} | timed out | | | | | | |")
             continue
-        if r["fn"] == "layer":
+        if r["fn"] == "conv":
+            for p in ("fwd", "fwd+bwd"):
+                ms = f["ms"]
+                cells = " | ".join(
+                    f"{ms[f'masked {d:.0%}|{p}']:.1f} | {ms[f'ramcore {d:.0%}|{p}']:.1f}"
+                    for d in CONV_DENSITIES
+                )
+                best = min(ms[f"ramcore {d:.0%}|{p}"] for d in CONV_DENSITIES)
+                conv_lines.append(
+                    f"| {f['shape']} | {p} | {ms[f'dense|{p}']:.1f} | {ms[f'im2col|{p}']:.1f} | {cells} | "
+                    f"{ms[f'dense|{p}'] / best:.2f}x |"
+                )
+        elif r["fn"] == "layer":
             for p in ("fwd", "fwd+bwd"):
                 ms = {name: f["ms"][f"{name}|{p}"] for name in IMPLS}
                 lines.append(
@@ -260,4 +408,4 @@ def table(results) -> str:
                 f"{f['dense_loss']:.6f} | {f['sparse_loss']:.6f} | "
                 f"{abs(f['sparse_loss'] - f['dense_loss']) / abs(f['dense_loss']):.1e} | {f['detail']} |"
             )
-    return "\n".join(lines) + "\n\n" + "\n".join(train_lines)
+    return "\n".join(lines) + "\n\n" + "\n".join(train_lines) + "\n\n" + "\n".join(conv_lines)

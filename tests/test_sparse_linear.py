@@ -18,7 +18,9 @@ from ramcore import _core  # noqa: E402
 from ramcore.torch import apply_masks, make_masks, masks_of  # noqa: E402
 from ramcore.torch.sparse import (  # noqa: E402
     PATTERN_BUFFERS,
+    PATTERN_WIDTHS,
     SparseConv1x1,
+    SparseConv2d,
     SparseLinear,
     load_sparse,
     panel_lanes,
@@ -90,6 +92,75 @@ def test_random_masks_equal_dense(dtype, batch, in_f, out_f, density):
     mask[0, 0] = True  # at least one entry
     layer = SparseLinear(in_f, out_f, mask, dtype=dtype)
     check_against_dense(layer, torch.randn(batch, in_f, dtype=dtype, generator=gen))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_wide_blocks_and_many_panels_equal_dense(dtype):
+    # at 1 % a row has ~1 entry per 128 columns: the kernels take 512-column blocks (the first of
+    # them partial); a batch of 7 panels (6 and a ragged one) makes the weight gradient sum panels in
+    # pairs and the last one alone
+    gen = torch.Generator().manual_seed(3)
+    mask = torch.rand(300, 1500, generator=gen) < 0.01
+    layer = SparseLinear(1500, 300, mask, dtype=dtype)
+    assert (layer.block_cols, layer.t_block_cols) == (512, 512)
+    check_against_dense(layer, torch.randn(7 * panel_lanes(dtype) - 5, 1500, dtype=dtype, generator=gen))
+    dense = SparseLinear(40, 30, torch.rand(30, 40, generator=gen) < 0.9, dtype=dtype)
+    assert (dense.block_cols, dense.t_block_cols) == (128, 128)
+
+
+def test_a_first_layer_skips_the_input_gradient():
+    layer = SparseLinear(30, 20, torch.rand(20, 30, generator=torch.Generator().manual_seed(4)) < 0.3)
+    x = torch.randn(6, 30)
+    layer(x).sum().backward()
+    y0, _, dw0, db0 = dense_oracle(layer, x, torch.ones(6, 20))
+    assert rel(layer.values.grad, dw0) < TOL[torch.float32]
+
+
+ISA_CHECK = """
+import torch
+from ramcore import _core
+from ramcore.torch.sparse import SparseLinear
+print(_core.sparse_kernel_isa())
+for dtype in (torch.float32, torch.float64):
+    gen = torch.Generator().manual_seed(8)
+    for batch, in_f, out_f, density in ((200, 300, 90, 0.05), (70, 1500, 40, 0.01)):
+        layer = SparseLinear(in_f, out_f, torch.rand(out_f, in_f, generator=gen) < density, dtype=dtype)
+        x = torch.randn(batch, in_f, dtype=dtype, generator=gen, requires_grad=True)
+        y = layer(x)
+        g = torch.randn_like(y)
+        y.backward(g)
+        mask = layer.mask()
+        w = (layer.weight * mask).requires_grad_()
+        xd = x.detach().clone().requires_grad_()
+        yd = torch.nn.functional.linear(xd, w, layer.bias.detach())
+        yd.backward(g)
+        tol = 1e-5 if dtype == torch.float32 else 1e-12
+        for a, b in ((y, yd), (x.grad, xd.grad), (layer.values.grad, w.grad[mask])):
+            assert float((a - b).abs().max() / b.abs().max()) < tol, (dtype, batch)
+"""
+
+
+def test_narrower_kernel_copies_equal_dense():
+    # this machine runs the widest copy its CPU has; the others are selected by RAMCORE_SPARSE_ISA,
+    # one process each (the choice is made once per process), run side by side
+    import os
+    import subprocess
+    import sys
+
+    runs = {
+        isa: subprocess.Popen(
+            [sys.executable, "-c", ISA_CHECK],
+            env={**os.environ, "RAMCORE_SPARSE_ISA": isa},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for isa in ("avx2", "baseline")
+    }
+    for isa, run in runs.items():
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+        assert out.split()[0] in (isa, "baseline")  # avx2 falls back on a CPU without it
 
 
 def test_empty_mask_gives_the_bias():
@@ -174,12 +245,14 @@ def test_bit_identical_for_any_thread_count(dtype):
 def test_opcheck_and_compile():
     mask = torch.rand(20, 30, generator=torch.Generator().manual_seed(2)) < 0.3
     layer = SparseLinear(30, 20, mask)
-    pattern = [getattr(layer, name) for name in PATTERN_BUFFERS]
+    pattern = [getattr(layer, name) for name in PATTERN_BUFFERS + PATTERN_WIDTHS]
     x = torch.randn(5, 30, requires_grad=True)
     for bias in (layer.bias, None):
         torch.library.opcheck(sparse_linear_op, (x, layer.values, bias, *pattern, 0))
     grad = torch.randn(5, 20)
-    torch.library.opcheck(sparse_linear_backward, (grad, x.detach(), layer.values.detach(), *pattern, 0))
+    for input_grad in (True, False):
+        args = (grad, x.detach(), layer.values.detach(), *pattern, 0, input_grad)
+        torch.library.opcheck(sparse_linear_backward, args)
     compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
     torch.testing.assert_close(compiled(x), layer(x))
 
@@ -250,8 +323,10 @@ def test_one_by_one_convolutions_convert_both_ways(dims):
     apply_masks(model, masks)
     reference = copy.deepcopy(model)
     plan = to_sparse(model, force=True)
-    assert plan == {"0": "sparse", "4": "sparse"}  # the 3x3 convolution is no Linear per position
-    assert isinstance(model[0], SparseConv1x1) and type(model[2]) is conv_type
+    # the 3x3 convolution is no Linear per position: a SparseConv2d in 2-d, dense otherwise
+    assert plan == {"0": "sparse", "4": "sparse", **({"2": "sparse"} if dims == 2 else {})}
+    assert isinstance(model[0], SparseConv1x1)
+    assert isinstance(model[2], SparseConv2d) if dims == 2 else type(model[2]) is conv_type
     x = torch.randn(2, 12, *(5,) * dims, requires_grad=True)
     y, y0 = model(x), reference(x)
     torch.testing.assert_close(y, y0, rtol=1e-5, atol=1e-6)
@@ -266,6 +341,71 @@ def test_one_by_one_convolutions_convert_both_ways(dims):
     torch.testing.assert_close(model(x), y0, rtol=1e-5, atol=1e-6)
     with pytest.raises(TypeError, match="kernel 1"):
         SparseConv1x1.from_conv(conv_type(3, 4, 2), torch.ones(4, 3, dtype=torch.bool))
+
+
+def masked_conv_oracle(layer: SparseConv2d, x: torch.Tensor, grad: torch.Tensor):
+    """y, dx, dW (at the kept entries, in `values` order), db of the dense masked convolution."""
+    conv = layer.to_conv()
+    x = x.detach().clone().requires_grad_()
+    y = conv(x)
+    y.backward(grad)
+    mask = layer.mask()
+    return y.detach(), x.grad, conv.weight.grad.reshape(mask.shape)[mask], conv.bias.grad
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "kernel, stride, padding, dilation, size",
+    [
+        (3, 1, 1, 1, (5, 7)),  # 35 positions per sample: unfolded, sparse product
+        ((3, 2), 2, (1, 0), (1, 2), (9, 8)),  # 5 x 3 positions
+        (3, 1, 1, 1, (10, 9)),  # 90 positions: the dense convolution of the masked weight
+    ],
+)
+def test_kxk_convolutions_equal_the_dense_masked_convolution(dtype, kernel, stride, padding, dilation, size):
+    gen = torch.Generator().manual_seed(6)
+    conv = nn.Conv2d(6, 9, kernel, stride=stride, padding=padding, dilation=dilation, dtype=dtype)
+    mask = torch.rand(conv.weight.shape, generator=gen) < 0.3
+    layer = SparseConv2d.from_conv(conv, mask)
+    x = torch.randn(3, 6, *size, dtype=dtype, generator=gen, requires_grad=True)
+    y = layer(x)
+    grad = torch.randn(y.shape, dtype=dtype, generator=gen)
+    y.backward(grad)
+    y0, dx0, dw0, db0 = masked_conv_oracle(layer, x, grad)
+    tol = TOL[dtype]
+    assert y.shape == y0.shape
+    for got, want in ((y, y0), (x.grad, dx0), (layer.values.grad, dw0), (layer.bias.grad, db0)):
+        assert rel(got, want) < tol
+
+
+def test_kxk_convolutions_convert_when_forced():
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 512, 3, padding=1))
+    masks = {"0.weight": torch.rand(16, 8, 3, 3) < 0.05, "2.weight": torch.rand(512, 16, 3, 3) < 0.05}
+    apply_masks(model, masks)
+    reference = copy.deepcopy(model)
+    assert to_sparse(copy.deepcopy(model))["2"].startswith("dense: a k×k convolution")  # not measured to pay
+    plan = to_sparse(model, force=True)
+    assert plan == {"0": "sparse", "2": "sparse"}
+    assert isinstance(model[0], SparseConv2d) and isinstance(model[2], SparseConv2d)
+    x = torch.randn(2, 8, 6, 6)
+    torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-5)
+    saved = copy.deepcopy(model.state_dict())
+    fresh = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 512, 3, padding=1))
+    load_sparse(fresh, saved)
+    assert isinstance(fresh[2], SparseConv2d)
+    torch.testing.assert_close(fresh(x), model(x))
+    back = to_dense(model)
+    assert type(model[2]) is nn.Conv2d and back["2.weight"].shape == (512, 16, 3, 3)
+    assert type(model[0]) is nn.Conv2d
+    torch.testing.assert_close(model(x), reference(x), rtol=1e-5, atol=1e-5)
+    assert not pays(512 * 9, 512, 0.05, 3) and pays(512 * 9, 512, 0.05)
+    with pytest.raises(TypeError, match="one group"):
+        SparseConv2d.from_conv(nn.Conv2d(4, 4, 3, groups=2), torch.ones(4, 2, 3, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="stride"):
+        SparseConv2d(4, 4, 3, torch.ones(4, 36, dtype=torch.bool), stride=0)
+    with pytest.raises(ValueError, match="smaller than the kernel"):
+        SparseConv2d(4, 4, 3, torch.ones(4, 36, dtype=torch.bool))(torch.randn(1, 4, 2, 2))
 
 
 def test_converter_leaves_layers_dense_where_sparse_does_not_pay():
@@ -338,6 +478,15 @@ def test_core_refuses_bad_arrays():
         spmm_(order=np.array([0, 5], dtype=np.int64))
     with pytest.raises(ValueError, match="float32 or float64"):
         _core.sparse_sddmm(indptr, ok, out.astype(np.int32), x, None, v, 2, 3, 1, 0)
+    with pytest.raises(ValueError, match="block_cols must be positive"):
+        _core.sparse_spmm(indptr, ok, v, None, x, out, 2, 3, 1, 0, 0)
+    # 256-column blocks: 200 columns make one block, so the two-block indptr below is refused
+    with pytest.raises(ValueError, match="indptr must have"):
+        _core.sparse_spmm(np.array([0, 0, 0, 1, 1], np.int64), np.array([150], np.int32), v[:1], None,
+                          np.zeros((1, 200, lanes), np.float32), out, 2, 200, 1, 0, 256)
+    assert _core.sparse_block_cols(4096, 4096, 4096 * 41) == 512  # 1 %: 5 entries per 512 columns
+    assert _core.sparse_block_cols(4096, 4096, 4096 * 205) == 128  # 5 %: 6 per 128
+    assert _core.sparse_block_cols(10, 300, 10) == 512  # wider than the matrix: one block
     # 200 columns make two blocks: row 0's entry in column 150 belongs to segment (1, 0)
     wide = np.zeros((1, 200, lanes), dtype=np.float32)
     blocked = np.array([0, 0, 0, 1, 1], dtype=np.int64)

@@ -24,13 +24,16 @@ T* data_of(const py::array& a, const char* name, std::int64_t size, bool write) 
 }
 
 // A RowPattern viewing the caller's indptr (int64) and indices (int32) arrays.
-RowPattern pattern_of(const py::array& indptr, const py::array& indices, std::int64_t rows, std::int64_t cols) {
+RowPattern pattern_of(const py::array& indptr, const py::array& indices, std::int64_t rows, std::int64_t cols,
+                      std::int64_t block_cols) {
   enforce(indptr.ndim() == 1 && indices.ndim() == 1, "indptr and indices must be 1-d arrays");
   enforce(rows >= 0 && cols >= 0, "rows and cols must be non-negative");
+  enforce(block_cols >= 1, "block_cols must be positive, got " + std::to_string(block_cols));
   RowPattern w;
   w.rows = rows;
   w.cols = cols;
-  w.blocks = column_blocks(cols);
+  w.block_cols = block_cols;
+  w.blocks = column_blocks(cols, block_cols);
   w.indptr = data_of<std::int64_t>(indptr, "indptr", indptr.size(), false);
   w.indices = data_of<std::int32_t>(indices, "indices", indices.size(), false);
   check_pattern(w, indptr.size(), indices.size());  // check_indices follows, with the GIL released
@@ -63,8 +66,8 @@ void checked_run(const RowPattern& w, const std::int64_t* order, int threads, F&
 template <class T>
 void spmm_call(const py::array& indptr, const py::array& indices, const py::array& values, const py::object& order,
                const py::array& in, const py::array& out, std::int64_t rows, std::int64_t cols, std::int64_t panels,
-               int threads) {
-  const RowPattern w = pattern_of(indptr, indices, rows, cols);
+               int threads, std::int64_t block_cols) {
+  const RowPattern w = pattern_of(indptr, indices, rows, cols, block_cols);
   const std::int64_t* o = order_of(order, w.nnz());
   const T* v = data_of<T>(values, "values", w.nnz(), false);
   const T* x = data_of<T>(in, "input", panel_size<T>(panels, cols, "input"), false);
@@ -75,8 +78,8 @@ void spmm_call(const py::array& indptr, const py::array& indices, const py::arra
 template <class T>
 void sddmm_call(const py::array& indptr, const py::array& indices, const py::array& a, const py::array& in,
                 const py::object& order, const py::array& out, std::int64_t rows, std::int64_t cols,
-                std::int64_t panels, int threads) {
-  const RowPattern w = pattern_of(indptr, indices, rows, cols);
+                std::int64_t panels, int threads, std::int64_t block_cols) {
+  const RowPattern w = pattern_of(indptr, indices, rows, cols, block_cols);
   const std::int64_t* o = order_of(order, w.nnz());
   const T* pa = data_of<T>(a, "a", panel_size<T>(panels, w.rows, "a"), false);
   const T* x = data_of<T>(in, "input", panel_size<T>(panels, cols, "input"), false);
@@ -119,26 +122,30 @@ void register_sparse(py::module_& m) {
       "sparse_spmm",
       [](const py::array& indptr, const py::array& indices, const py::array& values, const py::object& order,
          const py::array& in, const py::array& out, std::int64_t rows, std::int64_t cols, std::int64_t panels,
-         int threads) {
+         int threads, std::int64_t block_cols) {
         by_dtype(
-            values, [&] { spmm_call<float>(indptr, indices, values, order, in, out, rows, cols, panels, threads); },
-            [&] { spmm_call<double>(indptr, indices, values, order, in, out, rows, cols, panels, threads); });
+            values,
+            [&] { spmm_call<float>(indptr, indices, values, order, in, out, rows, cols, panels, threads, block_cols); },
+            [&] {
+              spmm_call<double>(indptr, indices, values, order, in, out, rows, cols, panels, threads, block_cols);
+            });
       },
       py::arg("indptr"), py::arg("indices"), py::arg("values"), py::arg("order"), py::arg("input"), py::arg("out"),
-      py::arg("rows"), py::arg("cols"), py::arg("panels"), py::arg("threads") = 0,
+      py::arg("rows"), py::arg("cols"), py::arg("panels"), py::arg("threads") = 0, py::arg("block_cols") = kBlockCols,
       "out (panels, rows, lanes) = input (panels, cols, lanes) W^T for W's blocked pattern (indptr int64,\n"
-      "indices int32); entry k of W is values[k], or values[order[k]] when order (int64) is given.");
+      "indices int32, blocks of block_cols columns); entry k of W is values[k], or values[order[k]] when\n"
+      "order (int64) is given.");
   m.def(
       "sparse_sddmm",
       [](const py::array& indptr, const py::array& indices, const py::array& a, const py::array& in,
          const py::object& order, const py::array& out, std::int64_t rows, std::int64_t cols, std::int64_t panels,
-         int threads) {
+         int threads, std::int64_t block_cols) {
         by_dtype(
-            a, [&] { sddmm_call<float>(indptr, indices, a, in, order, out, rows, cols, panels, threads); },
-            [&] { sddmm_call<double>(indptr, indices, a, in, order, out, rows, cols, panels, threads); });
+            a, [&] { sddmm_call<float>(indptr, indices, a, in, order, out, rows, cols, panels, threads, block_cols); },
+            [&] { sddmm_call<double>(indptr, indices, a, in, order, out, rows, cols, panels, threads, block_cols); });
       },
       py::arg("indptr"), py::arg("indices"), py::arg("a"), py::arg("input"), py::arg("order"), py::arg("out"),
-      py::arg("rows"), py::arg("cols"), py::arg("panels"), py::arg("threads") = 0,
+      py::arg("rows"), py::arg("cols"), py::arg("panels"), py::arg("threads") = 0, py::arg("block_cols") = kBlockCols,
       "out[k] (out[order[k]]) = sum_q <a[q, n, :], input[q, indices[k], :]> for every stored entry k of row n.");
   m.def(
       "sparse_pack",
@@ -157,6 +164,9 @@ void register_sparse(py::module_& m) {
       "y (m, f) = input (panels, f, lanes) back in rows, plus bias (f values) when given.");
   m.attr("SPARSE_PANEL_BYTES") = kPanelLanes<float> * static_cast<std::int64_t>(sizeof(float));
   m.attr("SPARSE_BLOCK_COLS") = kBlockCols;
+  m.def("sparse_block_cols", &choose_block_cols, py::arg("rows"), py::arg("cols"), py::arg("nnz"),
+        "Columns per block of the kernels' pattern for nnz entries in rows x cols (SPARSE_BLOCK_COLS times the\n"
+        "smallest power of two that gives a row at least 4 entries per block on average).");
   m.def("sparse_kernel_isa", &sparse_kernel_isa, "The instruction set the sparse kernels run on this CPU.");
 }
 

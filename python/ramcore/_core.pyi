@@ -169,11 +169,13 @@ def unrolled_encoding(
 
 # The sparse kernels (cpp/src/sparse_matmul.cpp): activations in panels (panels, features, lanes),
 # lanes = SPARSE_PANEL_BYTES / itemsize; W in the blocked pattern of sparse_matmul.hpp (int64 indptr
-# over SPARSE_BLOCK_COLS-column blocks x rows, int32 indices); float32 or float64; outputs written
-# in place.
+# over column blocks x rows, int32 indices; blocks of block_cols columns, sparse_block_cols(rows, cols,
+# nnz) for the layers, SPARSE_BLOCK_COLS by default); float32 or float64; outputs written in place.
 SPARSE_PANEL_BYTES: int
 
 SPARSE_BLOCK_COLS: int
+
+def sparse_block_cols(rows: int, cols: int, nnz: int) -> int: ...
 
 def sparse_spmm(
     indptr: npt.NDArray[np.int64],
@@ -186,6 +188,7 @@ def sparse_spmm(
     cols: int,
     panels: int,
     threads: int = 0,
+    block_cols: int = 128,
 ) -> None: ...
 def sparse_sddmm(
     indptr: npt.NDArray[np.int64],
@@ -198,6 +201,7 @@ def sparse_sddmm(
     cols: int,
     panels: int,
     threads: int = 0,
+    block_cols: int = 128,
 ) -> None: ...
 def sparse_pack(
     x: npt.NDArray[np.floating[Any]], out: npt.NDArray[np.floating[Any]], threads: int = 0

@@ -26,27 +26,40 @@
 
 namespace ramcore {
 
-// Columns per block of a RowPattern: 128 runs of 256 bytes, 32 KiB of a panel, fit the L1 cache.
+// Columns per block of a RowPattern, by default: 128 runs of 256 bytes, 32 KiB of a panel, fit the L1
+// cache. Sparser patterns take wider blocks (choose_block_cols).
 constexpr std::int64_t kBlockCols = 128;
-inline std::int64_t column_blocks(std::int64_t cols) {
-  return cols <= 0 ? 1 : (cols + kBlockCols - 1) / kBlockCols;
+inline std::int64_t column_blocks(std::int64_t cols, std::int64_t block_cols = kBlockCols) {
+  return cols <= 0 || block_cols <= 0 ? 1 : (cols + block_cols - 1) / block_cols;
 }
 
+// The block width for a pattern of nnz entries in rows x cols: kBlockCols times the smallest power
+// of two that gives a row at least kMinSegment entries per block on average (capped where one block
+// holds every column). A row's sums go back to memory between blocks and every (row, block) segment
+// costs a mispredicted loop exit: at 1 % density, 128 columns hold 1.3 entries of a row, and
+// 512-column blocks (5 entries) ran the 4096^2 layer's SpMM 1.5x and SDDMM 1.8x faster on one
+// thread, though a block's 128 KiB of a panel then comes from the L2 cache; from 5 % (6 entries per
+// 128 columns) 128 is fastest.
+constexpr double kMinSegment = 4.0;
+std::int64_t choose_block_cols(std::int64_t rows, std::int64_t cols, std::int64_t nnz);
+
 // The kept entries of W, by column block and row (a CSR of W's column blocks stacked): segment
-// s = b * rows + n holds the entries of row n in columns [b * kBlockCols, (b + 1) * kBlockCols),
-// at indices[indptr[s]] .. indices[indptr[s + 1] - 1]; blocks = column_blocks(cols). With one
-// block it is W's CSR. The kernels read one block's input at a time (from L1), and Ramanujan masks'
-// (nearly) equal row degrees balance the threads' work; any pattern is accepted.
+// s = b * rows + n holds the entries of row n in columns [b * block_cols, (b + 1) * block_cols),
+// at indices[indptr[s]] .. indices[indptr[s + 1] - 1]; blocks = column_blocks(cols, block_cols).
+// With one block it is W's CSR. The kernels read one block's input at a time (from the cache), and
+// Ramanujan masks' (nearly) equal row degrees balance the threads' work; any pattern is accepted.
 struct RowPattern {
   std::int64_t rows = 0;
   std::int64_t cols = 0;
+  std::int64_t block_cols = kBlockCols;
   std::int64_t blocks = 1;
   const std::int64_t* indptr = nullptr;
   const std::int32_t* indices = nullptr;
   std::int64_t nnz() const { return indptr[blocks * rows]; }
 };
 
-// Throws std::invalid_argument unless blocks = column_blocks(cols), indptr has blocks * rows + 1
+// Throws std::invalid_argument unless block_cols >= 1, blocks = column_blocks(cols, block_cols),
+// indptr has blocks * rows + 1
 // entries, starts at 0, never decreases and ends at indices_size (O(blocks * rows)).
 void check_pattern(const RowPattern& w, std::int64_t indptr_size, std::int64_t indices_size);
 // Then, in parallel (O(nnz), a small fraction of one product): every segment's indices lie in its

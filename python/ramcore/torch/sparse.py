@@ -1,5 +1,5 @@
-"""Masked layers executed sparsely: `SparseLinear` (and `SparseConv1x1`), the `to_sparse` /
-`to_dense` converters and `load_sparse`.
+"""Masked layers executed sparsely: `SparseLinear` (and `SparseConv1x1`, `SparseConv2d`), the
+`to_sparse` / `to_dense` converters and `load_sparse`.
 
 A masked ``nn.Linear`` costs what the dense layer costs. `SparseLinear` keeps only the kept weights
 (``values``, in row-major CSR order of the mask) and multiplies with ramcore's kernels
@@ -41,7 +41,9 @@ __all__ = [
     "BACKENDS",
     "DTYPES",
     "PATTERN_BUFFERS",
+    "PATTERN_WIDTHS",
     "SparseConv1x1",
+    "SparseConv2d",
     "SparseLinear",
     "TorchCSRLinear",
     "load_sparse",
@@ -78,18 +80,25 @@ def _numpy(t: Tensor | None) -> Any:
     return None if t is None else t.detach().numpy()
 
 
-def _rows(indptr: Tensor, cols: int) -> int:
-    """Rows of a blocked pattern: its indptr has column_blocks(cols) * rows + 1 entries."""
-    blocks = max(1, -(-cols // BLOCK_COLS))
+def _rows(indptr: Tensor, cols: int, block_cols: int) -> int:
+    """Rows of a blocked pattern: its indptr has column_blocks(cols, block_cols) * rows + 1 entries."""
+    blocks = max(1, -(-cols // block_cols))
     return (indptr.shape[0] - 1) // blocks
 
 
 def spmm(
-    indptr: Tensor, indices: Tensor, values: Tensor, order: Tensor | None, panels: Tensor, threads: int
+    indptr: Tensor,
+    indices: Tensor,
+    values: Tensor,
+    order: Tensor | None,
+    panels: Tensor,
+    threads: int,
+    block_cols: int = BLOCK_COLS,
 ) -> Tensor:
     """out (panels, rows, lanes) = panels (panels, cols, lanes) times Wᵀ for W's blocked pattern
-    (indptr int64, indices int32); W's k-th stored entry is values[k], or values[order[k]]."""
-    rows = _rows(indptr, panels.shape[1])
+    (indptr int64, indices int32, blocks of `block_cols` columns); W's k-th stored entry is
+    values[k], or values[order[k]]."""
+    rows = _rows(indptr, panels.shape[1], block_cols)
     out = panels.new_empty((panels.shape[0], rows, panels.shape[2]))
     _core.sparse_spmm(
         _numpy(indptr),
@@ -102,12 +111,19 @@ def spmm(
         panels.shape[1],
         panels.shape[0],
         threads,
+        block_cols,
     )
     return out
 
 
 def sddmm(
-    indptr: Tensor, indices: Tensor, a: Tensor, panels: Tensor, order: Tensor | None, threads: int
+    indptr: Tensor,
+    indices: Tensor,
+    a: Tensor,
+    panels: Tensor,
+    order: Tensor | None,
+    threads: int,
+    block_cols: int = BLOCK_COLS,
 ) -> Tensor:
     """out[k] (out[order[k]]) = sum over panels and lanes of a[:, n, :] * panels[:, indices[k], :]
     for every stored entry k of row n: the gradient of the kept weights when `a` is the output's."""
@@ -123,6 +139,7 @@ def sddmm(
         panels.shape[1],
         panels.shape[0],
         threads,
+        block_cols,
     )
     return out
 
@@ -142,8 +159,10 @@ def _unpack(panels: Tensor, m: int, bias: Tensor | None, threads: int) -> Tensor
     return y
 
 
-# W's blocked pattern and Wᵀ's, each (indptr, indices, order): what sparse_linear's ops take.
+# W's blocked pattern and Wᵀ's, each (indptr, indices, order): what sparse_linear's ops take, with
+# the patterns' block widths (the layer's attributes in PATTERN_WIDTHS).
 PATTERN_BUFFERS = ("b_indptr", "b_indices", "b_order", "t_indptr", "t_indices", "t_order")
+PATTERN_WIDTHS = ("block_cols", "t_block_cols")
 
 
 @torch.library.custom_op("ramcore::sparse_linear", mutates_args=())
@@ -157,14 +176,16 @@ def sparse_linear_op(
     t_indptr: Tensor,
     t_indices: Tensor,
     t_order: Tensor,
+    block_cols: int,
+    t_block_cols: int,
     threads: int,
 ) -> Tensor:
     """y = x Wᵀ + bias for x (m, in_features) contiguous: (indptr, indices, order) is W's blocked
-    pattern, (t_indptr, t_indices, t_order) Wᵀ's, both reading `values` (W's kept weights in CSR
-    order) through their order. The backward pass is `sparse_linear_backward`."""
-    return _unpack(
-        spmm(indptr, indices, values, order, _pack(x, threads), threads), x.shape[0], bias, threads
-    )
+    pattern (blocks of `block_cols` columns), (t_indptr, t_indices, t_order) Wᵀ's (`t_block_cols`),
+    both reading `values` (W's kept weights in CSR order) through their order. The backward pass is
+    `sparse_linear_backward`."""
+    y = spmm(indptr, indices, values, order, _pack(x, threads), threads, block_cols)
+    return _unpack(y, x.shape[0], bias, threads)
 
 
 @sparse_linear_op.register_fake
@@ -178,9 +199,11 @@ def _(
     t_indptr: Tensor,
     t_indices: Tensor,
     t_order: Tensor,
+    block_cols: int,
+    t_block_cols: int,
     threads: int,
 ) -> Tensor:
-    return x.new_empty((x.shape[0], _rows(indptr, x.shape[1])))
+    return x.new_empty((x.shape[0], _rows(indptr, x.shape[1], block_cols)))
 
 
 @torch.library.custom_op("ramcore::sparse_linear_backward", mutates_args=())
@@ -194,13 +217,21 @@ def sparse_linear_backward(
     t_indptr: Tensor,
     t_indices: Tensor,
     t_order: Tensor,
+    block_cols: int,
+    t_block_cols: int,
     threads: int,
+    input_grad: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """(dX, dW at the kept entries) of `sparse_linear` for the output's gradient `grad` (m, out):
-    dX = dY W (spmm on Wᵀ), dW = (dYᵀ X) at the kept entries (sddmm)."""
+    dX = dY W (spmm on Wᵀ), dW = (dYᵀ X) at the kept entries (sddmm). input_grad=False skips dX
+    (an empty tensor in its place): a first layer's input needs none."""
     g, px = _pack(grad.contiguous(), threads), _pack(x, threads)
-    grad_values = sddmm(indptr, indices, g, px, order, threads)
-    grad_x = _unpack(spmm(t_indptr, t_indices, values, t_order, g, threads), x.shape[0], None, threads)
+    grad_values = sddmm(indptr, indices, g, px, order, threads, block_cols)
+    if not input_grad:
+        return x.new_empty((0,)), grad_values
+    grad_x = _unpack(
+        spmm(t_indptr, t_indices, values, t_order, g, threads, t_block_cols), x.shape[0], None, threads
+    )
     return grad_x, grad_values
 
 
@@ -215,23 +246,30 @@ def _(
     t_indptr: Tensor,
     t_indices: Tensor,
     t_order: Tensor,
+    block_cols: int,
+    t_block_cols: int,
     threads: int,
+    input_grad: bool = True,
 ) -> tuple[Tensor, Tensor]:
-    return torch.empty_like(x), torch.empty_like(values)
+    return (torch.empty_like(x) if input_grad else x.new_empty((0,))), torch.empty_like(values)
 
 
 def _setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
-    x, values, bias, *pattern, threads = inputs
+    x, values, bias, *pattern, block_cols, t_block_cols, threads = inputs
     ctx.save_for_backward(x, values, *pattern)
+    ctx.widths = (block_cols, t_block_cols)
     ctx.threads = threads
     ctx.has_bias = bias is not None
 
 
 def _backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
     x, values, *pattern = ctx.saved_tensors
-    grad_x, grad_values = sparse_linear_backward(grad, x, values, *pattern, ctx.threads)
+    input_grad = bool(ctx.needs_input_grad[0])
+    grad_x, grad_values = sparse_linear_backward(
+        grad, x, values, *pattern, *ctx.widths, ctx.threads, input_grad
+    )
     grad_bias = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
-    return grad_x, grad_values, grad_bias, None, None, None, None, None, None, None
+    return (grad_x if input_grad else None), grad_values, grad_bias, *([None] * 9)
 
 
 sparse_linear_op.register_autograd(_backward, setup_context=_setup)
@@ -240,30 +278,37 @@ sparse_linear_op.register_autograd(_backward, setup_context=_setup)
 # --- the pattern of a mask ------------------------------------------------------------------------
 
 
-def _blocked(rows: Any, cols: Any, n_rows: int, n_cols: int) -> tuple[Tensor, Tensor, Tensor]:
+def _blocked(rows: Any, cols: Any, n_rows: int, n_cols: int) -> tuple[Tensor, Tensor, Tensor, int]:
     """The kernels' blocked pattern (cpp/include/ramcore/sparse_matmul.hpp, RowPattern) of the
-    entries (rows[k], cols[k]), k in CSR order: (indptr over column block x row, indices, order),
-    order[j] = the CSR position of stored entry j. Entries keep ascending columns within a segment,
-    so a row is summed in its CSR order."""
-    blocks = max(1, -(-n_cols // BLOCK_COLS))
-    segment = cols // BLOCK_COLS * n_rows + rows
+    entries (rows[k], cols[k]), k in CSR order: (indptr over column block x row, indices, order,
+    block width), order[j] = the CSR position of stored entry j. Entries keep ascending columns
+    within a segment, so a row is summed in its CSR order. The block width grows as the pattern gets
+    sparser (``_core.sparse_block_cols``: a row keeps about 4 or more entries per block)."""
+    width = _core.sparse_block_cols(n_rows, n_cols, len(cols))
+    blocks = max(1, -(-n_cols // width))
+    segment = cols // width * n_rows + rows
     order = np.lexsort((cols, segment))
     indptr = np.zeros(blocks * n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(segment, minlength=blocks * n_rows), out=indptr[1:])
     as_tensor = torch.from_numpy
-    return as_tensor(indptr), as_tensor(cols[order].astype(np.int32)), as_tensor(order.astype(np.int64))
+    return (
+        as_tensor(indptr),
+        as_tensor(cols[order].astype(np.int32)),
+        as_tensor(order.astype(np.int64)),
+        int(width),
+    )
 
 
-def _pattern(mask: Tensor) -> dict[str, Tensor]:
+def _pattern(mask: Tensor) -> tuple[dict[str, Tensor], tuple[int, int]]:
     """The buffers of a bool (out, in) mask: its CSR (indptr int64, indices int32: what is saved)
-    and the kernels' blocked patterns of W and Wᵀ."""
+    and the kernels' blocked patterns of W and Wᵀ; and the blocked patterns' widths."""
     keep = mask.detach().cpu().numpy()
     out_f, in_f = keep.shape
     rows, cols = np.nonzero(keep)  # row-major: the order of `values`
     indptr = np.zeros(out_f + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=out_f), out=indptr[1:])
-    b_indptr, b_indices, b_order = _blocked(rows, cols, out_f, in_f)
-    t_indptr, t_indices, t_order = _blocked(cols, rows, in_f, out_f)
+    b_indptr, b_indices, b_order, width = _blocked(rows, cols, out_f, in_f)
+    t_indptr, t_indices, t_order, t_width = _blocked(cols, rows, in_f, out_f)
     return {
         "indptr": torch.from_numpy(indptr),
         "indices": torch.from_numpy(cols.astype(np.int32)),
@@ -273,7 +318,7 @@ def _pattern(mask: Tensor) -> dict[str, Tensor]:
         "t_indptr": t_indptr,
         "t_indices": t_indices,
         "t_order": t_order,
-    }
+    }, (width, t_width)
 
 
 def _entry_rows(indptr: Tensor) -> Tensor:
@@ -340,6 +385,8 @@ class SparseLinear(nn.Module):
     t_indptr: Tensor
     t_indices: Tensor
     t_order: Tensor
+    block_cols: int
+    t_block_cols: int
 
     def __init__(
         self,
@@ -376,7 +423,8 @@ class SparseLinear(nn.Module):
             self.bias = nn.Parameter(torch.empty(self.out_features, dtype=dtype).uniform_(-bound, bound))
 
     def _set_pattern(self, mask: Tensor, device: torch.device | None = None) -> None:
-        for name, buffer in _pattern(mask).items():
+        buffers, (self.block_cols, self.t_block_cols) = _pattern(mask)
+        for name, buffer in buffers.items():
             # the CSR is saved; the kernels' blocked patterns of W and Wᵀ are derived from it
             self.register_buffer(name, buffer.to(device), persistent=name in ("indptr", "indices"))
 
@@ -513,7 +561,7 @@ def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
         y: Tensor = TorchCSRLinear.apply(x2, values, bias, layer.indptr, layer.indices)  # type: ignore[no-untyped-call]
     else:
         threads = check_threads(layer.threads)
-        pattern = [getattr(layer, name) for name in PATTERN_BUFFERS]
+        pattern = [getattr(layer, name) for name in PATTERN_BUFFERS + PATTERN_WIDTHS]
         y = sparse_linear_op(x2.contiguous(), values, bias, *pattern, threads)
     return y.reshape(*lead, layer.out_features)
 
@@ -647,6 +695,174 @@ class SparseConv1x1(SparseLinear):
         return super().extra_repr() + f", spatial_dims={self.spatial_dims}"
 
 
+# A k×k convolution by unfolding (im2col) runs the sparse product on maps of at most this many
+# output positions per sample and the dense convolution of the masked weight on larger ones: on
+# 8 × 8 maps a 512-channel 3×3 convolution trained 1.3-1.7× faster unfolded on one thread
+# (docs/sparse.md), on 16 × 16 maps 0.7-0.9× (torch's unfold, k² copies of the activations, then
+# costs more than the sparse product saves).
+MAX_UNFOLD_POSITIONS = 64
+
+
+class SparseConv2d(SparseLinear):
+    """A k×k ``nn.Conv2d`` (one group, zero padding) whose weight keeps a fixed mask, run as im2col:
+    ``F.unfold`` gives every output position's k² · in_channels inputs as a row, and the layer's
+    `SparseLinear` product (the flattened weight, out × in·k²) maps the rows. Maps of more than
+    MAX_UNFOLD_POSITIONS output positions per sample run the dense convolution of the masked weight
+    instead, where that is faster (the same result up to rounding, the same gradients for
+    ``values``). Same parameters and buffers as `SparseLinear`; `from_conv` and `to_conv` convert."""
+
+    in_channels: int
+    kernel_size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        mask: Tensor,
+        bias: bool = True,
+        *,
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        dilation: int | tuple[int, int] = 1,
+        **kwargs: Any,
+    ) -> None:
+        pairs = {}
+        for name, value in (
+            ("kernel_size", kernel_size),
+            ("stride", stride),
+            ("padding", padding),
+            ("dilation", dilation),
+        ):
+            pair = (value, value) if isinstance(value, int) else tuple(value)
+            low = 0 if name == "padding" else 1
+            if len(pair) != 2 or not all(isinstance(v, int) and v >= low for v in pair):
+                raise ValueError(f"{name} must be an int >= {low} or a pair of them, got {value!r}")
+            pairs[name] = (int(pair[0]), int(pair[1]))
+        in_channels = positive_int(in_channels, "in_channels")
+        kh, kw = pairs["kernel_size"]
+        if isinstance(mask, Tensor) and mask.dim() == 4:
+            mask = mask.reshape(mask.shape[0], -1)
+        super().__init__(in_channels * kh * kw, out_channels, mask, bias, **kwargs)
+        self.in_channels = in_channels
+        self.kernel_size = pairs["kernel_size"]
+        self.stride = pairs["stride"]
+        self.padding = pairs["padding"]
+        self.dilation = pairs["dilation"]
+
+    @classmethod
+    def from_conv(cls, conv: nn.Module, mask: Tensor, *, threads: int | None = None) -> SparseConv2d:
+        """The sparse version of the ``nn.Conv2d`` `conv` (one group, zero padding given as numbers
+        or "valid") masked by `mask` (bool, the weight's shape (out, in, kh, kw) or (out, in·kh·kw))."""
+        if _unfoldable(conv) is None:
+            raise TypeError(
+                "conv must be an nn.Conv2d with one group, padding_mode 'zeros' and numeric (or 'valid') "
+                f"padding, got {conv!r}"
+            )
+        assert isinstance(conv, nn.Conv2d)
+        w = conv.weight
+        padding = (0, 0) if conv.padding == "valid" else conv.padding
+        out = cls(
+            conv.in_channels,
+            conv.out_channels,
+            conv.kernel_size,  # type: ignore[arg-type]
+            mask,
+            conv.bias is not None,
+            stride=conv.stride,  # type: ignore[arg-type]
+            padding=padding,  # type: ignore[arg-type]
+            dilation=conv.dilation,  # type: ignore[arg-type]
+            threads=threads,
+            dtype=w.dtype,
+        )
+        with torch.no_grad():
+            out.values.copy_(w.detach().cpu().reshape(w.shape[0], -1)[out.mask()])
+            if conv.bias is not None:
+                assert out.bias is not None
+                out.bias.copy_(conv.bias.detach())
+        out.train(conv.training)
+        return out.to(w.device)
+
+    def to_conv(self) -> nn.Conv2d:
+        """The ``nn.Conv2d`` with this layer's weights (zero off the mask) and bias."""
+        out = nn.Conv2d(
+            self.in_channels,
+            self.out_features,
+            self.kernel_size,
+            stride=self.stride,
+            padding=self.padding,
+            dilation=self.dilation,
+            bias=self.bias is not None,
+            dtype=self.values.dtype,
+            device=self.values.device,
+        )
+        with torch.no_grad():
+            out.weight.copy_(self.weight.reshape(out.weight.shape))
+            if self.bias is not None:
+                assert out.bias is not None
+                out.bias.copy_(self.bias.detach())
+        out.train(self.training)
+        return out
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor) or x.dim() != 4:
+            raise ValueError(
+                "input must be a tensor (batch, channels, height, width), got "
+                f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}"
+            )
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"input must have {self.in_channels} channels, got shape {tuple(x.shape)}")
+        n = x.shape[0]
+        size = [
+            (x.shape[2 + i] + 2 * self.padding[i] - self.dilation[i] * (self.kernel_size[i] - 1) - 1)
+            // self.stride[i]
+            + 1
+            for i in range(2)
+        ]
+        if min(size) < 1:
+            raise ValueError(f"input of shape {tuple(x.shape)} is smaller than the kernel {self.kernel_size}")
+        if size[0] * size[1] > MAX_UNFOLD_POSITIONS:
+            rows = _entry_rows(self.indptr)
+            flat = self.values.new_zeros((self.out_features, self.in_features))
+            weight = flat.index_put((rows, self.indices.to(torch.int64)), self.values)
+            shape = (self.out_features, self.in_channels, *self.kernel_size)
+            y: Tensor = torch.nn.functional.conv2d(
+                x, weight.reshape(shape), self.bias, self.stride, self.padding, self.dilation
+            )
+            return y
+        cols = torch.nn.functional.unfold(  # (n, in·k², positions)
+            x, self.kernel_size, dilation=self.dilation, padding=self.padding, stride=self.stride
+        )
+        out = sparse_linear(cols.transpose(1, 2).reshape(-1, self.in_features), self)
+        return out.reshape(n, size[0], size[1], self.out_features).permute(0, 3, 1, 2)
+
+    def extra_repr(self) -> str:
+        return (
+            super().extra_repr()
+            + f", in_channels={self.in_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+            f"padding={self.padding}, dilation={self.dilation}"
+        )
+
+
+def _unfoldable(module: nn.Module) -> tuple[int, int] | None:
+    """(in·kh·kw, out) of an ``nn.Conv2d`` that `SparseConv2d` runs (one group, zero padding given
+    as numbers or "valid", a kernel larger than 1×1); None for anything else."""
+    if not isinstance(module, nn.Conv2d) or module.groups != 1 or module.padding_mode != "zeros":
+        return None
+    if module.padding == "same" or all(k == 1 for k in module.kernel_size):
+        return None
+    kh, kw = module.kernel_size
+    return module.in_channels * kh * kw, module.out_channels
+
+
+def _features(module: nn.Module) -> tuple[int, int] | None:
+    """(in, out) features of the flattened weight of a layer that converts (a Linear, a 1×1
+    convolution, a k×k Conv2d); None for anything else."""
+    return _one_by_one(module) or _unfoldable(module)
+
+
 def _one_by_one(module: nn.Module) -> tuple[int, int] | None:
     """(in, out) features of a Linear or of a 1×1 convolution that is a Linear per position; None
     for anything else."""
@@ -663,11 +879,15 @@ def _one_by_one(module: nn.Module) -> tuple[int, int] | None:
 def _to_sparse_module(module: nn.Module, mask: Tensor, threads: int | None) -> SparseLinear:
     if isinstance(module, nn.Linear):
         return SparseLinear.from_linear(module, mask, threads=threads)
-    return SparseConv1x1.from_conv(module, mask, threads=threads)
+    if _one_by_one(module) is not None:
+        return SparseConv1x1.from_conv(module, mask, threads=threads)
+    return SparseConv2d.from_conv(module, mask, threads=threads)
 
 
 def _to_dense_module(layer: SparseLinear) -> nn.Module:
-    return layer.to_conv() if isinstance(layer, SparseConv1x1) else layer.to_linear()
+    if isinstance(layer, (SparseConv1x1, SparseConv2d)):
+        return layer.to_conv()
+    return layer.to_linear()
 
 
 # --- converting models ----------------------------------------------------------------------------
@@ -678,11 +898,21 @@ MIN_WEIGHTS = 1 << 18  # 512 x 512: smaller layers are about as fast dense (fixe
 MAX_DENSITY = 0.20  # above, the dense kernels' higher efficiency wins (about parity at 30 %)
 
 
-def pays(in_features: int, out_features: int, density: float) -> bool:
-    """Whether a masked Linear of this shape and density trains faster as a `SparseLinear`: at least
-    MIN_WEIGHTS weights and density at most MAX_DENSITY, as measured (docs/sparse.md)."""
+
+
+def pays(in_features: int, out_features: int, density: float, kernel_size: int | tuple[int, int] = 1) -> bool:
+    """Whether a masked layer of this shape and density trains faster sparse, as measured
+    (docs/sparse.md). A Linear or 1×1 convolution (`SparseLinear`, `SparseConv1x1`): at least
+    MIN_WEIGHTS weights and density at most MAX_DENSITY. A k×k convolution (`kernel_size` > 1,
+    `SparseConv2d`): never, so far. Unfolded, 256 or 512 -> 512 channels on 4 × 4 and 8 × 8 maps
+    trained 1.3-1.9× faster than dense at 2-10 % on one thread, but the least loaded two-thread run
+    measured 0.8-0.9× (the dense convolution uses both cores better than the unfolding does), and
+    every other shape was slower; ``to_sparse(force=True)`` converts them."""
     d = check_density(density)
     weights = as_int(in_features, "in_features") * as_int(out_features, "out_features")
+    kernel = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+    if any(k > 1 for k in kernel):
+        return False
     return weights >= MIN_WEIGHTS and d <= MAX_DENSITY
 
 
@@ -699,8 +929,8 @@ def to_sparse(
     force: bool = False,
     threads: int | None = None,
 ) -> dict[str, str]:
-    """Swap the masked ``nn.Linear`` layers of `model` for `SparseLinear` layers (and masked 1×1
-    convolutions for `SparseConv1x1` layers), in place.
+    """Swap the masked ``nn.Linear`` layers of `model` for `SparseLinear` layers (masked 1×1
+    convolutions for `SparseConv1x1` layers, masked k×k ``nn.Conv2d`` for `SparseConv2d`), in place.
 
     masks: parameter name -> bool mask (``make_masks``' `MaskSet` or any mapping); None takes the
     masks applied by `ramcore.torch.apply_masks`. A layer is converted when `pays` says sparse
@@ -734,7 +964,7 @@ def to_sparse(
     modules = dict(model.named_modules())
     plan: dict[str, str] = {}
     for name, module in modules.items():
-        features = _one_by_one(module)
+        features = _features(module)
         if features is None or (name + ".weight") not in masks or isinstance(module, SparseLinear):
             continue
         parent = modules.get(name.rpartition(".")[0]) if "." in name else (model if name else None)
@@ -748,8 +978,11 @@ def to_sparse(
             continue
         mask = masks[name + ".weight"]
         d = float(mask.count_nonzero()) / mask.numel()
-        if force or pays(*features, d):
+        kernel = module.kernel_size if isinstance(module, nn.Conv2d) else (1, 1)
+        if force or pays(*features, d, (int(kernel[0]), int(kernel[-1]))):
             plan[name] = "sparse"
+        elif isinstance(module, nn.Conv2d) and _unfoldable(module) is not None:
+            plan[name] = "dense: a k×k convolution does not pay unfolded on two cores (force=True converts)"
         else:
             plan[name] = f"dense: {features[1]}x{features[0]} at density {d:.3f} does not pay"
     if state is not None:
@@ -757,7 +990,7 @@ def to_sparse(
     for name, how in plan.items():
         if how == "sparse":
             module = modules[name]
-            in_f, out_f = _one_by_one(module) or (0, 0)
+            in_f, out_f = _features(module) or (0, 0)
             mask = _check_mask(masks[name + ".weight"].reshape(out_f, in_f), (out_f, in_f))
             _replace(model, name, _to_sparse_module(module, mask, threads))
     left = {n: m for n, m in applied.items() if plan.get(n.rpartition(".")[0]) != "sparse"}
@@ -769,10 +1002,10 @@ def to_sparse(
 def to_dense(
     model: nn.Module, *, masked: bool = True, mode: str = "inplace", persistent: bool = False
 ) -> dict[str, Tensor]:
-    """Swap every `SparseLinear` of `model` for an ``nn.Linear`` (a `SparseConv1x1` for its
-    convolution; weights zero off the mask), in place. masked=True applies the layers' masks with
-    ``apply_masks(model, masks, mode, persistent)`` so that training keeps them (joining the masks
-    already applied, in their mode). Returns the masks by parameter name."""
+    """Swap every `SparseLinear` of `model` for an ``nn.Linear`` (a `SparseConv1x1` or
+    `SparseConv2d` for its convolution; weights zero off the mask), in place. masked=True applies
+    the layers' masks with ``apply_masks(model, masks, mode, persistent)`` so that training keeps
+    them (joining the masks already applied, in their mode). Returns the masks by parameter name."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if isinstance(model, SparseLinear):
@@ -801,7 +1034,7 @@ def load_sparse(model: nn.Module, state_dict: Mapping[str, Any], *, threads: int
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     for name, module in list(model.named_modules()):
         prefix = f"{name}." if name else ""
-        features = _one_by_one(module)
+        features = _features(module)
         if features is not None and prefix + "indptr" in state_dict:
             if not name:
                 raise TypeError("model is a layer saved as a SparseLinear: load into a SparseLinear instead")
