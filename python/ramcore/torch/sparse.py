@@ -24,12 +24,13 @@ import contextlib
 import math
 import warnings
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
+from torch.nn.modules.conv import _ConvNd
 
 from .. import _core
 from ..validation import as_int, positive_int
@@ -361,6 +362,9 @@ def _check_mask(mask: Any, shape: tuple[int, int]) -> Tensor:
 # --- the module -----------------------------------------------------------------------------------
 
 
+_Dense = TypeVar("_Dense", bound=nn.Linear | _ConvNd)  # what a sparse layer converts back to
+
+
 class SparseLinear(nn.Module):
     """A linear layer y = x Wᵀ + b whose weight W keeps only the entries of a fixed mask.
 
@@ -461,9 +465,15 @@ class SparseLinear(nn.Module):
             dtype=self.values.dtype,
             device=self.values.device,
         )
+        return self._dense_into(out)
+
+    def _dense_into(self, out: _Dense) -> _Dense:
+        """`out` (a fresh dense module of this layer's shape) with this layer's weights (zero off the
+        mask, reshaped to its weight) and bias, in this layer's training mode."""
         with torch.no_grad():
-            out.weight.copy_(self.weight)
+            out.weight.copy_(self.weight.reshape(out.weight.shape))
             if self.bias is not None:
+                assert out.bias is not None
                 out.bias.copy_(self.bias.detach())
         out.train(self.training)
         return out
@@ -673,13 +683,7 @@ class SparseConv1x1(SparseLinear):
             dtype=self.values.dtype,
             device=self.values.device,
         )
-        with torch.no_grad():
-            out.weight.copy_(self.weight.reshape(out.weight.shape))
-            if self.bias is not None:
-                assert out.bias is not None
-                out.bias.copy_(self.bias.detach())
-        out.train(self.training)
-        return out
+        return self._dense_into(out)
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor) or x.dim() != self.spatial_dims + 2:
@@ -798,13 +802,7 @@ class SparseConv2d(SparseLinear):
             dtype=self.values.dtype,
             device=self.values.device,
         )
-        with torch.no_grad():
-            out.weight.copy_(self.weight.reshape(out.weight.shape))
-            if self.bias is not None:
-                assert out.bias is not None
-                out.bias.copy_(self.bias.detach())
-        out.train(self.training)
-        return out
+        return self._dense_into(out)
 
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, Tensor) or x.dim() != 4:
