@@ -107,6 +107,12 @@ def _check(rows: Any, cols: Any, density: Any) -> tuple[int, int, float]:
     return rows, cols, d
 
 
+def _figures(mask: BoolArray) -> tuple[tuple[int, int], int, float]:
+    """(shape, edges, density) of a mask, as MaskInfo takes them."""
+    edges = int(mask.sum())
+    return mask.shape, edges, edges / mask.size
+
+
 def _to_mask(rows: int, cols: int, r: IntArray, c: IntArray) -> BoolArray:
     mask = np.zeros((rows, cols), dtype=bool)
     mask[r, c] = True
@@ -460,9 +466,7 @@ def _finish(
     row, col, moved = _reconnect(row, col, rows, cols)
     mask = _to_mask(rows, cols, row, col)
     notes = (f"{moved} edges moved to isolated vertices",) if moved else ()
-    edges = int(mask.sum())
-    info = MaskInfo(construction, params, (rows, cols), edges, edges / (rows * cols), notes=notes)
-    return mask, info
+    return mask, MaskInfo(construction, params, *_figures(mask), notes=notes)
 
 
 Key = tuple[float, float, float, float]
@@ -483,14 +487,20 @@ def _meets_bound(scored: list[Any]) -> bool:
     return any(key[1] for key, _, _ in scored)
 
 
+def _best(scored: list[Any]) -> tuple[BoolArray, MaskInfo]:
+    """The scored candidate with the largest key (the first of equals)."""
+    _, mask, info = max(scored, key=lambda entry: entry[0])
+    return mask, info
+
+
+def _random_candidate(rows: int, cols: int, count: int, seed: int) -> tuple[BoolArray, MaskInfo]:
+    mask, _ = random_regular_mask(rows, cols, count / (rows * cols), np.random.default_rng(seed))
+    return mask, MaskInfo("random_regular", {"seed": seed}, *_figures(mask))
+
+
 RANDOM_SEEDS = (0, 1)  # the random bi-regular candidates of the fit
 PROJECTIVE_MAX_Q = 61  # larger planes cost more to set up than the fit is worth (P <= 3783)
 PROJECTIVE_LABELLINGS = 3  # multipliers tried per plane: which points are kept changes sigma_2 a little
-
-
-def _figures(mask: BoolArray) -> tuple[tuple[int, int], int, float]:
-    edges = int(mask.sum())
-    return mask.shape, edges, edges / mask.size
 
 
 def _projective_candidates(rows: int, cols: int, count: int) -> list[tuple[BoolArray, MaskInfo]]:
@@ -614,8 +624,7 @@ def refine_swaps(mask: BoolArray, rounds: int = REFINE_ROUNDS) -> tuple[BoolArra
 def _more_seeds(rows: int, cols: int, count: int, scored: list[Any]) -> list[Any]:
     """For a piece whose best candidate misses the bound: more random candidates, until one meets it."""
     for seed in EXTRA_SEEDS:
-        mask, info = random_regular_mask(rows, cols, count / (rows * cols), np.random.default_rng(seed))
-        scored.append(_scored(mask, MaskInfo("random_regular", {"seed": seed}, *_figures(mask))))
+        scored.append(_scored(*_random_candidate(rows, cols, count, seed)))
         if _meets_bound(scored[-1:]):
             break
     return scored
@@ -623,8 +632,7 @@ def _more_seeds(rows: int, cols: int, count: int, scored: list[Any]) -> list[Any
 
 def _polished(scored: list[Any]) -> list[Any]:
     """The best candidate after `refine_swaps` (POLISH_ROUNDS rounds), added when it lowered sigma_2."""
-    best = max(range(len(scored)), key=lambda k: scored[k][0])
-    _, mask, info = scored[best]
+    mask, info = _best(scored)
     with one_blas_thread():  # many small eigensolves: BLAS threads only contend
         refined, made = refine_swaps(mask, POLISH_ROUNDS)
     if made:
@@ -643,9 +651,8 @@ def ramanujan_mask(rows: int, cols: int, density: float) -> tuple[BoolArray, Mas
     if density > 0.5:  # complement of the sparse fit: keeps its balance, exact count
         inverse, info = ramanujan_mask(rows, cols, 1.0 - count / (rows * cols))
         mask = ~inverse
-        edges = int(mask.sum())
         params = {"of": info.construction, **info.params}
-        return mask, MaskInfo("complement", params, (rows, cols), edges, edges / (rows * cols))
+        return mask, MaskInfo("complement", params, *_figures(mask))
     candidates = []
     # Every q >= max(rows, cols) + 1 gives the same edges (one block: a partial matching, trimmed to
     # `count`), so 1 / density is capped there: tiny densities cost no more than the layer's size.
@@ -660,17 +667,15 @@ def ramanujan_mask(rows: int, cols: int, density: float) -> tuple[BoolArray, Mas
     if lps is not None and len(lps[0]) >= count:  # merged repeated generators can fall short
         candidates.append(_finish(rows, cols, lps[0], lps[1], count, "lps", lps[2]))
     candidates += _projective_candidates(rows, cols, count)
-    for seed in RANDOM_SEEDS:  # fixed seeds: deterministic, bit-identical everywhere
-        mask, info = random_regular_mask(rows, cols, count / (rows * cols), np.random.default_rng(seed))
-        candidates.append((mask, MaskInfo("random_regular", {"seed": seed}, *_figures(mask))))
+    # fixed seeds: deterministic, bit-identical everywhere
+    candidates += [_random_candidate(rows, cols, count, seed) for seed in RANDOM_SEEDS]
     scored = [_scored(m, i) for m, i in candidates]
     if not _meets_bound(scored) and count >= rows + cols - 1:  # could be connected
         scored = _more_seeds(rows, cols, count, scored)
     small = min(rows, cols) <= REFINE_SIDE  # dense eigensolves of the smaller side stay cheap
     if small or (min(rows, cols) <= REPAIR_SIDE and not _meets_bound(scored)):
         scored = _polished(scored)
-    best = max(range(len(scored)), key=lambda k: scored[k][0])  # the first of equals
-    return scored[best][1], scored[best][2]
+    return _best(scored)
 
 
 def biswas_parameters(rows: int, cols: int) -> tuple[int, int] | None:
