@@ -114,8 +114,10 @@ def lps_csr_vectorised(
     by (b, c, index of the determinant), then (0, 1, c, d) by (index, d)); each generator multiplies
     all of them at once, the products are canonicalised with a table of inverses and ranked back
     with the same formula, and each row's neighbours are sorted. Equal generators are merged into
-    multiplicities (a multigraph when q < 2 sqrt(p)). Used by the tests as a reference for the core's
-    construction and by benchmarks/bench_graphs.py as its numpy peer.
+    multiplicities (a multigraph when q < 2 sqrt(p)). The tests' reference for the core's
+    construction: the plain formula, element by element. The benchmark's numpy peer
+    (`numpy_lps` in benchmarks/bench_graphs.py) is a separate, faster variant that computes what
+    depends only on an element's top row once per row and broadcasts it.
     """
     h = (q - 1) // 2
     half, q2h = q * (q * q - 1) // 2, q * q * h
