@@ -34,6 +34,22 @@ def _torch():
 # --- one layer --------------------------------------------------------------------------------
 
 
+def _timed(f, backward: bool, modules) -> float:
+    """Seconds of one call f(backward) (forward + backward, or forward under no_grad), the modules'
+    gradients cleared first."""
+    import torch
+
+    for m in modules:
+        m.zero_grad(set_to_none=True)
+    t = time.perf_counter()
+    if backward:
+        f(True)
+    else:
+        with torch.no_grad():
+            f(False)
+    return time.perf_counter() - t
+
+
 def layer(density: float, rounds: int = 5):
     torch = _torch()
     import warnings
@@ -91,15 +107,7 @@ def layer(density: float, rounds: int = 5):
     impls = dict(zip(IMPLS, (dense, masked, torch_csr, ramcore)))
 
     def time_one(f, backward: bool) -> float:
-        linear.zero_grad(set_to_none=True)
-        sparse.zero_grad(set_to_none=True)
-        t = time.perf_counter()
-        if backward:
-            f(True)
-        else:
-            with torch.no_grad():
-                f(False)
-        return time.perf_counter() - t
+        return _timed(f, backward, (linear, sparse))
 
     def work():
         # correctness of what is timed: the ramcore output equals the dense masked one
@@ -191,16 +199,7 @@ def conv(cin: int, cout: int, size: int, batch: int, k: int = 3, rounds: int = 5
         impls[f"ramcore {d:.0%}"] = lambda b, d=d: unfolded(d, b)
 
     def time_one(f, backward: bool) -> float:
-        layer.zero_grad(set_to_none=True)
-        for s in sparse.values():
-            s.zero_grad(set_to_none=True)
-        t = time.perf_counter()
-        if backward:
-            f(True)
-        else:
-            with torch.no_grad():
-                f(False)
-        return time.perf_counter() - t
+        return _timed(f, backward, (layer, *sparse.values()))
 
     def work():
         with torch.no_grad():  # what is timed computes the masked convolution
