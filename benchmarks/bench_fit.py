@@ -157,9 +157,12 @@ def table(results: list[dict]) -> str:
                 f"Zoo (13 models, 2/5/10 %, uniform and ER): {c['pieces']} distinct pieces; "
                 f"{c['ramanujan']} meet the bound, {c['too few edges']} have fewer edges than neurons, "
                 f"{c['cannot be connected']} fewer than rows + cols − 1 (no connected graph exists), "
-                f"{len(r['figures']['misses'])} miss it ({r['seconds']:.0f} s):"
+                f"{len(r['figures']['misses'])} miss it ({r['seconds']:.0f} s)"
             )
-            lines = [text, "", "| piece (rows × cols) | edges | d_in / d_out | fit σ₂ | bound | first seen |",
+            if not r["figures"]["misses"]:
+                parts.append(text + ".")
+                continue
+            lines = [text + ":", "", "| piece (rows × cols) | edges | d_in / d_out | fit σ₂ | bound | first seen |",
                      "|---|---:|---|---:|---:|---|"]  # fmt: skip
             for m in r["figures"]["misses"]:
                 lines.append(

@@ -28,6 +28,10 @@ Algebraic and random candidates, truncated to the layer's shape, then cut to the
   share exactly one line, so the full copies have Gram matrix m (q I + J) on any kept set of points:
   sigma_2^2 = m q exactly, below the bi-regular bound. For q with P between 0.9 and 2 times the
   smaller side; this is the candidate that beats seed 000's blocks at their own budget.
+* "hub" (only when no other candidate meets the bound): for pieces whose larger side has average
+  degree below 2, a few of its vertices join the whole other side, the rest one or two vertices
+  of it; the full vertices only move the top singular value, so sigma_2^2 <= the largest load
+  (`hub_edges` gives the proof).
 * "random_regular": bi-regular random graphs from fixed seeds (0 and 1): near-Ramanujan with high
   probability (Brito, Dumitriu & Harris 2022), the best candidate for large sparse pieces.
 
@@ -54,6 +58,7 @@ exact.
 from __future__ import annotations
 
 import functools
+import heapq
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -71,8 +76,9 @@ from ..validation import density as fraction_kept
 from .gap import ramanujan_gap
 
 __all__ = [
-    "MaskInfo", "affine_edges", "biswas_mask", "biswas_parameters", "exact_count", "projective_edges",
-    "ramanujan_mask", "random_mask", "random_regular_mask", "refine_swaps", "singer_difference_set",
+    "MaskInfo", "affine_edges", "biswas_mask", "biswas_parameters", "exact_count", "hub_edges",
+    "projective_edges", "ramanujan_mask", "random_mask", "random_regular_mask", "refine_swaps",
+    "singer_difference_set",
 ]  # fmt: skip
 
 BoolArray = npt.NDArray[np.bool_]
@@ -523,6 +529,53 @@ def _projective_candidates(rows: int, cols: int, count: int) -> list[tuple[BoolA
     return out
 
 
+def _spread_pairs(n: int, count: int) -> IntArray:
+    """`count` distinct pairs of 0..n-1 with degrees as even as possible: the circulant edges
+    (j, j + k mod n) for k = 1, 2, ..., even j before odd j (offset 1 starts as a perfect matching)."""
+    pairs: list[tuple[int, int]] = []
+    for k in range(1, n // 2 + 1):
+        starts = range(n // 2) if 2 * k == n else range(n)  # k = n/2 meets each pair twice
+        pairs += [(j, (j + k) % n) for j in (*starts[::2], *starts[1::2])]
+        if len(pairs) >= count:
+            break
+    return np.array(pairs[:count], dtype=np.int64).reshape(-1, 2)
+
+
+def hub_edges(rows: int, cols: int, count: int) -> tuple[IntArray, IntArray] | None:
+    """The "hub" candidate for pieces whose larger side ("thin", n_t vertices) has average degree
+    below 2, where balanced candidates cannot meet the bi-regular bound. With n_w the other side:
+    f = (count - n_t) // (n_w - 1) thin vertices join every wide vertex, r = the remainder join two
+    (distinct, evenly spread pairs H), the rest one each, placed so the loads p_j + 2 deg_H(j) are
+    even (p_j: one-edge vertices on j). The wide side's Gram matrix is then
+    B^T B = D + f (J - I) + A_H = X + f J with X = D - f I + A_H >= 0 entrywise, and as f J has rank
+    one (Cauchy/Weyl interlacing) sigma_2^2 = lambda_2(B^T B) <= lambda_1(X) <= max_j (p_j + 2 deg_H(j)),
+    about (n_t - f + 3 r) / n_w: below the bound (sqrt(d_t - 1) + sqrt(d_w - 1))^2 when d_t < 2.
+    None when the piece cannot be connected this way (count < n_t + n_w - 1)."""
+    thin, wide = max(rows, cols), min(rows, cols)
+    extra = count - thin
+    if wide < 2 or extra < wide - 1:
+        return None
+    full = extra // (wide - 1)
+    paired = extra - full * (wide - 1)
+    if full + paired > thin or 2 * paired > wide * (wide - 1):
+        return None
+    pairs = _spread_pairs(wide, paired)
+    load = 2 * np.bincount(pairs.ravel(), minlength=wide)
+    heap = [(int(load[j]), j) for j in range(wide)]
+    heapq.heapify(heap)
+    single = []
+    for _ in range(thin - full - paired):  # each one-edge vertex on the least-loaded wide vertex
+        value, j = heapq.heappop(heap)
+        single.append(j)
+        heapq.heappush(heap, (value + 1, j))
+    t = np.concatenate([
+        np.repeat(np.arange(full), wide), np.repeat(np.arange(full, full + paired), 2),
+        np.arange(full + paired, thin),
+    ])  # fmt: skip
+    w = np.concatenate([np.tile(np.arange(wide), full), pairs.ravel(), np.sort(single)]).astype(np.int64)
+    return (t, w) if rows >= cols else (w, t)
+
+
 REFINE_SIDE = 400  # pieces whose smaller side is at most this are polished by `refine_swaps`
 REPAIR_SIDE = 1024  # and up to this when no candidate meets the bound (seconds, but rare)
 REFINE_ROUNDS = 200
@@ -672,6 +725,9 @@ def ramanujan_mask(rows: int, cols: int, density: float) -> tuple[BoolArray, Mas
     scored = [_scored(m, i) for m, i in candidates]
     if not _meets_bound(scored) and count >= rows + cols - 1:  # could be connected
         scored = _more_seeds(rows, cols, count, scored)
+    hub = None if _meets_bound(scored) else hub_edges(rows, cols, count)
+    if hub is not None:
+        scored.append(_scored(*_finish(rows, cols, *hub, count, "hub", {})))
     small = min(rows, cols) <= REFINE_SIDE  # dense eigensolves of the smaller side stay cheap
     if small or (min(rows, cols) <= REPAIR_SIDE and not _meets_bound(scored)):
         scored = _polished(scored)
