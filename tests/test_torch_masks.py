@@ -103,7 +103,7 @@ def test_grouped_conv_pieces_are_separate_graphs() -> None:
 def test_ramanujan_masks_identical_in_two_processes() -> None:
     code = (
         "import hashlib, torch; from ramcore.torch.masks import make_masks; from ramcore.torch import zoo;"
-        "m = make_masks(zoo.create('conv-4'), 'ramanujan', 0.05);"
+        "m = make_masks(zoo.create('lenet-300-100'), 'ramanujan', 0.05);"
         "print(hashlib.sha256(b''.join(m[n].numpy().tobytes() for n in sorted(m))).hexdigest())"
     )
     procs = [  # side by side: two independent interpreters, half the wall time on two cores
