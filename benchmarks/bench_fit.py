@@ -162,8 +162,8 @@ def table(results: list[dict]) -> str:
             if not r["figures"]["misses"]:
                 parts.append(text + ".")
                 continue
-            lines = [text + ":", "", "| piece (rows × cols) | edges | d_in / d_out | fit σ₂ | bound | first seen |",
-                     "|---|---:|---|---:|---:|---|"]  # fmt: skip
+            head = "| piece (rows × cols) | edges | d_in / d_out | fit σ₂ | bound | first seen |"
+            lines = [text + ":", "", head, "|---|---:|---|---:|---:|---|"]
             for m in r["figures"]["misses"]:
                 lines.append(
                     f"| {m['rows']} × {m['cols']} | {m['edges']} | {m['edges'] / m['rows']:.2f} / "

@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-from ramcore.apps.demo import run_demo, write_outputs  # noqa: E402
+from ramcore.apps.demo import CAPTION, METHODS, DemoRow, findings, run_demo, write_outputs  # noqa: E402
 from ramcore.cli import main  # noqa: E402
 
 
@@ -33,6 +33,22 @@ def test_demo_trains_and_writes_csv(tmp_path: Path) -> None:
     with csv_path.open() as f:
         assert len(list(csv.DictReader(f))) == 4
     assert png is not None and png.stat().st_size > 0
+
+
+def test_demo_compares_what_the_issue_asks() -> None:
+    """The default ramanujan masks beside uniform, random masks at the same allocations, ERK and the
+    data-aware and data-free scores, with a caption and a findings line computed from the rows."""
+    for method in ("ramanujan", "ramanujan:uniform", "er", "random", "erk", "snip", "synflow"):
+        assert method in METHODS and method in CAPTION
+    assert "dense" in METHODS
+    rows = [
+        DemoRow("cnn", m, d, d, acc, 0.01, 0.0, 0.0, 3, 1.0)
+        for m, d, acc in [("ramanujan", 0.05, 0.926), ("erk", 0.05, 0.921), ("er", 0.05, 0.925),
+                          ("ramanujan", 0.1, 0.965), ("erk", 0.1, 0.942)]
+    ]  # fmt: skip
+    assert findings(rows) == (
+        "cnn: ramanujan (default allocation) 5%: 92.6 % (+0.5 vs erk, +0.1 vs er); 10%: 96.5 % (+2.3 vs erk)"
+    )
 
 
 @pytest.mark.parametrize("argv", [["demo", "--densities", "0"], ["demo", "--device", "cuda:7"]])

@@ -75,7 +75,8 @@ def test_ramanujan_mask_exact_count_and_no_isolated_vertices(rows: int, cols: in
     assert abs(count - density * rows * cols) <= max(0.5, 0.02 * density * rows * cols) or count == 1
     if count >= max(rows, cols):
         assert mask.any(axis=0).all() and mask.any(axis=1).all()
-    assert info.construction in ("affine", "lps", "projective", "random_regular", "hub", "complement", "dense")
+    constructions = ("affine", "lps", "projective", "random_regular", "hub", "complement", "dense")
+    assert info.construction in constructions
 
 
 def test_ramanujan_mask_is_deterministic_across_processes() -> None:
@@ -311,7 +312,8 @@ def test_refine_swaps_keeps_degrees_and_lowers_sigma_2():
 # The zoo pieces with one side of average degree below 2 that no balanced candidate brought to the
 # bound (docs/masks.md): the hub candidate meets it, with the margin its proof gives.
 THIN_PIECES = [
-    (32, 64, 102), (144, 32, 195), (144, 32, 200), (288, 64, 369), (288, 64, 389), (288, 64, 400), (576, 64, 737)
+    (32, 64, 102), (144, 32, 195), (144, 32, 200), (288, 64, 369), (288, 64, 389), (288, 64, 400),
+    (576, 64, 737),
 ]
 
 
@@ -334,13 +336,26 @@ def test_hub_sigma_2_is_below_its_proof_bound(rows, cols, count):
     thin = b if rows >= cols else b.T  # thin side as rows
     deg = thin.sum(1)
     gram = thin.T @ thin
-    load = (thin[deg == 1].sum(0) + 2 * thin[deg == 2].sum(0)).max()
+    pair = (deg == 2) & (deg < thin.shape[1])  # a hub of a 2-wide piece has degree 2 too
+    load = (thin[deg == 1].sum(0) + 2 * thin[pair].sum(0)).max()
     assert np.sqrt(np.linalg.eigvalsh(gram)[-2]) <= np.sqrt(load) + 1e-12
     assert (deg == thin.shape[1]).sum() == (count - thin.shape[0]) // (thin.shape[1] - 1)
 
 
+@pytest.mark.parametrize("rows, cols, count", [(1200, 1100, 3600), (1100, 1100, 2400), (2000, 1100, 4400)])
+def test_balanced_pieces_never_get_the_hub(rows, cols, count):
+    """Hubs meet seed 001's average-degree bound on any shape, by low diameter; they are meant only
+    for pieces whose larger side has average degree below 2."""
+    _, info = ramanujan_mask(rows, cols, count / (rows * cols))
+    assert info.construction != "hub"
+
+
 def test_hub_refuses_pieces_it_cannot_connect():
     assert ramcore.layers.masks.hub_edges(100, 10, 108) is None  # fewer than rows + cols - 1 edges
+    with pytest.raises(TypeError, match="rows"):
+        ramcore.layers.masks.hub_edges(10.5, 3, 20)
+    with pytest.raises(ValueError, match="count"):
+        ramcore.layers.masks.hub_edges(10, 3, 31)
 
 
 @pytest.mark.parametrize(
@@ -370,3 +385,19 @@ def test_zoo_pieces_are_ramanujan_wherever_they_can_be_connected(model, allocati
             assert gap.components > 1  # no connected graph has so few edges
         else:
             assert gap.components == 1 and gap.delta_r >= 0, (rows, cols, edges, info)
+
+
+def test_biswas_allocation_is_seed_000s_one_over_q_with_the_ends_dense():
+    """Hand-computed: the digits CNN's middle layers get densities proportional to 1/q (q = 7 for 64
+    outputs, 11 for 128), the first and last layers stay dense, and the budget is kept exactly."""
+    from ramcore.layers import layer_densities
+
+    shapes = {"conv1": (32, 1, 3, 3), "conv2": (64, 32, 3, 3), "fc1": (128, 1024), "fc2": (10, 128)}
+    d = layer_densities(shapes, 0.05, "biswas")
+    scale = (0.05 * 151072 - 288 - 1280) / (18432 / 7 + 131072 / 11)
+    assert d["conv1"] == d["fc2"] == 1.0
+    assert d["conv2"] == pytest.approx(scale / 7) and d["fc1"] == pytest.approx(scale / 11)
+    assert sum(d[n] * math.prod(s) for n, s in shapes.items()) == pytest.approx(0.05 * 151072)
+    with pytest.raises(ValueError, match="allocation='biswas' keeps the first and the last layer"):
+        layer_densities({"a": (256, 64), "b": (256, 256), "c": (10, 256)}, 0.05, "biswas")
+

@@ -214,12 +214,13 @@ def test_lambda2_of_the_largest_component():
     w = np.zeros((9, 8))
     w[:6, :5] = big
     w[6:8, 5:7] = small  # row 8 and column 7 stay isolated
-    res = ramcore.sparsify({"l": w}, density=1.0, seed=0)
+    res = ramcore.sparsify({"l": w}, density=1.0, seed=0, return_weights=True)
     rep = res.layers["l"]
     assert not rep.connected_before and rep.lambda2_before == 0
     assert rep.components_before == (11, 4, 1, 1) and rep.components_after == (11, 4, 1, 1)
     assert rep.lambda2_largest_before == pytest.approx(dense_lambda2(big), abs=1e-9)
-    assert rep.lambda2_largest_after > 0
+    after = np.asarray(res.weights["l"])  # the sparsifier's weights w_e / p_e: the graph "after" is
+    assert rep.lambda2_largest_after == pytest.approx(dense_lambda2(after[:6, :5]), abs=1e-9)
     assert "11 of 17" in res.summary()
     connected = ramcore.sparsify({"l": big}, density=1.0, seed=0).layers["l"]
     assert connected.components_before == (11,)

@@ -268,8 +268,8 @@ def test_spectral_gap_definitions_against_dense(name):
     ev = np.linalg.eigvalsh(np.maximum(w, w.T))
     mags = np.sort(np.abs(ev))[::-1]
     assert spectral_gap(a) == pytest.approx(paper_gap(ev), abs=1e-8)
-    assert spectral_gap(a, "multiplicity") == pytest.approx(ev[-1] - ev[-2], abs=1e-8)
-    assert spectral_gap(a, "authors") == pytest.approx(mags[0] - mags[2], abs=1e-8)
+    assert spectral_gap(a, gap="multiplicity") == pytest.approx(ev[-1] - ev[-2], abs=1e-8)
+    assert spectral_gap(a, gap="authors") == pytest.approx(mags[0] - mags[2], abs=1e-8)
 
 
 def test_spectral_gap_bad_definition():

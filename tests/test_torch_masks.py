@@ -214,11 +214,19 @@ def test_conv1d_and_conv3d_layers(conv: nn.Module, method: str) -> None:
 def test_biswas_construction_per_layer() -> None:
     """method='ramanujan', construction='biswas': seed 000's (q, l) block on every piece, the
     density set by the rule; a density or an allocation is refused."""
-    model = nn.Sequential(nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Conv2d(64, 128, 3))
+    model = nn.Sequential(
+        nn.Conv2d(3, 64, 3), nn.ReLU(), nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Conv2d(64, 128, 3),
+        nn.Flatten(), nn.LazyLinear(10),
+    )  # fmt: skip
+    model(torch.zeros(1, 3, 9, 9))
     masks = make_masks(model, "ramanujan", None, construction="biswas")
-    first = masks.layers["0.weight"]
-    assert first.pieces[0].params == {"q": 7, "l": 82, "dead_inputs": 2, "dead_outputs": 15}
-    assert first.density == pytest.approx(82 * 7 * 7 / (64 * 64 * 9)) and masks.method == "ramanujan"
+    middle = masks.layers["2.weight"]
+    assert middle.pieces[0].params == {"q": 7, "l": 82, "dead_inputs": 2, "dead_outputs": 15}
+    assert middle.density == pytest.approx(82 * 7 * 7 / (64 * 64 * 9)) and masks.method == "ramanujan"
+    assert masks.layers["4.weight"].pieces[0].construction == "biswas"
+    # seed 000 prunes neither end: the input layer and the classifier (q = 3 would leave class 9 dead)
+    for name in ("0.weight", "6.weight"):
+        assert masks[name].all() and masks.layers[name].pieces[0].construction == "dense"
     with pytest.raises(ValueError, match="density=None"):
         make_masks(model, "ramanujan", 0.1, construction="biswas")
     with pytest.raises(ValueError, match="belongs to method='ramanujan'"):

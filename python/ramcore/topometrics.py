@@ -208,13 +208,11 @@ def topometrics(
     return out
 
 
-def spectral_gap(
-    graph: MultipartiteGraph | Any, definition: str = "paper", threads: int | None = None
-) -> float:
+def spectral_gap(graph: MultipartiteGraph | Any, gap: str = "paper", threads: int | None = None) -> float:
     """The spectral gap of a network's encoding (seed 004, topometric 15), on the adjacency `|W|`
-    of its undirected simple graph U (the same inputs and U as `topometrics`).
+    of its undirected simple graph U (the same inputs and U as `topometrics`, whose `gap` is this).
 
-    definition:
+    gap:
 
     - "paper" (default): gamma = mu_0 - mu_hat with mu_hat = max over eigenvalues mu_i != mu_0
       (Section 3.3). When mu_0 repeats (U disconnected, with several components attaining it:
@@ -229,9 +227,9 @@ def spectral_gap(
 
     NaN for a single node (and for "authors", fewer than 3 nodes).
     """
-    _check_gap(definition)
+    _check_gap(gap)
     topo = build_topology(graph, threads)[0]
-    return _gap(graph, topo, definition) if topo.num_nodes >= 2 else math.nan
+    return _gap(graph, topo, gap) if topo.num_nodes >= 2 else math.nan
 
 
 def _check_gap(definition: Any) -> None:

@@ -28,7 +28,7 @@ from ..torch.masks import make_masks
 
 __all__ = [
     "CAPTION", "HEADER", "METHODS", "MODELS", "DemoRow", "over_seeds",
-    "demo", "digits", "run_demo", "train", "write_outputs",
+    "demo", "digits", "findings", "run_demo", "train", "write_outputs",
 ]  # fmt: skip
 
 METHODS = ("dense", "ramanujan", "ramanujan:uniform", "er", "random", "erk", "snip", "synflow")
@@ -202,6 +202,22 @@ def _format_row(r: DemoRow) -> str:
     )
 
 
+def findings(rows: Sequence[DemoRow]) -> str:
+    """What the table shows, in one line per model: the default ramanujan masks against random ERK
+    masks and random masks at the same (ER) allocation, accuracy points at each density."""
+    acc = {(r.model, r.method, r.target_density): 100 * r.accuracy_mean for r in rows}
+    lines = []
+    for model in dict.fromkeys(r.model for r in rows):
+        parts = []
+        for d in sorted({r.target_density for r in rows if r.model == model and r.method == "ramanujan"}):
+            ours = acc[model, "ramanujan", d]
+            vs = [f"{ours - acc[model, m, d]:+.1f} vs {m}" for m in ("erk", "er") if (model, m, d) in acc]
+            parts.append(f"{d:.0%}: {ours:.1f} % ({', '.join(vs)})" if vs else f"{d:.0%}: {ours:.1f} %")
+        if parts:
+            lines.append(f"{model}: ramanujan (default allocation) " + "; ".join(parts))
+    return "\n".join(lines)
+
+
 def write_outputs(rows: Sequence[DemoRow], out: Path) -> tuple[Path, Path | None]:
     """CSV always; a PNG plot of accuracy against density when matplotlib is installed."""
     out.mkdir(parents=True, exist_ok=True)
@@ -255,6 +271,7 @@ def demo(out: str, densities: Sequence[float], seeds: int, epochs: int, device: 
     print(CAPTION)
     print(HEADER)
     rows = run_demo(densities, seeds, epochs, device)
+    print(findings(rows))
     csv_path, png = write_outputs(rows, Path(out))
     print(f"wrote {csv_path}" + (f" and {png}" if png else "") + f" in {time.perf_counter() - start:.0f} s")
     return 0

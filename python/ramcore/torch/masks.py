@@ -130,9 +130,8 @@ def _gated(t: MaskTarget, density: float) -> tuple[torch.Tensor, tuple[MaskInfo,
 
 
 # The allocation a method gets when `allocation` is None (others: "uniform", or a global ranking
-# for the score methods). Ramanujan masks train best with ER: on the digits demo (8 seeds) ER gave
-# MLP 91.6 / 94.6 % and CNN 93.6 / 95.8 % at 5 / 10 %, uniform 84.6 / 93.4 and 67.6 / 92.5, ERK
-# the same as ER on the MLP and 90.8 / 94.9 on the CNN (docs/masks.md, "Allocation").
+# for the score methods). Ramanujan masks train best with ER (measured on the digits demo against
+# uniform, ERK and seed 000's rule: docs/masks.md, "Allocation").
 DEFAULT_ALLOCATION: dict[str, str] = {"ramanujan": "er"}
 # How method="ramanujan" builds a piece: the fit (`ramanujan_mask`) or seed 000's block (`biswas_mask`).
 CONSTRUCTIONS = ("fit", "biswas")
@@ -184,8 +183,8 @@ def make_masks(
     SynFlow's rounds, the one long loop here (`ramcore.progress`; None: a bar on a terminal).
     construction (method="ramanujan"): "fit" (default: `ramanujan_mask`, any density, every neuron
     connected) or "biswas" (seed 000's construction, literally: `biswas_mask` per piece, the
-    density of each layer set by its (q, l) rule, about 1/q, with neurons left dead; pass
-    density=None).
+    density of each layer set by its (q, l) rule, about 1/q, with neurons left dead; the first and
+    the last masked layer dense, as in the paper; pass density=None).
     collective: None (default) makes this a collective call when `torch.distributed` is initialised,
     giving the same masks on every rank (`ramcore.torch.distributed` says how, per method); False
     makes the masks of this process alone. A `DistributedDataParallel` model gives the masks of the
@@ -297,8 +296,19 @@ def _build(
     masks = {}
     fits: dict[tuple[int, int, float], tuple[Any, MaskInfo]] = {}  # equal pieces: one fit per call
     for i, t in enumerate(targets):
-        masks[t.name], infos[t.name] = _structural(method, t, per_layer[t.name], seed, i, fits)
+        if method == "biswas" and i in (0, len(targets) - 1):
+            masks[t.name], infos[t.name] = _structured(t, 1.0, _dense_end)
+        else:
+            masks[t.name], infos[t.name] = _structural(method, t, per_layer[t.name], seed, i, fits)
     return masks
+
+
+def _dense_end(rows: int, cols: int, _: float) -> tuple[Any, MaskInfo]:
+    """construction='biswas' keeps the first and the last masked layer dense: seed 000 prunes
+    neither (its Table 7 lists no input layer and no classifier), and B(q, l) would leave outputs
+    of a classifier (q^2 < classes) without an input."""
+    why = {"reason": "first or last layer: seed 000 keeps them dense"}
+    return np.ones((rows, cols), dtype=bool), MaskInfo("dense", why, (rows, cols), rows * cols, 1.0)
 
 
 def _check_biswas(method: str, density: float | None, allocation: object) -> None:
