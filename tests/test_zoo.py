@@ -277,3 +277,16 @@ def test_vgg_with_seed_000_classifier():
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
     with pytest.raises(ValueError, match="hidden"):
         zoo.create("vgg11", hidden=(0,))
+
+
+def test_alexnet_with_seed_000_classifier():
+    """Seed 000's AlexNet classifier of 2448-vertex layers, the features pooled to a wide input."""
+    model = zoo.create("alexnet", hidden=2448, pool=6)
+    def shapes(m):
+        return [tuple(p.shape) for p in m.classifier.parameters() if p.dim() == 2]
+
+    assert shapes(model) == [(2448, 9216), (2448, 2448), (10, 2448)]
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert shapes(zoo.alexnet(hidden=2448))[0] == (2448, 256)
+    with pytest.raises(ValueError, match="pool"):
+        zoo.alexnet(pool=0)

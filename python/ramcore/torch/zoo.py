@@ -178,15 +178,28 @@ def vgg(
     )
 
 
-def alexnet(num_classes: int = 10, in_channels: int = 3, hidden: int = 1024) -> nn.Sequential:
+def alexnet(
+    num_classes: int = 10, in_channels: int = 3, hidden: int = 1024, pool: int | None = None
+) -> nn.Sequential:
     """SNIP's CIFAR AlexNet (Lee et al. 2019; namhoonlee/snip-public, network.py): AlexNet's conv kernels
     and channels with every stride 2 so 32x32 shrinks to 1x1, BatchNorm after every layer, FC hidden,
-    hidden, num_classes. hidden=1024 is AlexNet-s (5.1M), 2048 AlexNet-b (8.5M)."""
+    hidden, num_classes. hidden=1024 is AlexNet-s (5.1M), 2048 AlexNet-b (8.5M).
+
+    pool: the features average-pooled to pool x pool before the classifier (256 * pool^2 inputs;
+    6 is torchvision's AlexNet, 9216), as seed 000's AlexNet feeds a wide layer into its 2448-vertex
+    classifier (hidden=2448, Tables 2 and 4). Its Table 7 lists that layer as 2448 x 25088, the
+    VGG shape; AlexNet's 256 channels cannot give 25088 inputs (98 positions), so the closest is
+    pool=10 (25600)."""
     specs = [(in_channels, 96, 11), (96, 256, 5), (256, 384, 3), (384, 384, 3), (384, 256, 3)]
-    features = [m for c_in, c_out, k in specs for m in _conv_bn_relu(c_in, c_out, k, stride=2)]
-    return _classifier_net(
-        nn.Sequential(*features), _mlp([256, hidden, hidden, num_classes], batch_norm=True)
-    )
+    features = nn.Sequential(*[m for c, o, k in specs for m in _conv_bn_relu(c, o, k, stride=2)])
+    hidden = positive_int(hidden, "hidden")
+    if pool is None:
+        return _classifier_net(features, _mlp([256, hidden, hidden, num_classes], batch_norm=True))
+    side = positive_int(pool, "pool")
+    classifier = _mlp([256 * side * side, hidden, hidden, num_classes], batch_norm=True)
+    parts = [("features", features), ("pool", nn.AdaptiveAvgPool2d(side)), ("flatten", nn.Flatten()),
+             ("classifier", classifier)]  # fmt: skip
+    return nn.Sequential(OrderedDict(parts))
 
 
 class _ZeroPadShortcut(nn.Module):
