@@ -172,7 +172,8 @@ def make_masks(
     needed unless the first layer is Linear), "sparsify" (spectral sparsification of every
     bipartite piece by effective resistances of `score`: "magnitude", "snip" (needs `data`) or
     "synflow" (one-shot scores); seed 002 Algorithm 2 at an exact density, `ramcore.layers.sparsify`).
-    allocation: "uniform", "er", "erk" or a dict; None chooses `DEFAULT_ALLOCATION[method]`:
+    allocation: "uniform", "er", "erk", "biswas" (seed 000's 1/q rule, the first and last layer
+    dense: `ramcore.layers.allocation`) or a dict; None chooses `DEFAULT_ALLOCATION[method]`:
     "er" for ramanujan (measured best, docs/masks.md), "uniform" for the other structural methods
     and sparsify, and a global ranking for the score methods. loss_fn(outputs, labels) scores (inputs, labels)
     batches; a batch may also be a mapping of keyword tensors (`input_ids`, `attention_mask`,
