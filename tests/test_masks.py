@@ -251,6 +251,18 @@ def test_fit_is_at_least_as_good_as_the_table_7_block(shape):
     assert fit <= _sigma2(block) + 1e-9
 
 
+def test_fit_beats_the_table_7_classifier_block():
+    """Table 7's 2448 x 25088 classifier layer (q = 47, l = 533), the eleventh shape: the block's
+    sigma_2^2 is q * ceil(l / q) = 564 in closed form (its lines repeated ceil(l / q) times); the
+    fit connects every neuron, meets the bi-regular bound and has a smaller sigma_2."""
+    rows, cols, edges = 25088, 2448, 533 * 47 * 47
+    mask, _ = ramanujan_mask(rows, cols, edges / (rows * cols))
+    gap = ramcore.layers.ramanujan_gap(mask, layout="biadjacency")
+    assert mask.sum() == edges and gap.components == 1 and gap.delta_r >= 0
+    assert mask.any(0).all() and mask.any(1).all()
+    assert gap.t2 < math.sqrt(47 * math.ceil(533 / 47))
+
+
 def test_fit_is_ramanujan_at_the_table_2_budget():
     """Seed 000 Table 2: a 4096 x 4096 layer with 73,440 edges (0.44 %)."""
     mask, info = ramanujan_mask(4096, 4096, 73440 / 4096**2)
