@@ -14,9 +14,9 @@ import ramcore
 from ramcore.layers.masks import biswas_mask, biswas_parameters
 from ramcore.masks import affine_edges, exact_count, ramanujan_mask, random_mask, random_regular_mask
 
-SHAPES = [
-    (4608, 512),
-    (512, 4608),
+SHAPES = [  # layer pieces (in * k * k, out): 2304 x 256 is a 256 -> 256 3x3 convolution
+    (2304, 256),
+    (256, 2304),
     (1152, 128),
     (576, 512),
     (784, 300),
