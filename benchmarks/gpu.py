@@ -8,7 +8,9 @@ The benchmark: mask generation on the device (ResNet-20 at 5 %, every method tha
 there), and the time of one training step (forward, backward, SGD step with the masks' post-step
 multiply) of a masked model against the same model dense, in bf16 autocast, for ResNet-20 (CIFAR
 shapes, batch 128) and a small GPT-2 (4 layers, width 256, sequence 128, batch 32; from
-`transformers` when installed, else `nn.TransformerEncoder` of the same size). Medians over the
+`transformers` when installed, else `nn.TransformerEncoder` of the same size); and issue 17's
+sparse layer on the device (`sparse_layer`: dense, dense masked and `SparseLinear` on a 4096²
+Linear at 1-20 %, with the share of 32 x 32 blocks a Ramanujan mask touches). Medians over the
 timed steps, after warm-up, with the device synchronised. Without a CUDA device it exits with an error
 (the `cuda` tests themselves skip cleanly anywhere: `pytest -m cuda`).
 """
@@ -116,8 +118,52 @@ def training(torch: Any, rt: Any, device: str, steps: int) -> list[tuple[str, fl
     return rows
 
 
+LAYER_DENSITIES = (0.01, 0.02, 0.05, 0.1, 0.2)
+
+
+def sparse_layer(torch: Any, rt: Any, device: str, steps: int) -> list[tuple[Any, ...]]:
+    """Issue 17's GPU question, one row per density: a 4096 x 4096 Linear at batch 256 (float32),
+    dense, dense masked (weight * mask in every pass) and `SparseLinear` (on a GPU: torch's CSR
+    kernels, cuSPARSE), forward and forward+backward, medians in ms; and the share of 32 x 32
+    blocks a Ramanujan mask touches (what a BSR kernel would have to store and multiply)."""
+    from ramcore.layers.masks import ramanujan_mask
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(4096, 4096).to(device)
+    x = torch.randn(256, 4096, device=device)
+    rows = []
+    for density in LAYER_DENSITIES:
+        fit, _ = ramanujan_mask(4096, 4096, density)  # (inputs, outputs)
+        mask = torch.from_numpy(fit.T.copy()).to(device)
+        blocks = float(mask.reshape(128, 32, 128, 32).any(dim=(1, 3)).float().mean())
+        sparse = rt.SparseLinear.from_linear(linear, mask)
+
+        impls = (  # dense, dense masked, SparseLinear
+            lambda: linear(x),
+            lambda m=mask: torch.nn.functional.linear(x, linear.weight * m, linear.bias),
+            lambda s=sparse: s(x),
+        )
+        figures = []
+        for f in impls:
+            fwd = [timed(torch, lambda f=f: _no_grad(torch, f)) for _ in range(WARMUP + steps)]
+            both = [timed(torch, lambda f=f: f().sum().backward()) for _ in range(WARMUP + steps)]
+            figures += [1e3 * statistics.median(fwd[WARMUP:]), 1e3 * statistics.median(both[WARMUP:])]
+        rows.append((density, blocks, *figures))
+    return rows
+
+
+def _no_grad(torch: Any, f: Callable[[], Any]) -> Any:
+    with torch.no_grad():
+        return f()
+
+
 def table(
-    torch: Any, device: str, tests: tuple[str, int] | None, gen: list[tuple[str, float]], train: list[Any]
+    torch: Any,
+    device: str,
+    tests: tuple[str, int] | None,
+    gen: list[tuple[str, float]],
+    train: list[Any],
+    layer: list[tuple[Any, ...]],
 ) -> str:
     where = torch.cuda.get_device_name() if device == "cuda" else "CPU (a smoke run of the script)"
     lines = [
@@ -133,6 +179,12 @@ def table(
     lines += ["", "| training step, bf16 autocast | dense ms | masked ms (10 %) | ratio |"]
     lines += ["|---|---:|---:|---:|"]
     lines += [f"| {name} | {d:.2f} | {m:.2f} | {m / d:.2f} |" for name, d, m in train]
+    lines += ["", "| 4096² Linear, batch 256, float32 | 32² blocks touched | dense fwd / fwd+bwd ms "
+              "| masked fwd / fwd+bwd ms | SparseLinear fwd / fwd+bwd ms | SparseLinear vs dense, fwd+bwd |",
+              "|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for d, b, df, db, mf, mb, sf, sb in layer:
+        ms = f"{df:.2f} / {db:.2f} | {mf:.2f} / {mb:.2f} | {sf:.2f} / {sb:.2f}"
+        lines.append(f"| {d:.0%} | {b:.0%} | {ms} | {db / sb:.2f}x |")
     return "\n".join(lines) + "\n"
 
 
@@ -152,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
 
     tests = None if args.skip_tests else run_tests()
     gen = generation(torch, rt, args.device)
-    text = table(torch, args.device, tests, gen, training(torch, rt, args.device, args.steps))
+    train = training(torch, rt, args.device, args.steps)
+    text = table(torch, args.device, tests, gen, train, sparse_layer(torch, rt, args.device, args.steps))
     args.out.write_text(text)
     print(text)
     return 0 if tests is None or tests[1] == 0 else 1
