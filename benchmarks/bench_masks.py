@@ -126,7 +126,8 @@ def spectral_fraction(density: float):
         fractions = {}
         for name in rt.zoo.MODELS:
             model = rt.zoo.create(name)
-            ram = rt.make_masks(model, "ramanujan", density)
+            # the same density in every piece: both uniform (ramanujan's default, ER, would not be)
+            ram = rt.make_masks(model, "ramanujan", density, allocation="uniform")
             rnd = rt.make_masks(model, "random", density, seed=0)
             wins = np.zeros(3, dtype=int)
             n = 0
