@@ -288,6 +288,33 @@ def test_to_dense_round_trip_and_state_dict():
         torch.testing.assert_close(model.state_dict()[name], p)
 
 
+@pytest.mark.parametrize("mode, persistent", [("inplace", True), ("prune", False), ("inplace", False)])
+def test_load_sparse_restores_a_partly_converted_model(mode, persistent):
+    """`to_sparse` leaves layers that do not pay dense and masked; a fresh dense model gets them back
+    masked, from the checkpoint's mask keys or (default mode: none saved) from `masks=`."""
+    torch.manual_seed(3)
+
+    def net():
+        return nn.Sequential(nn.Linear(600, 600), nn.ReLU(), nn.Linear(600, 10))
+
+    model = net()
+    masks = make_masks(model, "ramanujan", 0.05, allocation="uniform")
+    apply_masks(model, masks, mode=mode, persistent=persistent)
+    plan = to_sparse(model)
+    assert plan["0"] == "sparse" and plan["2"].startswith("dense")  # the head does not pay
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    fresh = net()
+    given = None if persistent or mode == "prune" else masks
+    load_sparse(fresh, torch.load(io.BytesIO(buffer.getvalue())), masks=given)
+    x = torch.randn(5, 600)
+    assert isinstance(fresh[0], SparseLinear) and isinstance(fresh[2], nn.Linear)
+    torch.testing.assert_close(fresh(x), model(x), rtol=0, atol=0)
+    state = masks_of(fresh)
+    assert state is not None and set(state.masks()) == {"2.weight"} and state.mode == mode
+    assert torch.equal(state.masks()["2.weight"], masks["2.weight"])
+
+
 @pytest.mark.parametrize("mode", ["inplace", "prune"])
 def test_to_sparse_takes_the_applied_masks_of_either_mode(mode):
     torch.manual_seed(2)

@@ -36,7 +36,7 @@ from .. import _core
 from ..validation import as_int, positive_int
 from ..validation import density as check_density
 from ..validation import threads as check_threads
-from .apply import apply_masks, masks_of, remove_masks
+from .apply import _masks_in_model_state, apply_masks, masks_of, remove_masks
 
 __all__ = [
     "BACKENDS",
@@ -1024,12 +1024,29 @@ def to_dense(
     return masks
 
 
-def load_sparse(model: nn.Module, state_dict: Mapping[str, Any], *, threads: int | None = None) -> None:
+def load_sparse(
+    model: nn.Module,
+    state_dict: Mapping[str, Any],
+    *,
+    masks: Mapping[str, Tensor] | None = None,
+    threads: int | None = None,
+) -> None:
     """Load a checkpoint of a converted model into `model` (the same architecture, dense): the
     ``nn.Linear`` layers saved as `SparseLinear` (keys ``<layer>.indptr``, ``.indices``,
-    ``.values``) are converted first, with the saved structure, then the state_dict is loaded."""
+    ``.values``) are converted first, with the saved structure; the layers `to_sparse` left dense get
+    their masks back, from the checkpoint when it holds them (``apply_masks(..., persistent=True)``
+    buffers, or mode "prune"'s ``weight_orig``/``weight_mask``, in that mode) or from `masks` (the
+    default mode keeps none in the state_dict: pass the `MaskSet` or the mapping you applied; the
+    converted layers' entries are ignored); then the state_dict is loaded."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if masks is not None and not isinstance(masks, Mapping):
+        raise TypeError(f"masks must map parameter names to bool tensors, got {type(masks).__name__}")
+    state = masks_of(model)
+    applied = state.masks() if state is not None else {}
+    if state is not None:  # applied before loading: re-applied below, without the converted layers
+        remove_masks(model)
+    converted = set()
     for name, module in list(model.named_modules()):
         prefix = f"{name}." if name else ""
         features = _features(module)
@@ -1039,4 +1056,14 @@ def load_sparse(model: nn.Module, state_dict: Mapping[str, Any], *, threads: int
             shape = (features[1], features[0])
             mask = _mask_of(state_dict[prefix + "indptr"].cpu(), state_dict[prefix + "indices"].cpu(), shape)
             _replace(model, name, _to_sparse_module(module, mask, threads))
+            converted.add(name)
+    saved = _masks_in_model_state(state_dict)
+    left = {
+        n: m for n, m in {**applied, **(masks or {})}.items() if n.rpartition(".")[0] not in converted
+    }
+    if saved is not None:
+        apply_masks(model, saved[0], mode=saved[1], persistent=saved[2], collective=False)
+    elif left:
+        mode, persistent = (state.mode, state.persistent) if state is not None else ("inplace", False)
+        apply_masks(model, left, mode=mode, persistent=persistent, collective=False)
     model.load_state_dict(state_dict)
