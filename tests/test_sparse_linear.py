@@ -180,25 +180,113 @@ def test_rows_without_entries_and_leading_dims():
     check_against_dense(layer, torch.randn(2, 3, 6, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("method", ["ramanujan", "random", "random_regular", "erk", "magnitude"])
-def test_every_construction_converts_to_the_same_model(method):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "method, density, construction",
+    [("ramanujan", 0.1, "fit"), ("ramanujan", 0.3, "fit"), ("ramanujan", 0.6, "fit"),
+     ("ramanujan", None, "biswas"), ("random", 0.1, "fit"), ("random_regular", 0.1, "fit"),
+     ("erk", 0.1, "fit"), ("magnitude", 0.1, "fit")],
+)  # fmt: skip
+def test_every_construction_converts_to_the_same_model(method, density, construction, dtype):
+    """Every construction of the fit (affine, projective, random_regular, complement at 0.6, seed
+    000's literal one) and the baselines: outputs and gradients equal the dense masked model's."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(40, 96), nn.ReLU(), nn.Linear(96, 70), nn.ReLU(), nn.Linear(70, 10))
-    masks = make_masks(model, method, 0.1, seed=1)
+    model = model.to(dtype)
+    extra = {"construction": construction} if construction != "fit" else {"seed": 1}
+    masks = make_masks(model, method, density, **extra)
+    if method == "ramanujan" and construction == "fit":
+        built = {p.construction for layer in masks.layers.values() for p in layer.pieces}
+        assert built & {"affine", "projective", "random_regular", "complement", "lps"}
     apply_masks(model, masks)
     sparse = copy.deepcopy(model)
     plan = to_sparse(sparse, force=True)
     assert set(plan.values()) == {"sparse"} and masks_of(sparse) is None
-    x = torch.randn(37, 40)
-    y0, y1 = model(x), sparse(x)
-    assert rel(y1, y0) < 1e-5
-    y0.square().sum().backward()
-    y1.square().sum().backward()
-    for name, layer in sparse.named_modules():
-        if isinstance(layer, SparseLinear):
-            dense = model.get_submodule(name)
-            assert rel(layer.values.grad, dense.weight.grad[masks[name + ".weight"]]) < 1e-5
-            assert rel(layer.bias.grad, dense.bias.grad) < 1e-5
+    tol = TOL[dtype]
+    for batch in (37, 1):
+        x = torch.randn(batch, 40, dtype=dtype)
+        y0, y1 = model(x), sparse(x)
+        assert rel(y1, y0) < tol
+        model.zero_grad()
+        sparse.zero_grad()
+        y0.square().sum().backward()
+        y1.square().sum().backward()
+        for name, layer in sparse.named_modules():
+            if isinstance(layer, SparseLinear):
+                dense = model.get_submodule(name)
+                assert rel(layer.values.grad, dense.weight.grad[masks[name + ".weight"]]) < tol
+                assert rel(layer.bias.grad, dense.bias.grad) < tol
+
+
+class _TinyBlock(nn.Module):
+    """A pre-norm transformer block with Linear q/k/v/o projections, an MLP, and an
+    nn.MultiheadAttention beside them (whose projections must stay dense)."""
+
+    def __init__(self, d: int = 32, heads: int = 4) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.LayerNorm(d)
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+        self.up, self.down = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
+        self.mha = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.head = nn.Linear(d, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        h = self.norm(x)
+
+        def split(z: torch.Tensor) -> torch.Tensor:
+            return z.reshape(b, t, self.heads, d // self.heads).transpose(1, 2)
+
+        a = nn.functional.scaled_dot_product_attention(split(self.q(h)), split(self.k(h)), split(self.v(h)))
+        x = x + self.o(a.transpose(1, 2).reshape(b, t, d))
+        x = x + self.mha(x, x, x, need_weights=False)[0]
+        x = x + self.down(torch.relu(self.up(x)))
+        return self.head(x.mean(dim=1))
+
+
+def test_transformer_block_converts_and_trains_the_same():
+    """The issue's transformer case in small: attention projections and the MLP become SparseLinear
+    (nn.MultiheadAttention's stay dense and masked), and training gives the same losses."""
+    torch.manual_seed(5)
+    model = _TinyBlock().double()
+    masks = make_masks(model, "ramanujan", 0.2, allocation="uniform")
+    apply_masks(model, masks)
+    sparse = copy.deepcopy(model)
+    plan = to_sparse(sparse, force=True)
+    assert all(plan[n] == "sparse" for n in ("q", "k", "v", "o", "up", "down", "head"))
+    assert plan["mha.out_proj"] == "dense: inside nn.MultiheadAttention"
+    assert isinstance(sparse.q, SparseLinear) and masks_of(sparse) is not None
+    x, target = torch.randn(6, 5, 32, dtype=torch.float64), torch.randint(0, 3, (6,))
+    losses = []
+    for net in (model, sparse):
+        opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+        run = []
+        for _ in range(5):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(net(x), target)
+            loss.backward()
+            opt.step()
+            run.append(loss.item())
+        losses.append(run)
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-12)
+
+
+def test_frozen_layer_gets_no_weight_gradient():
+    """values.requires_grad=False: the backward pass skips the weight gradient (its SDDMM) and
+    still gives the input's."""
+    mask = torch.rand(20, 30, generator=torch.Generator().manual_seed(4)) < 0.3
+    layer = SparseLinear(30, 20, mask)
+    x = torch.randn(7, 30, requires_grad=True)
+    grad = torch.randn(7, 20)
+    layer(x).backward(grad)
+    expected = x.grad.clone()
+    layer.values.requires_grad_(False)
+    layer.values.grad = None
+    x.grad = None
+    layer(x).backward(grad)
+    assert layer.values.grad is None
+    torch.testing.assert_close(x.grad, expected, rtol=0, atol=0)
 
 
 def test_gradcheck_float64():
@@ -250,11 +338,19 @@ def test_opcheck_and_compile():
     for bias in (layer.bias, None):
         torch.library.opcheck(sparse_linear_op, (x, layer.values, bias, *pattern, 0))
     grad = torch.randn(5, 20)
-    for input_grad in (True, False):
-        args = (grad, x.detach(), layer.values.detach(), *pattern, 0, input_grad)
+    for input_grad, weight_grad in ((True, True), (False, True), (True, False)):
+        args = (grad, x.detach(), layer.values.detach(), *pattern, 0, input_grad, weight_grad)
         torch.library.opcheck(sparse_linear_backward, args)
     compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
-    torch.testing.assert_close(compiled(x), layer(x))
+    y = compiled(x)
+    torch.testing.assert_close(y, layer(x))
+    (y * grad).sum().backward()  # the backward through the compiled graph: the registered autograd
+    eager_x = x.detach().clone().requires_grad_()
+    values = layer.values.grad.clone()
+    layer.values.grad = None
+    (layer(eager_x) * grad).sum().backward()
+    torch.testing.assert_close(x.grad, eager_x.grad)
+    torch.testing.assert_close(values, layer.values.grad)
 
 
 def test_to_dense_round_trip_and_state_dict():
@@ -450,8 +546,10 @@ def test_bad_inputs_raise_clear_errors():
     mask = torch.rand(6, 5) < 0.5
     mask[0, 0] = True
     layer = SparseLinear(5, 6, mask)
-    with pytest.raises(TypeError, match="dtype"):
+    with pytest.raises(TypeError, match=r"dtype.*or the layer with \.to\(torch\.float64\)"):
         layer(torch.randn(2, 5, dtype=torch.float64))
+    with pytest.raises(TypeError, match=r"to\(torch\.float32\)$"):  # the layer cannot run in int64
+        layer(torch.ones(2, 5, dtype=torch.int64))
     with pytest.raises(ValueError, match="in_features=5"):
         layer(torch.randn(2, 4))
     with pytest.raises(TypeError, match="torch.Tensor"):

@@ -222,12 +222,16 @@ def sparse_linear_backward(
     t_block_cols: int,
     threads: int,
     input_grad: bool = True,
+    weight_grad: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """(dX, dW at the kept entries) of `sparse_linear` for the output's gradient `grad` (m, out):
     dX = dY W (spmm on Wᵀ), dW = (dYᵀ X) at the kept entries (sddmm). input_grad=False skips dX
-    (an empty tensor in its place): a first layer's input needs none."""
-    g, px = _pack(grad.contiguous(), threads), _pack(x, threads)
-    grad_values = sddmm(indptr, indices, g, px, order, threads, block_cols)
+    (a first layer's input needs none), weight_grad=False skips dW (a frozen layer): an empty
+    tensor in its place."""
+    g = _pack(grad.contiguous(), threads)
+    grad_values = values.new_empty((0,))
+    if weight_grad:
+        grad_values = sddmm(indptr, indices, g, _pack(x, threads), order, threads, block_cols)
     if not input_grad:
         return x.new_empty((0,)), grad_values
     grad_x = _unpack(
@@ -251,8 +255,10 @@ def _(
     t_block_cols: int,
     threads: int,
     input_grad: bool = True,
+    weight_grad: bool = True,
 ) -> tuple[Tensor, Tensor]:
-    return (torch.empty_like(x) if input_grad else x.new_empty((0,))), torch.empty_like(values)
+    grad_x = torch.empty_like(x) if input_grad else x.new_empty((0,))
+    return grad_x, (torch.empty_like(values) if weight_grad else values.new_empty((0,)))
 
 
 def _setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
@@ -265,12 +271,12 @@ def _setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
 
 def _backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
     x, values, *pattern = ctx.saved_tensors
-    input_grad = bool(ctx.needs_input_grad[0])
+    input_grad, weight_grad = bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1])
     grad_x, grad_values = sparse_linear_backward(
-        grad, x, values, *pattern, *ctx.widths, ctx.threads, input_grad
+        grad, x, values, *pattern, *ctx.widths, ctx.threads, input_grad, weight_grad
     )
     grad_bias = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
-    return (grad_x if input_grad else None), grad_values, grad_bias, *([None] * 9)
+    return (grad_x if input_grad else None), (grad_values if weight_grad else None), grad_bias, *([None] * 9)
 
 
 sparse_linear_op.register_autograd(_backward, setup_context=_setup)
@@ -409,8 +415,9 @@ class SparseLinear(nn.Module):
         self.backend = backend
         self.in_features = positive_int(in_features, "in_features")
         self.out_features = positive_int(out_features, "out_features")
-        if self.in_features >= 2**31:
-            raise ValueError(f"in_features must be below 2**31 (int32 indices), got {self.in_features}")
+        for name, n in (("in_features", self.in_features), ("out_features", self.out_features)):
+            if n >= 2**31:  # W's and W^T's column indices are int32
+                raise ValueError(f"{name} must be below 2**31 (int32 indices), got {n}")
         self.threads = threads
         check_threads(threads)
         dtype = torch.get_default_dtype() if dtype is None else dtype
@@ -554,9 +561,10 @@ def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
     if values.dtype not in DTYPES:
         raise TypeError(f"SparseLinear runs in float32 or float64, the layer is {values.dtype}: use .float()")
     if x.dtype != values.dtype:
+        other = f" (or the layer with .to({x.dtype}))" if x.dtype in DTYPES else ""
         raise TypeError(
-            f"input dtype {x.dtype} differs from the layer's {values.dtype}: "
-            f"convert it with .to({values.dtype}) (or the layer with .to({x.dtype}))"
+            f"input dtype {x.dtype} differs from the layer's {values.dtype}: convert it with "
+            f".to({values.dtype}){other}"
         )
     if x.dim() < 1 or x.shape[-1] != layer.in_features:
         want = f"(..., in_features={layer.in_features})"
