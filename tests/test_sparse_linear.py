@@ -640,6 +640,30 @@ def test_torch_csr_backend_equals_dense(dtype):
     check_against_dense(layer, torch.randn(2, 9, 70, dtype=dtype, generator=gen))
 
 
+def test_torch_csr_path_is_a_custom_op_that_compiles_whole():
+    """The GPU path's operators pass opcheck, and torch.compile(fullgraph=True) takes a layer on it
+    forward and backward (run here on the CPU: backend="torch")."""
+    from ramcore.torch.sparse import torch_csr_linear, torch_csr_linear_backward
+
+    mask = torch.rand(20, 30, generator=torch.Generator().manual_seed(6)) < 0.3
+    layer = SparseLinear(30, 20, mask, backend="torch")
+    x = torch.randn(5, 30, requires_grad=True)
+    for bias in (layer.bias, None):
+        torch.library.opcheck(torch_csr_linear, (x, layer.values, bias, layer.indptr, layer.indices))
+    grad = torch.randn(5, 20)
+    for flags in ((True, True), (False, True), (True, False)):
+        args = (grad, x.detach(), layer.values.detach(), layer.indptr, layer.indices, *flags)
+        torch.library.opcheck(torch_csr_linear_backward, args)
+    compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
+    (compiled(x) * grad).sum().backward()
+    eager_x = x.detach().clone().requires_grad_()
+    values = layer.values.grad.clone()
+    layer.values.grad = None
+    (layer(eager_x) * grad).sum().backward()
+    torch.testing.assert_close(x.grad, eager_x.grad)
+    torch.testing.assert_close(values, layer.values.grad)
+
+
 def test_device_mismatch_is_refused():
     layer = SparseLinear(2, 3, torch.ones(3, 2, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"move one with \.to"):

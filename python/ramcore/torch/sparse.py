@@ -8,7 +8,7 @@ dW at the kept entries only (a sampled dense-dense product), multithreaded, with
 bit-identical for any thread count. They run as two PyTorch custom operators,
 ``torch.ops.ramcore.sparse_linear`` and ``sparse_linear_backward`` (with fake implementations and
 a registered autograd formula, so autograd and ``torch.compile`` work). On a GPU the layers run
-torch's sparse CSR kernels instead (`TorchCSRLinear`).
+torch's sparse CSR kernels instead (`torch_csr_linear`).
 
 The kernels read activations in panels of 256 bytes of samples stored feature-major
 (``cpp/include/ramcore/sparse_matmul.hpp`` says why); the operator packs its input into that
@@ -46,7 +46,6 @@ __all__ = [
     "SparseConv1x1",
     "SparseConv2d",
     "SparseLinear",
-    "TorchCSRLinear",
     "load_sparse",
     "panel_lanes",
     "pays",
@@ -57,6 +56,8 @@ __all__ = [
     "spmm",
     "to_dense",
     "to_sparse",
+    "torch_csr_linear",
+    "torch_csr_linear_backward",
 ]
 
 DTYPES = (torch.float32, torch.float64)
@@ -379,7 +380,7 @@ class SparseLinear(nn.Module):
     structure. Build one with `SparseLinear.from_linear` or `to_sparse`; `to_linear` and `to_dense`
     go back. Inputs: float32 or float64 tensors (..., in_features) of the layer's dtype and device.
     On the CPU the layer runs ramcore's kernels; on a GPU, or with ``backend="torch"``, torch's sparse
-    CSR kernels (`TorchCSRLinear`). `threads` (ramcore's kernels): None uses every core (results
+    CSR kernels (`torch_csr_linear`). `threads` (ramcore's kernels): None uses every core (results
     never depend on it).
     """
 
@@ -550,7 +551,7 @@ class SparseLinear(nn.Module):
 def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
     """`layer`'s forward pass x Wᵀ + b: on the CPU ramcore's operator (packs x into panels, runs the
     kernels, unpacks), on another device (or with backend="torch") torch's CSR kernels
-    (`TorchCSRLinear`). Checks what the kernels need, naming the argument and the fix."""
+    (`torch_csr_linear`). Checks what the kernels need, naming the argument and the fix."""
     values, bias = layer.values, layer.bias
     if not isinstance(x, Tensor):
         raise TypeError(f"input must be a torch.Tensor, got {type(x).__name__}")
@@ -576,7 +577,7 @@ def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
         empty: Tensor = x2.new_zeros((*lead, layer.out_features))
         return empty if bias is None else empty + bias
     if layer.backend == "torch" or x.device.type != "cpu":
-        y: Tensor = TorchCSRLinear.apply(x2, values, bias, layer.indptr, layer.indices)  # type: ignore[no-untyped-call]
+        y: Tensor = torch_csr_linear(x2.contiguous(), values, bias, layer.indptr, layer.indices)
     else:
         threads = check_threads(layer.threads)
         pattern = [getattr(layer, name) for name in PATTERN_BUFFERS + PATTERN_WIDTHS]
@@ -593,43 +594,82 @@ def _quiet_csr() -> Iterator[None]:
         yield
 
 
-class TorchCSRLinear(torch.autograd.Function):
-    """x Wᵀ + b on torch's sparse CSR kernels (cuSPARSE on a GPU): the GPU path of `SparseLinear`.
-    Backward: dX = dY W by the CSR of Wᵀ, dW at the kept entries by ``torch.sparse.sampled_addmm``
-    (whose values come in the pattern's CSR order, the order of `values`)."""
+def _csr(indptr: Tensor, indices: Tensor, values: Tensor, cols: int) -> Tensor:
+    return torch.sparse_csr_tensor(indptr, indices.to(torch.int64), values, (indptr.numel() - 1, cols))
 
-    @staticmethod
-    def forward(
-        ctx: Any, x: Tensor, values: Tensor, bias: Tensor | None, indptr: Tensor, indices: Tensor
-    ) -> Tensor:
-        """y = x Wᵀ + bias with W the CSR (indptr, indices, values)."""
-        ctx.save_for_backward(x, values, indptr, indices)
-        ctx.has_bias = bias is not None
-        with _quiet_csr():
-            w = torch.sparse_csr_tensor(
-                indptr, indices.to(torch.int64), values, (indptr.numel() - 1, x.shape[1])
-            )
-            y = (w @ x.t()).t()
-        return y + bias if bias is not None else y.contiguous()
 
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        """(dX, dW at the kept entries, db, None, None) for the output's gradient."""
-        x, values, indptr, indices = ctx.saved_tensors
-        shape = (indptr.numel() - 1, x.shape[1])
-        grad_x = grad_values = grad_bias = None
-        with _quiet_csr():
-            if ctx.needs_input_grad[0]:
-                w = torch.sparse_csr_tensor(indptr, indices.to(torch.int64), values, shape)
-                grad_x = (w.t().to_sparse_csr() @ grad.t()).t()
-            if ctx.needs_input_grad[1]:
-                ones = torch.sparse_csr_tensor(
-                    indptr, indices.to(torch.int64), torch.ones_like(values), shape
-                )
-                grad_values = torch.sparse.sampled_addmm(ones, grad.t().contiguous(), x, beta=0.0).values()
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_bias = grad.sum(0)
-        return grad_x, grad_values, grad_bias, None, None
+@torch.library.custom_op("ramcore::torch_csr_linear", mutates_args=())
+def torch_csr_linear(
+    x: Tensor, values: Tensor, bias: Tensor | None, indptr: Tensor, indices: Tensor
+) -> Tensor:
+    """x Wᵀ + b on torch's sparse CSR kernels (cuSPARSE on a GPU), W the CSR (indptr, indices,
+    values): the GPU path of `SparseLinear`. A custom operator (with a fake implementation and its
+    autograd registered) so that ``torch.compile(fullgraph=True)`` takes it whole. The backward pass
+    is `torch_csr_linear_backward`."""
+    with _quiet_csr():
+        y = (_csr(indptr, indices, values, x.shape[1]) @ x.t()).t().contiguous()
+    return y + bias if bias is not None else y
+
+
+@torch_csr_linear.register_fake
+def _(x: Tensor, values: Tensor, bias: Tensor | None, indptr: Tensor, indices: Tensor) -> Tensor:
+    return x.new_empty((x.shape[0], indptr.shape[0] - 1))
+
+
+@torch.library.custom_op("ramcore::torch_csr_linear_backward", mutates_args=())
+def torch_csr_linear_backward(
+    grad: Tensor,
+    x: Tensor,
+    values: Tensor,
+    indptr: Tensor,
+    indices: Tensor,
+    input_grad: bool,
+    weight_grad: bool,
+) -> tuple[Tensor, Tensor]:
+    """(dX, dW at the kept entries) of `torch_csr_linear`: dX = dY W by the CSR of Wᵀ, dW by
+    ``torch.sparse.sampled_addmm`` (whose values come in the pattern's CSR order, the order of
+    `values`); a gradient not asked for is an empty tensor."""
+    grad_x, grad_values = x.new_empty((0,)), values.new_empty((0,))
+    with _quiet_csr():
+        if input_grad:
+            w = _csr(indptr, indices, values, x.shape[1])
+            grad_x = (w.t().to_sparse_csr() @ grad.t()).t().contiguous()
+        if weight_grad:
+            ones = _csr(indptr, indices, torch.ones_like(values), x.shape[1])
+            sampled = torch.sparse.sampled_addmm(ones, grad.t().contiguous(), x, beta=0.0)
+            grad_values = sampled.values().clone()
+    return grad_x, grad_values
+
+
+@torch_csr_linear_backward.register_fake
+def _(
+    grad: Tensor,
+    x: Tensor,
+    values: Tensor,
+    indptr: Tensor,
+    indices: Tensor,
+    input_grad: bool,
+    weight_grad: bool,
+) -> tuple[Tensor, Tensor]:
+    grad_x = torch.empty_like(x) if input_grad else x.new_empty((0,))
+    return grad_x, (torch.empty_like(values) if weight_grad else values.new_empty((0,)))
+
+
+def _csr_setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+    x, values, bias, indptr, indices = inputs
+    ctx.save_for_backward(x, values, indptr, indices)
+    ctx.has_bias = bias is not None
+
+
+def _csr_backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+    x, values, indptr, indices = ctx.saved_tensors
+    input_grad, weight_grad = bool(ctx.needs_input_grad[0]), bool(ctx.needs_input_grad[1])
+    grad_x, grad_values = torch_csr_linear_backward(grad, x, values, indptr, indices, input_grad, weight_grad)
+    grad_bias = grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+    return (grad_x if input_grad else None), (grad_values if weight_grad else None), grad_bias, None, None
+
+
+torch_csr_linear.register_autograd(_csr_backward, setup_context=_csr_setup)
 
 
 class SparseConv1x1(SparseLinear):
