@@ -370,6 +370,7 @@ def _check_mask(mask: Any, shape: tuple[int, int]) -> Tensor:
 
 
 _Dense = TypeVar("_Dense", bound=nn.Linear | _ConvNd)  # what a sparse layer converts back to
+_Sparse = TypeVar("_Sparse", bound="SparseLinear")  # what a dense layer converts to
 
 
 class SparseLinear(nn.Module):
@@ -456,13 +457,21 @@ class SparseLinear(nn.Module):
             threads=threads,
             dtype=w.dtype,
         )
+        return out._take(linear)
+
+    def _take(self: _Sparse, dense: nn.Module) -> _Sparse:
+        """This layer with `dense`'s kept weights (its weight read as (out, in * kernel), the
+        entries off the mask dropped), bias and training mode, on `dense`'s device: the one copy
+        that from_linear and the from_conv constructors share."""
+        w = dense.get_parameter("weight")
+        bias = dense.bias
         with torch.no_grad():
-            out.values.copy_(w.detach().cpu()[out.mask()])
-            if linear.bias is not None:
-                assert out.bias is not None
-                out.bias.copy_(linear.bias.detach())
-        out.train(linear.training)
-        return out.to(w.device)
+            self.values.copy_(w.detach().cpu().reshape(w.shape[0], -1)[self.mask()])
+            if isinstance(bias, Tensor):
+                assert self.bias is not None
+                self.bias.copy_(bias.detach())
+        self.train(dense.training)
+        return self.to(w.device)
 
     def to_linear(self) -> nn.Linear:
         """An ``nn.Linear`` with this layer's weights (zero off the mask) and bias."""
@@ -712,13 +721,7 @@ class SparseConv1x1(SparseLinear):
         out = cls(
             in_c, out_c, mask, conv.bias is not None, spatial_dims=w.dim() - 2, threads=threads, dtype=w.dtype
         )
-        with torch.no_grad():
-            out.values.copy_(w.detach().cpu().reshape(out_c, in_c)[out.mask()])
-            if conv.bias is not None:
-                assert out.bias is not None
-                out.bias.copy_(conv.bias.detach())
-        out.train(conv.training)
-        return out.to(w.device)
+        return out._take(conv)
 
     def to_conv(self) -> nn.Module:
         """The ``nn.Conv{1,2,3}d`` with this layer's weights (zero off the mask) and bias."""
@@ -829,13 +832,7 @@ class SparseConv2d(SparseLinear):
             threads=threads,
             dtype=w.dtype,
         )
-        with torch.no_grad():
-            out.values.copy_(w.detach().cpu().reshape(w.shape[0], -1)[out.mask()])
-            if conv.bias is not None:
-                assert out.bias is not None
-                out.bias.copy_(conv.bias.detach())
-        out.train(conv.training)
-        return out.to(w.device)
+        return out._take(conv)
 
     def to_conv(self) -> nn.Conv2d:
         """The ``nn.Conv2d`` with this layer's weights (zero off the mask) and bias."""
