@@ -330,6 +330,21 @@ def test_bit_identical_for_any_thread_count(dtype):
         assert all(torch.equal(a, b) for a, b in zip(results[0], other))
 
 
+def check_compiled_whole(layer: SparseLinear, x: torch.Tensor, grad: torch.Tensor) -> None:
+    """torch.compile(fullgraph=True) takes `layer` whole, and its forward and backward (through the
+    registered autograd) equal the eager layer's."""
+    compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
+    y = compiled(x)
+    torch.testing.assert_close(y, layer(x))
+    (y * grad).sum().backward()
+    eager_x = x.detach().clone().requires_grad_()
+    values = layer.values.grad.clone()
+    layer.values.grad = None
+    (layer(eager_x) * grad).sum().backward()
+    torch.testing.assert_close(x.grad, eager_x.grad)
+    torch.testing.assert_close(values, layer.values.grad)
+
+
 def test_opcheck_and_compile():
     mask = torch.rand(20, 30, generator=torch.Generator().manual_seed(2)) < 0.3
     layer = SparseLinear(30, 20, mask)
@@ -341,16 +356,7 @@ def test_opcheck_and_compile():
     for input_grad, weight_grad in ((True, True), (False, True), (True, False)):
         args = (grad, x.detach(), layer.values.detach(), *pattern, 0, input_grad, weight_grad)
         torch.library.opcheck(sparse_linear_backward, args)
-    compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
-    y = compiled(x)
-    torch.testing.assert_close(y, layer(x))
-    (y * grad).sum().backward()  # the backward through the compiled graph: the registered autograd
-    eager_x = x.detach().clone().requires_grad_()
-    values = layer.values.grad.clone()
-    layer.values.grad = None
-    (layer(eager_x) * grad).sum().backward()
-    torch.testing.assert_close(x.grad, eager_x.grad)
-    torch.testing.assert_close(values, layer.values.grad)
+    check_compiled_whole(layer, x, grad)
 
 
 def test_to_dense_round_trip_and_state_dict():
@@ -654,14 +660,7 @@ def test_torch_csr_path_is_a_custom_op_that_compiles_whole():
     for flags in ((True, True), (False, True), (True, False)):
         args = (grad, x.detach(), layer.values.detach(), layer.indptr, layer.indices, *flags)
         torch.library.opcheck(torch_csr_linear_backward, args)
-    compiled = torch.compile(layer, backend="aot_eager", fullgraph=True)
-    (compiled(x) * grad).sum().backward()
-    eager_x = x.detach().clone().requires_grad_()
-    values = layer.values.grad.clone()
-    layer.values.grad = None
-    (layer(eager_x) * grad).sum().backward()
-    torch.testing.assert_close(x.grad, eager_x.grad)
-    torch.testing.assert_close(values, layer.values.grad)
+    check_compiled_whole(layer, x, grad)
 
 
 def test_device_mismatch_is_refused():
