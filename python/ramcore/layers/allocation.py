@@ -43,7 +43,7 @@ def layer_densities(
     numel = {name: math.prod(shape) for name, shape in shapes.items()}
     budget = density * sum(numel.values())
     if allocation == "biswas":
-        raw, dense = _biswas_weights(shapes, budget, density)
+        raw, dense = _biswas_weights(shapes, numel, budget, density)
     else:
         kernel = allocation == "erk"
         raw = {n: _er_weight(tuple(shape) if kernel else tuple(shape[:2])) for n, shape in shapes.items()}
@@ -59,7 +59,7 @@ def layer_densities(
 
 
 def _biswas_weights(
-    shapes: Mapping[str, Sequence[int]], budget: float, density: float
+    shapes: Mapping[str, Sequence[int]], numel: Mapping[str, int], budget: float, density: float
 ) -> tuple[dict[str, float], set[str]]:
     """Seed 000's 1/q per layer, and the layers it keeps dense (first, last, too small for a block);
     refused when those alone exceed the budget or nothing is left to prune."""
@@ -74,7 +74,7 @@ def _biswas_weights(
             dense.add(name)
         elif name not in dense:
             raw[name] = 1.0 / qp[0]
-    held = sum(math.prod(shapes[n]) for n in dense)
+    held = sum(numel[n] for n in dense)
     if held > budget or not raw:
         raise ValueError(
             f"allocation='biswas' keeps the first and the last layer (and any too small for a block) "
