@@ -417,6 +417,17 @@ def test_load_sparse_restores_a_partly_converted_model(mode, persistent):
     assert torch.equal(state.masks()["2.weight"], masks["2.weight"])
 
 
+def test_to_sparse_leaves_layers_off_the_cpu_dense_unless_forced():
+    """`pays` measures the CPU kernels: on another device (here "meta", standing in for a GPU)
+    `to_sparse` says so and converts nothing unless forced."""
+    model = nn.Sequential(nn.Linear(1024, 1024), nn.ReLU(), nn.Linear(1024, 10))
+    masks = dict(make_masks(model, "ramanujan", 0.05))
+    meta = copy.deepcopy(model).to("meta")
+    assert to_sparse(meta, masks)["0"].startswith("dense: sparse execution on meta")
+    assert type(meta[0]) is nn.Linear
+    assert to_sparse(model, masks)["0"] == "sparse"  # the same layer on the CPU
+
+
 @pytest.mark.parametrize("mode", ["inplace", "prune"])
 def test_to_sparse_takes_the_applied_masks_of_either_mode(mode):
     torch.manual_seed(2)

@@ -977,7 +977,8 @@ def to_sparse(
 
     masks: parameter name -> bool mask (``make_masks``' `MaskSet` or any mapping); None takes the
     masks applied by `ramcore.torch.apply_masks`. A layer is converted when `pays` says sparse
-    execution is faster (or always with `force=True`); the others stay dense and masked (their masks
+    execution is faster (or always with `force=True`); layers off the CPU, where that has not been
+    measured, only with `force=True`; the others stay dense and masked (their masks
     are applied again, in the mode they had). Layers inside ``nn.MultiheadAttention`` stay dense
     (it reads their weights directly). Create the optimizer after converting: the converted layers
     have new parameters. Returns layer name -> "sparse" or why it stayed dense.
@@ -1018,6 +1019,13 @@ def to_sparse(
         assert isinstance(weight, Tensor)
         if weight.dtype not in DTYPES:
             plan[name] = f"dense: {weight.dtype} (SparseLinear: float32 or float64)"
+            continue
+        if weight.device.type != "cpu" and not force:
+            # `pays` is the CPU kernels' measurement; torch's CSR kernels on a GPU are unmeasured.
+            plan[name] = (
+                f"dense: sparse execution on {weight.device.type} is not measured to pay "
+                "(benchmarks/gpu.py measures it; force=True converts)"
+            )
             continue
         mask = masks[name + ".weight"]
         d = float(mask.count_nonzero()) / mask.numel()
