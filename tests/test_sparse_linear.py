@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from ramcore import _core  # noqa: E402
-from ramcore.torch import apply_masks, make_masks, masks_of  # noqa: E402
+from ramcore.torch import apply_masks, make_masks, masks_of, remove_masks  # noqa: E402
 from ramcore.torch.sparse import (  # noqa: E402
     PATTERN_BUFFERS,
     PATTERN_WIDTHS,
@@ -170,6 +170,37 @@ def test_empty_mask_gives_the_bias():
     torch.testing.assert_close(y, layer.bias.expand(4, 6), rtol=0, atol=0)
     y.sum().backward()
     assert torch.equal(x.grad, torch.zeros(4, 5)) and layer.values.grad.numel() == 0
+
+
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+@pytest.mark.parametrize("bias", [False, True])
+def test_empty_batch_keeps_the_autograd_graph(backend, bias):
+    """A batch of no samples gives (0, out) and zero gradients, as the dense layer does (not None:
+    an optimizer would then skip the layer's momentum and weight decay on that step)."""
+    layer = SparseLinear(53, 37, torch.rand(37, 53, generator=torch.Generator().manual_seed(1)) < 0.3,
+                         bias=bias, backend=backend)  # fmt: skip
+    x = torch.randn(2, 0, 53, requires_grad=True)
+    y = layer(x)
+    assert y.shape == (2, 0, 37)
+    y.sum().backward()
+    assert x.grad is not None and torch.equal(layer.values.grad, torch.zeros_like(layer.values))
+    assert not bias or torch.equal(layer.bias.grad, torch.zeros(37))
+
+
+def test_autocast_input_runs_in_the_layers_precision():
+    """Under autocast a dense layer hands over bfloat16; the sparse layer computes in float32 (the
+    float32 result of the bfloat16-rounded input), gradients included."""
+    mask = torch.rand(40, 30, generator=torch.Generator().manual_seed(2)) < 0.3
+    layer = SparseLinear(30, 40, mask)
+    x = torch.randn(5, 30).bfloat16().requires_grad_()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+    assert y.dtype == torch.float32
+    torch.testing.assert_close(y, layer(x.detach().float()), rtol=0, atol=0)
+    y.sum().backward()
+    assert x.grad is not None and x.grad.dtype == torch.bfloat16
+    with pytest.raises(TypeError, match="dtype"):  # outside autocast: refused, not converted
+        layer(x.detach())
 
 
 def test_rows_without_entries_and_leading_dims():
@@ -428,6 +459,58 @@ def test_to_sparse_leaves_layers_off_the_cpu_dense_unless_forced():
     assert to_sparse(model, masks)["0"] == "sparse"  # the same layer on the CPU
 
 
+def test_a_layer_used_twice_becomes_one_sparse_layer_at_both_places():
+    """A module at two places is one set of weights: both uses become the same SparseLinear, the
+    model computes what the dense masked one does, and to_dense / load_sparse keep the sharing."""
+    torch.manual_seed(5)
+
+    def net():
+        shared = nn.Linear(600, 600)
+        return nn.Sequential(shared, nn.ReLU(), shared)
+
+    model = net()
+    masks = make_masks(model, "random", 0.05, seed=1)
+    apply_masks(model, masks)
+    x = torch.randn(4, 600)
+    expected = model(x).detach()
+    assert to_sparse(model) == {"0": "sparse"}
+    assert isinstance(model[0], SparseLinear) and model[2] is model[0] and masks_of(model) is None
+    torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-6)
+    fresh = net()
+    load_sparse(fresh, model.state_dict())
+    assert isinstance(fresh[0], SparseLinear) and fresh[2] is fresh[0]
+    torch.testing.assert_close(fresh(x), model(x), rtol=0, atol=0)
+    to_dense(model)
+    assert type(model[0]) is nn.Linear and model[2] is model[0]
+    assert not model[0].weight[~masks["0.weight"]].any()
+
+
+def test_given_masks_stay_applied_on_the_layers_left_dense():
+    """to_sparse(model, masks=...) on a model with no masks applied: the layers that do not pay are
+    masked with the given masks (they would otherwise train unmasked)."""
+    model = nn.Sequential(nn.Linear(600, 600), nn.ReLU(), nn.Linear(600, 10))
+    masks = make_masks(model, "random", 0.05, seed=2, allocation="uniform")
+    plan = to_sparse(model, masks)
+    assert plan["0"] == "sparse" and plan["2"].startswith("dense")
+    state = masks_of(model)
+    assert state is not None and set(state.masks()) == {"2.weight"}
+    assert not model[2].weight[~masks["2.weight"]].any()
+    assert to_sparse(model) == {"2": plan["2"]}  # again: only the masked head is left to look at
+    remove_masks(model)
+    assert to_sparse(model) == {}  # converted, nothing masked: nothing to do
+
+
+def test_frozen_layers_stay_frozen_both_ways():
+    model = nn.Sequential(nn.Linear(600, 600), nn.ReLU(), nn.Linear(600, 600))
+    model[0].requires_grad_(False)
+    to_sparse(model, make_masks(model, "random", 0.05, seed=3, allocation="uniform"))
+    assert not model[0].values.requires_grad and not model[0].bias.requires_grad
+    assert model[2].values.requires_grad and model[2].bias.requires_grad
+    to_dense(model)
+    assert not model[0].weight.requires_grad and not model[0].bias.requires_grad
+    assert model[2].weight.requires_grad
+
+
 @pytest.mark.parametrize("mode", ["inplace", "prune"])
 def test_to_sparse_takes_the_applied_masks_of_either_mode(mode):
     torch.manual_seed(2)
@@ -445,7 +528,9 @@ def test_to_sparse_takes_the_applied_masks_of_either_mode(mode):
 def test_loading_a_checkpoint_adopts_its_pattern():
     a = SparseLinear(12, 7, torch.rand(7, 12, generator=torch.Generator().manual_seed(0)) < 0.3)
     b = SparseLinear(12, 7, torch.rand(7, 12, generator=torch.Generator().manual_seed(1)) < 0.6)
+    values = b.values
     b.load_state_dict(a.state_dict())
+    assert b.values is values  # the same Parameter, resized: an optimizer made before still holds it
     assert torch.equal(b.mask(), a.mask())
     x = torch.randn(3, 12)
     torch.testing.assert_close(b(x), a(x), rtol=0, atol=0)
@@ -589,6 +674,9 @@ def test_bad_inputs_raise_clear_errors():
         to_sparse(nn.Sequential(nn.Linear(5, 6)))
     with pytest.raises(ValueError, match="no parameter named"):
         to_sparse(nn.Sequential(nn.Linear(5, 6)), {"nope.weight": mask})
+    pattern = [getattr(layer, n) for n in PATTERN_BUFFERS + PATTERN_WIDTHS]
+    with pytest.raises(ValueError, match="x has 7 features"):  # the raw operator checks the width
+        sparse_linear_op(torch.randn(2, 7), layer.values, None, *pattern, 1)
 
 
 def test_core_refuses_bad_arrays():

@@ -13,8 +13,8 @@ template <class T>
 T* data_of(const py::array& a, const char* name, std::int64_t size, bool write) {
   // Messages are built only on failure: these checks run on every call of a training step.
   if (!a.dtype().is(py::dtype::of<T>()))
-    enforce(false, std::string(name) + " must have the values' dtype (" + std::string(py::str(py::dtype::of<T>())) +
-                       "), got " + std::string(py::str(a.dtype())));
+    enforce(false, std::string(name) + " must have dtype " + std::string(py::str(py::dtype::of<T>())) +
+                       ", got " + std::string(py::str(a.dtype())));
   if (!(a.flags() & py::array::c_style)) enforce(false, std::string(name) + " must be C-contiguous");
   if (a.size() != size)
     enforce(false, std::string(name) + " must have " + std::to_string(size) + " entries, got " +

@@ -18,6 +18,10 @@ except ImportError as err:  # pragma: no cover - only without torch
     raise ImportError(
         "ramcore.torch needs PyTorch: install it with `pip install torch` (or `pip install ramcore[torch]`)"
     ) from err
+if _torch.__version__ < "2.4":  # torch.library.custom_op (the sparse layers' operators) came in 2.4
+    raise ImportError(
+        f"ramcore.torch needs PyTorch 2.4 or newer, found {_torch.__version__}: pip install -U torch"
+    )
 
 from . import distributed, zoo
 from .apply import MaskState, apply_masks, attach_saved_masks, masks_of, remove_masks

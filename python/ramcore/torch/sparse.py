@@ -82,10 +82,14 @@ def _numpy(t: Tensor | None) -> Any:
     return None if t is None else t.detach().numpy()
 
 
+def _blocks(cols: int, block_cols: int) -> int:
+    """column_blocks(cols, block_cols) of the core: at least one block."""
+    return max(1, -(-cols // block_cols))
+
+
 def _rows(indptr: Tensor, cols: int, block_cols: int) -> int:
-    """Rows of a blocked pattern: its indptr has column_blocks(cols, block_cols) * rows + 1 entries."""
-    blocks = max(1, -(-cols // block_cols))
-    return (indptr.shape[0] - 1) // blocks
+    """Rows of a blocked pattern: its indptr has _blocks(cols, block_cols) * rows + 1 entries."""
+    return (indptr.shape[0] - 1) // _blocks(cols, block_cols)
 
 
 def spmm(
@@ -186,6 +190,10 @@ def sparse_linear_op(
     pattern (blocks of `block_cols` columns), (t_indptr, t_indices, t_order) Wᵀ's (`t_block_cols`),
     both reading `values` (W's kept weights in CSR order) through their order. The backward pass is
     `sparse_linear_backward`."""
+    rows, cols = _rows(indptr, x.shape[1], block_cols), x.shape[1]
+    sizes = (indptr.shape[0] - 1, t_indptr.shape[0] - 1)
+    if sizes != (_blocks(cols, block_cols) * rows, _blocks(rows, t_block_cols) * cols):
+        raise ValueError(f"x has {cols} features, not the pattern's columns: x must be (m, in_features)")
     y = spmm(indptr, indices, values, order, _pack(x, threads), threads, block_cols)
     return _unpack(y, x.shape[0], bias, threads)
 
@@ -293,7 +301,7 @@ def _blocked(rows: Any, cols: Any, n_rows: int, n_cols: int) -> tuple[Tensor, Te
     within a segment, so a row is summed in its CSR order. The block width grows as the pattern gets
     sparser (``_core.sparse_block_cols``: a row keeps about 4 or more entries per block)."""
     width = _core.sparse_block_cols(n_rows, n_cols, len(cols))
-    blocks = max(1, -(-n_cols // width))
+    blocks = _blocks(n_cols, width)
     segment = cols // width * n_rows + rows
     order = np.lexsort((cols, segment))
     indptr = np.zeros(blocks * n_rows + 1, dtype=np.int64)
@@ -470,6 +478,8 @@ class SparseLinear(nn.Module):
             if isinstance(bias, Tensor):
                 assert self.bias is not None
                 self.bias.copy_(bias.detach())
+                self.bias.requires_grad_(bias.requires_grad)  # a frozen layer stays frozen
+        self.values.requires_grad_(w.requires_grad)
         self.train(dense.training)
         return self.to(w.device)
 
@@ -492,6 +502,8 @@ class SparseLinear(nn.Module):
             if self.bias is not None:
                 assert out.bias is not None
                 out.bias.copy_(self.bias.detach())
+                out.bias.requires_grad_(self.bias.requires_grad)  # a frozen layer stays frozen
+        out.weight.requires_grad_(self.values.requires_grad)
         out.train(self.training)
         return out
 
@@ -553,8 +565,13 @@ class SparseLinear(nn.Module):
             shape = (self.out_features, self.in_features)
             self._set_pattern(_mask_of(indptr.cpu(), indices.cpu(), shape), self.values.device)
             if self.values.shape != indices.shape:
-                self.values = nn.Parameter(self.values.new_empty(indices.shape))
+                # The same Parameter object, resized: an optimizer made before loading still holds
+                # it (its state, if any, no longer fits and says so at its next step).
+                self.values.data = self.values.new_empty(indices.shape)
         super()._load_from_state_dict(state_dict, prefix, *args)
+
+
+LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
 def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
@@ -570,6 +587,10 @@ def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
         )
     if values.dtype not in DTYPES:
         raise TypeError(f"SparseLinear runs in float32 or float64, the layer is {values.dtype}: use .float()")
+    if x.dtype in LOW_PRECISION and torch.is_autocast_enabled(x.device.type):
+        # Under autocast a dense layer before this one hands over float16/bfloat16; the sparse
+        # kernels compute in the layer's own precision (as autocast does for ops it cannot lower).
+        x = x.to(values.dtype)
     if x.dtype != values.dtype:
         other = f" (or the layer with .to({x.dtype}))" if x.dtype in DTYPES else ""
         raise TypeError(
@@ -581,10 +602,6 @@ def sparse_linear(x: Tensor, layer: SparseLinear) -> Tensor:
         raise ValueError(f"input must have shape {want}, got {tuple(x.shape)}")
     lead = x.shape[:-1]
     x2 = x.reshape(-1, layer.in_features)
-    m = x2.shape[0]
-    if m == 0:
-        empty: Tensor = x2.new_zeros((*lead, layer.out_features))
-        return empty if bias is None else empty + bias
     if layer.backend == "torch" or x.device.type != "cpu":
         y: Tensor = torch_csr_linear(x2.contiguous(), values, bias, layer.indptr, layer.indices)
     else:
@@ -960,9 +977,14 @@ def pays(in_features: int, out_features: int, density: float, kernel_size: int |
 
 
 def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
-    parent_name, _, attr = name.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
-    setattr(parent, attr, new)
+    """Put `new` wherever the module at `name` sits in `model`: a module used at several places is
+    one module with one set of weights, so every use gets the same replacement."""
+    old = model.get_submodule(name)
+    for path, module in list(model.named_modules(remove_duplicate=False)):
+        if module is old and path:
+            parent_name, _, attr = path.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            setattr(parent, attr, new)
 
 
 def to_sparse(
@@ -976,12 +998,14 @@ def to_sparse(
     convolutions for `SparseConv1x1` layers, masked k×k ``nn.Conv2d`` for `SparseConv2d`), in place.
 
     masks: parameter name -> bool mask (``make_masks``' `MaskSet` or any mapping); None takes the
-    masks applied by `ramcore.torch.apply_masks`. A layer is converted when `pays` says sparse
-    execution is faster (or always with `force=True`); layers off the CPU, where that has not been
-    measured, only with `force=True`; the others stay dense and masked (their masks
-    are applied again, in the mode they had). Layers inside ``nn.MultiheadAttention`` stay dense
-    (it reads their weights directly). Create the optimizer after converting: the converted layers
-    have new parameters. Returns layer name -> "sparse" or why it stayed dense.
+    masks applied by `ramcore.torch.apply_masks` (none applied on a model converted already: nothing
+    to do, returns {}). A layer is converted when `pays` says sparse execution is faster (or always
+    with `force=True`); layers off the CPU, where that has not been measured, only with
+    `force=True`. The others stay dense and masked: their masks are applied again, in the mode they
+    had (given ones in the default mode). A module used at several places becomes one
+    `SparseLinear` at all of them. Layers inside ``nn.MultiheadAttention`` stay dense (it reads
+    their weights directly). Create the optimizer after converting: the converted layers have new
+    parameters. Returns layer name -> "sparse" or why it stayed dense.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -992,6 +1016,8 @@ def to_sparse(
     applied: dict[str, Tensor] = state.masks() if state is not None else {}
     mode, persistent = (state.mode, state.persistent) if state is not None else ("inplace", False)
     if masks is None:
+        if state is None and any(isinstance(m, SparseLinear) for m in model.modules()):
+            return {}  # converted already, nothing else masked: nothing to do
         if state is None:
             raise ValueError("masks: model has no masks applied (ramcore.torch.apply_masks); pass masks=")
         masks = applied
@@ -1044,7 +1070,7 @@ def to_sparse(
             in_f, out_f = _features(module) or (0, 0)
             mask = _check_mask(masks[name + ".weight"].reshape(out_f, in_f), (out_f, in_f))
             _replace(model, name, _to_sparse_module(module, mask, threads))
-    left = {n: m for n, m in applied.items() if plan.get(n.rpartition(".")[0]) != "sparse"}
+    left = {n: m for n, m in {**applied, **masks}.items() if plan.get(n.rpartition(".")[0]) != "sparse"}
     if left:
         apply_masks(model, left, mode=mode, persistent=persistent)
     return plan
