@@ -298,6 +298,8 @@ def test_sketch_size_formula():
     # Achlioptas: k = ceil(2 ln(2 m / delta) / (eps^2/2 - eps^3/3))
     assert sketch_size(0.5, 1000, 0.01) == math.ceil(2 * math.log(2e5) / (0.125 - 0.125 / 3))
     assert sketch_size(0.1, 10**6) > sketch_size(0.2, 10**6) > sketch_size(0.2, 10**3)
+    # a subnormal delta: 2 m / delta overflows, ln(2 m) - ln(delta) does not (found by the fuzz test)
+    assert sketch_size(0.3, 100, 5e-324) == math.ceil(2 * (math.log(200) + 744.4400719) / (0.045 - 0.009))
 
 
 def test_auto_method_switches_to_the_sketch_for_large_components():

@@ -93,7 +93,8 @@ def sketch_size(epsilon: float, edges: int, delta: float = 0.01) -> int:
     epsilon, delta = _epsilon(epsilon), _delta(delta)
     edges = max(nonnegative_int(edges, "edges"), 1)
     denominator = epsilon**2 / 2 - epsilon**3 / 3  # 0.0 once epsilon**2 underflows
-    rows = 2.0 * math.log(2.0 * edges / delta) / denominator if denominator > 0 else math.inf
+    log_term = math.log(2.0 * edges) - math.log(delta)  # ln(2 edges / delta), finite for a subnormal delta
+    rows = 2.0 * log_term / denominator if denominator > 0 else math.inf
     if not rows < 2**63:
         raise ValueError(f"epsilon = {epsilon!r} is too small: the sketch would need over 2**63 rows")
     return math.ceil(rows)
