@@ -108,6 +108,8 @@ def _cli(*args):
         (("certify", "lps", "5", "13", "--tol", "abc"), r"argument --tol: expected a number in \(0, 1\)"),
         (("lps", "5", "13", "--threads", "99999"), "expected a positive integer <= 1024"),
         (("lps", "5", "13", "--save", "/nonexistent/g.npz"), "/nonexistent does not exist"),
+        (("lps", "5", "13", "--save", ""), "--save: the file name is empty"),
+        (("lps", "5", "13", "--save", "/proc/g.npz"), "--save /proc/g.npz: cannot write in the folder /proc"),
     ],
 )
 def test_cli_refuses_before_work(args, message):

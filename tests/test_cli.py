@@ -68,7 +68,9 @@ def test_params():
     [
         (("lps", "4", "13"), "p must be an odd prime, got 4"),
         (("lps", "5", "5"), "distinct"),
-        (("lps", "11", "3"), "allow_multigraph"),
+        (("lps", "11", "3"), "pass --allow-multigraph"),  # the flag, not the keyword argument
+        (("certify", "lps", "11", "3"), "pass --allow-multigraph"),
+        (("params", "--min-vertices", "10", "--max-vertices", "5"), "must be at least min_vertices"),
         (("lps", "5", "4001"), "needs about"),
         (("biregular", "7", "0"), "l must be an integer >= 1"),
         (("biregular", "8", "3"), "q must be a prime"),

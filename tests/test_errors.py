@@ -1,5 +1,7 @@
 """Every bad input raises a clear Python exception naming the argument; none crashes."""
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -113,6 +115,23 @@ def test_lps_parameters_bad_arguments():
         ramcore.lps_parameters(q_max=10**6)
     with pytest.raises(TypeError, match="p_max must be an integer"):
         ramcore.lps_parameters(p_max="big")
+    with pytest.raises(ValueError, match="target_vertices must be a positive integer"):
+        ramcore.lps_parameters(target_vertices=-1)
+    with pytest.raises(ValueError, match=r"max_vertices \(5\) must be at least min_vertices \(10\)"):
+        ramcore.lps_parameters(min_vertices=10, max_vertices=5)
+
+
+def test_nan_deflation_vectors_are_named():
+    graph = ramcore.lps_graph(5, 13)
+    with pytest.raises(ValueError, match="deflate must be finite"):
+        ramcore.eigs(graph, 2, deflate=np.full((graph.num_vertices, 1), np.nan))
+
+
+def test_missing_networkx_says_how_to_install_it(monkeypatch):
+    graph = ramcore.lps_graph(5, 13)
+    monkeypatch.setitem(sys.modules, "networkx", None)  # import networkx raises ImportError
+    with pytest.raises(ImportError, match=r"pip install 'ramcore\[networkx\]'"):
+        graph.to_networkx()
 
 
 def test_number_theory_bad_arguments():

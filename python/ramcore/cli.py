@@ -21,6 +21,7 @@ import argparse
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 
 
@@ -109,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--threads", type=_threads, default=None, help="worker threads (default: all)")
         p.add_argument("--save", metavar="FILE.npz", help="save the CSR matrix with scipy.sparse.save_npz")
 
-    cert = sub.add_parser("certify", help="certify a graph as Ramanujan by its spectrum (Lanczos)")
+    cert = sub.add_parser(
+        "certify", help="certify a graph as Ramanujan by its spectrum (Lanczos or representations)"
+    )
     fam = cert.add_subparsers(dest="family", required=True)
     cl = fam.add_parser("lps", help="X^{p,q}")
     cl.add_argument("p", type=_int)
@@ -119,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="compute neighbours on the fly instead of building the CSR (large q)",
     )
-    cl.add_argument("--allow-multigraph", action="store_true")
+    cl.add_argument("--allow-multigraph", action="store_true", help="accept q < 2 sqrt(p) (multigraph)")
     cl.add_argument(
         "--method",
         choices=("auto", "representations", "two-pass", "thick-restart"),
@@ -149,14 +152,19 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     par = sub.add_parser("params", help="list admissible LPS (p, q) pairs")
-    par.add_argument("--p-max", type=_positive_int, default=97)
-    par.add_argument("--q-max", type=_positive_int, default=211)
-    par.add_argument("--min-vertices", type=_count, default=0)
-    par.add_argument("--max-vertices", type=_positive_int, default=None)
-    par.add_argument("--degree", type=_positive_int, default=None)
+    par.add_argument("--p-max", type=_positive_int, default=97, help="largest p (default 97)")
+    par.add_argument("--q-max", type=_positive_int, default=211, help="largest q (default 211)")
+    par.add_argument("--min-vertices", type=_count, default=0, help="fewest vertices")
+    par.add_argument("--max-vertices", type=_positive_int, default=None, help="most vertices")
+    par.add_argument("--degree", type=_positive_int, default=None, help="only degree p + 1 = DEGREE")
     group = par.add_mutually_exclusive_group()
-    group.add_argument("--bipartite", dest="bipartite", action="store_const", const=True, default=None)
-    group.add_argument("--non-bipartite", dest="bipartite", action="store_const", const=False)
+    group.add_argument(
+        "--bipartite", dest="bipartite", action="store_const", const=True, default=None,
+        help="only bipartite graphs (p not a square mod q)",
+    )  # fmt: skip
+    group.add_argument(
+        "--non-bipartite", dest="bipartite", action="store_const", const=False, help="only non-bipartite ones"
+    )
     par.add_argument(
         "--target-vertices",
         type=_positive_int,
@@ -232,13 +240,18 @@ def _check_device(device: str) -> None:
 def _check_output(path: str | None, flag: str, suffixes: Sequence[str] = ()) -> None:
     """Fail before any work when `path` cannot be written: its folder must exist (and be a
     folder), and its suffix be one of `suffixes` when given."""
-    if not path:
+    if path is None:
         return
+    if not path:
+        raise ValueError(f"{flag}: the file name is empty")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"{flag} {path}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"{flag} {path}: the folder {folder} is not writable")
+    try:  # a real write: os.access says yes to root on read-only or virtual file systems
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise ValueError(f"{flag} {path}: cannot write in the folder {folder} ({err.strerror})") from None
     if os.path.isdir(path):
         raise ValueError(f"{flag} {path}: is a folder, expected a file name")
     if suffixes and os.path.splitext(path)[1].lower() not in suffixes:
@@ -262,11 +275,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (ValueError, TypeError, MemoryError, OSError, ImportError) as err:
-        print(f"ramcore: error: {err}", file=sys.stderr)
+        print(f"ramcore: error: {_in_cli_words(str(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ramcore: interrupted", file=sys.stderr)
         return 130
+
+
+# The library's messages name its keyword arguments; on the command line they are flags.
+_FLAGS = {"allow_multigraph=True": "--allow-multigraph"}
+
+
+def _in_cli_words(message: str) -> str:
+    for keyword, flag in _FLAGS.items():
+        message = message.replace(keyword, flag)
+    return message
 
 
 def _dispatch(args: argparse.Namespace) -> int:

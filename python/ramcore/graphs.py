@@ -21,7 +21,8 @@ import scipy.sparse as sp
 from . import _core
 from .field import odd_primes
 from .groups import PGL2, PSL2
-from .validation import as_int, check_memory, format_bytes, odd_prime
+from .interop import networkx
+from .validation import as_int, check_memory, format_bytes, nonnegative_int, odd_prime, positive_int
 from .validation import threads as _threads
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -136,7 +137,7 @@ def _csr(indptr: Any, indices: Any, data: Any, shape: tuple[int, int]) -> sp.csr
 
 
 def _to_networkx(matrix: sp.csr_array, force: bool, bipartite_rows: int | None = None) -> nx.Graph:
-    import networkx as nx
+    nx = networkx()
 
     if matrix.nnz > NETWORKX_MAX_EDGES and not force:
         raise ValueError(
@@ -313,9 +314,7 @@ class LPSGraph:
         """networkx Graph (MultiGraph weights as 'weight'); refused for big graphs unless force."""
         g = _to_networkx(self.adjacency, force)
         if self.bipartite:
-            import networkx as nx
-
-            nx.set_node_attributes(g, dict(enumerate(self.side.tolist())), "bipartite")  # type: ignore[union-attr]
+            networkx().set_node_attributes(g, dict(enumerate(self.side.tolist())), "bipartite")  # type: ignore[union-attr]
         return g
 
     def summary(self) -> str:
@@ -441,8 +440,11 @@ def lps_parameters(
         raise TypeError(f"bipartite must be True, False or None, got {bipartite!r}")
     if not isinstance(guaranteed_simple, bool):
         raise TypeError(f"guaranteed_simple must be a bool, got {guaranteed_simple!r}")
-    min_vertices = as_int(min_vertices, "min_vertices")
-    max_vertices = None if max_vertices is None else as_int(max_vertices, "max_vertices")
+    min_vertices = nonnegative_int(min_vertices, "min_vertices")
+    max_vertices = None if max_vertices is None else nonnegative_int(max_vertices, "max_vertices")
+    if max_vertices is not None and max_vertices < min_vertices:
+        raise ValueError(f"max_vertices ({max_vertices}) must be at least min_vertices ({min_vertices})")
+    t = None if target_vertices is None else positive_int(target_vertices, "target_vertices")
     degree = None if degree is None else as_int(degree, "degree")
     if degree is not None and not (4 <= degree <= MAX_P + 1 and _core.is_prime(degree - 1)):
         raise ValueError(f"degree must be p + 1 for an odd prime p <= {MAX_P}, got {degree}")
@@ -461,8 +463,7 @@ def lps_parameters(
                 continue
             side = n // 2 if bip else n
             out.append(LPSParameters(p, q, n, p + 1, bip, (side, side), (p + 1) / side, q > 2 * math.sqrt(p)))
-    if target_vertices is not None:
-        t = as_int(target_vertices, "target_vertices")
+    if t is not None:
         out.sort(key=lambda r: (abs(r.vertices - t), r.vertices, r.p))
     else:
         out.sort(key=lambda r: (r.vertices, r.p, r.q))

@@ -22,9 +22,20 @@ __all__ = [
     "check_symmetric",
     "from_torch",
     "is_torch",
+    "networkx",
     "refuse_complex",
     "to_torch_like",
 ]
+
+
+def networkx() -> Any:
+    """The networkx module (an optional dependency), or an ImportError that says how to get it."""
+    try:
+        import networkx as nx
+    except ImportError as err:
+        hint = "the conversion to networkx needs it: pip install 'ramcore[networkx]'"
+        raise ImportError(f"{err}: {hint}") from None
+    return nx
 
 
 class DeviceWarning(UserWarning):

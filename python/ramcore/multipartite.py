@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from .interop import refuse_complex
+from .interop import networkx, refuse_complex
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -99,9 +99,7 @@ class MultipartiteGraph:
 
         For small graphs: networkx stores about 500 bytes per edge.
         """
-        import networkx as nx
-
-        g: Any = nx.DiGraph()
+        g: Any = networkx().DiGraph()
         g.add_nodes_from((i, {"partition": int(p)}) for i, p in enumerate(self.partition))
         coo = self.adjacency.tocoo()
         g.add_weighted_edges_from(zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist()))

@@ -184,9 +184,10 @@ def two_pass_keep_bytes() -> int:
 def _basis_memory(n: int, k: int, ncv: int | None, two_pass: bool = False, extra_vectors: int = 0) -> None:
     """MemoryError before a solve whose Lanczos vectors (and `extra_vectors` more) would not fit."""
     m = 4 if two_pass else min(ncv or max(2 * k + 1, 20), n)  # the core caps the basis at n
-    check_memory(
-        8 * n * (m + 6 + extra_vectors), f"the Lanczos basis ({n:,} x {m + 1})", "use a smaller ncv or graph"
-    )
+    fix = "use a smaller graph" if two_pass else "use a smaller ncv or graph"
+    if two_pass:  # it keeps 4 vectors already: only a smaller graph, or no n-vectors at all, helps
+        fix += " (an LPS graph: certify by the group's representations, which forms no n-vector)"
+    check_memory(8 * n * (m + 6 + extra_vectors), f"the Lanczos basis ({n:,} x {m + 1})", fix)
 
 
 def _deflation(deflate: Any, n: int) -> FloatArray | None:
@@ -204,6 +205,8 @@ def _deflation(deflate: Any, n: int) -> FloatArray | None:
         y = y[:, None]
     if y.ndim != 2 or y.shape[0] != n:
         raise ValueError(f"deflate must have shape ({n},) or ({n}, r), got {y.shape}")
+    if not np.isfinite(y).all():
+        raise ValueError("deflate must be finite: it holds NaN or infinite entries")
     if y.shape[1] == 0:
         return None
     q, r = np.linalg.qr(y)

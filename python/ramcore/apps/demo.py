@@ -196,9 +196,10 @@ HEADER = (
 
 def _format_row(r: DemoRow) -> str:
     acc = f"{100 * r.accuracy_mean:6.2f} ± {100 * r.accuracy_std:4.2f}"
+    ds, dr = (round(v, 3) + 0.0 for v in (r.delta_s, r.delta_r))  # + 0.0: no "-0.000"
     return (
         f"{r.model:5s} {r.method:17s} {r.target_density:7.3f} {r.density:8.4f} {acc:>15s} "
-        f"{r.delta_s:7.3f} {r.delta_r:7.3f} {r.seconds:6.1f}"
+        f"{ds:7.3f} {dr:7.3f} {r.seconds:6.1f}"
     )
 
 

@@ -74,10 +74,10 @@ def biadjacency(matrix: Any, layout: str = "torch") -> sp.csr_array:
         m = sp.csr_array(cast(Any, w))
         return m.T.tocsr() if layout == "torch" else m
     arr = np.asarray(w)
-    if arr.ndim < 2:
-        raise ValueError(f"matrix must have at least 2 dimensions, got shape {arr.shape}")
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise TypeError(f"matrix must be numeric or boolean, got dtype {arr.dtype}")
+    if arr.ndim < 2:
+        raise ValueError(f"matrix must have at least 2 dimensions, got shape {arr.shape}")
     if layout == "torch":
         arr = view(arr)  # math.prod, not -1: an empty layer keeps its shape
     elif arr.ndim != 2:
@@ -101,12 +101,12 @@ def dense_biadjacency(array: Any, name: str) -> FloatArray:
     the input already is float64."""
     refuse_complex(array, name)
     arr = np.asarray(array)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
     if arr.ndim < 2:
         raise ValueError(
             f"{name} must have at least 2 dimensions ((out, in) or (out, in, kh, kw)), got shape {arr.shape}"
         )
-    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
-        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
     b = np.asarray(view(arr), dtype=np.float64)
     check_weights(b, name)
     return b
