@@ -1,9 +1,10 @@
 """Issue 14's bad inputs: each raises a TypeError/ValueError naming the argument, the value and what
 is allowed (the fuzz suite, tests/test_fuzz.py, draws many more)."""
 
+import contextlib
+import io
 import re
-import subprocess
-import sys
+import types
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import scipy.sparse as sp
 
 import ramcore
 from ramcore import validation
+from ramcore.cli import main
 
 
 @pytest.mark.parametrize(
@@ -92,9 +94,15 @@ def test_encode_wrong_input_shape_is_a_value_error():
 
 
 def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "ramcore", *args], capture_output=True, text=True, timeout=120
-    )
+    """`ramcore ARGS` in this process (tests/test_cli.py runs the real console script): its exit
+    status and stderr, argparse's own refusals (SystemExit) included."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(list(args))
+        except SystemExit as exit_:
+            code = exit_.code
+    return types.SimpleNamespace(returncode=code, stderr=err.getvalue())
 
 
 @pytest.mark.parametrize(
