@@ -187,11 +187,12 @@ def test_empty_batch_keeps_the_autograd_graph(backend, bias):
     assert not bias or torch.equal(layer.bias.grad, torch.zeros(37))
 
 
-def test_autocast_input_runs_in_the_layers_precision():
+@pytest.mark.parametrize("backend", ["auto", "torch"])
+def test_autocast_input_runs_in_the_layers_precision(backend):
     """Under autocast a dense layer hands over bfloat16; the sparse layer computes in float32 (the
-    float32 result of the bfloat16-rounded input), gradients included."""
+    float32 result of the bfloat16-rounded input), gradients included, on either path."""
     mask = torch.rand(40, 30, generator=torch.Generator().manual_seed(2)) < 0.3
-    layer = SparseLinear(30, 40, mask)
+    layer = SparseLinear(30, 40, mask, backend=backend)
     x = torch.randn(5, 30).bfloat16().requires_grad_()
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y = layer(x)
@@ -485,6 +486,28 @@ def test_a_layer_used_twice_becomes_one_sparse_layer_at_both_places():
     assert not model[0].weight[~masks["0.weight"]].any()
 
 
+def test_bad_masks_are_refused_before_the_model_changes():
+    model = nn.Sequential(nn.Linear(600, 600), nn.ReLU(), nn.Linear(600, 10))
+    masks = make_masks(model, "random", 0.05, seed=2, allocation="uniform")
+    apply_masks(model, masks)
+    bad = {"0.weight": masks["0.weight"], "2.weight": torch.ones(3, 3, dtype=torch.bool)}
+    with pytest.raises(ValueError, match=r"masks\['2.weight'\] must be a bool tensor of the weight's shape"):
+        to_sparse(model, bad)
+    with pytest.raises(ValueError, match="0/1"):
+        to_sparse(model, {**masks, "2.weight": torch.full((10, 600), 0.5)})
+    assert type(model[0]) is nn.Linear and set(masks_of(model).masks()) == {"0.weight", "2.weight"}
+
+
+def test_a_projection_shared_with_attention_stays_dense():
+    """nn.MultiheadAttention reads out_proj.weight directly: the module stays dense at every use."""
+    mha = nn.MultiheadAttention(512, 4, batch_first=True)
+    model = nn.ModuleDict({"head": mha.out_proj, "mha": mha})  # met first outside the attention
+    masks = {"head.weight": torch.rand(512, 512, generator=torch.Generator().manual_seed(3)) < 0.05}
+    plan = to_sparse(model, masks)
+    assert plan == {"head": "dense: inside nn.MultiheadAttention"}
+    assert model["head"] is mha.out_proj and not isinstance(mha.out_proj, SparseLinear)
+
+
 def test_given_masks_stay_applied_on_the_layers_left_dense():
     """to_sparse(model, masks=...) on a model with no masks applied: the layers that do not pay are
     masked with the given masks (they would otherwise train unmasked)."""
@@ -529,8 +552,11 @@ def test_loading_a_checkpoint_adopts_its_pattern():
     a = SparseLinear(12, 7, torch.rand(7, 12, generator=torch.Generator().manual_seed(0)) < 0.3)
     b = SparseLinear(12, 7, torch.rand(7, 12, generator=torch.Generator().manual_seed(1)) < 0.6)
     values = b.values
+    b(torch.randn(2, 12)).sum().backward()
     b.load_state_dict(a.state_dict())
     assert b.values is values  # the same Parameter, resized: an optimizer made before still holds it
+    assert b.values.grad is None  # the old pattern's gradient is dropped: the next backward works
+    b(torch.randn(2, 12)).sum().backward()
     assert torch.equal(b.mask(), a.mask())
     x = torch.randn(3, 12)
     torch.testing.assert_close(b(x), a(x), rtol=0, atol=0)
@@ -677,6 +703,8 @@ def test_bad_inputs_raise_clear_errors():
     pattern = [getattr(layer, n) for n in PATTERN_BUFFERS + PATTERN_WIDTHS]
     with pytest.raises(ValueError, match="x has 7 features"):  # the raw operator checks the width
         sparse_linear_op(torch.randn(2, 7), layer.values, None, *pattern, 1)
+    with pytest.raises(ValueError, match="x must be 2-d"):
+        sparse_linear_op(torch.randn(5), layer.values, None, *pattern, 1)
 
 
 def test_core_refuses_bad_arrays():

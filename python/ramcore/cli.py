@@ -296,7 +296,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     """Run the command in `args` (parsed and checked) from `ramcore.apps`."""
     if args.command in ("lps", "biregular", "params", "certify", "spectrum"):
         _check_output(getattr(args, "save", None), "--save", (".csv",) if args.command == "spectrum" else ())
-        if getattr(args, "plot", None):
+        if getattr(args, "plot", None) is not None:
             try:
                 from matplotlib.backend_bases import FigureCanvasBase
             except ImportError as err:

@@ -190,6 +190,8 @@ def sparse_linear_op(
     pattern (blocks of `block_cols` columns), (t_indptr, t_indices, t_order) Wᵀ's (`t_block_cols`),
     both reading `values` (W's kept weights in CSR order) through their order. The backward pass is
     `sparse_linear_backward`."""
+    if x.dim() != 2:
+        raise ValueError(f"x must be 2-d (m, in_features), got shape {tuple(x.shape)}")
     rows, cols = _rows(indptr, x.shape[1], block_cols), x.shape[1]
     sizes = (indptr.shape[0] - 1, t_indptr.shape[0] - 1)
     if sizes != (_blocks(cols, block_cols) * rows, _blocks(rows, t_block_cols) * cols):
@@ -565,9 +567,10 @@ class SparseLinear(nn.Module):
             shape = (self.out_features, self.in_features)
             self._set_pattern(_mask_of(indptr.cpu(), indices.cpu(), shape), self.values.device)
             if self.values.shape != indices.shape:
-                # The same Parameter object, resized: an optimizer made before loading still holds
-                # it (its state, if any, no longer fits and says so at its next step).
+                # The same Parameter object, resized, so an optimizer made before loading still
+                # holds it (its state, of the old pattern, must be made anew: docs/sparse.md).
                 self.values.data = self.values.new_empty(indices.shape)
+                self.values.grad = None  # of the old pattern
         super()._load_from_state_dict(state_dict, prefix, *args)
 
 
@@ -632,7 +635,7 @@ def torch_csr_linear(
     values): the GPU path of `SparseLinear`. A custom operator (with a fake implementation and its
     autograd registered) so that ``torch.compile(fullgraph=True)`` takes it whole. The backward pass
     is `torch_csr_linear_backward`."""
-    with _quiet_csr():
+    with _quiet_csr(), torch.autocast(x.device.type, enabled=False):  # computes in the layer's dtype
         y = (_csr(indptr, indices, values, x.shape[1]) @ x.t()).t().contiguous()
     return y + bias if bias is not None else y
 
@@ -656,7 +659,7 @@ def torch_csr_linear_backward(
     ``torch.sparse.sampled_addmm`` (whose values come in the pattern's CSR order, the order of
     `values`); a gradient not asked for is an empty tensor."""
     grad_x, grad_values = x.new_empty((0,)), values.new_empty((0,))
-    with _quiet_csr():
+    with _quiet_csr(), torch.autocast(x.device.type, enabled=False):
         if input_grad:
             w = _csr(indptr, indices, values, x.shape[1])
             grad_x = (w.t().to_sparse_csr() @ grad.t()).t().contiguous()
@@ -1032,17 +1035,28 @@ def to_sparse(
     if unknown:
         raise ValueError(f"masks: no parameter named {unknown} in the model")
     modules = dict(model.named_modules())
+    # nn.MultiheadAttention reads its projections' weights directly: they stay dense wherever else
+    # the same module is used too.
+    attention = [a for a in model.modules() if isinstance(a, nn.MultiheadAttention)]
+    in_attention = {id(m) for a in attention for m in a.modules()}
     plan: dict[str, str] = {}
+    checked: dict[str, Tensor] = {}  # every mask checked before the model changes
     for name, module in modules.items():
         features = _features(module)
         if features is None or (name + ".weight") not in masks or isinstance(module, SparseLinear):
             continue
-        parent = modules.get(name.rpartition(".")[0]) if "." in name else (model if name else None)
-        if isinstance(parent, nn.MultiheadAttention):
-            plan[name] = "dense: inside nn.MultiheadAttention"
-            continue
         weight = module.weight
         assert isinstance(weight, Tensor)
+        key = name + ".weight"
+        mask = masks[key]
+        if not isinstance(mask, Tensor) or tuple(mask.shape) != tuple(weight.shape):
+            got = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
+            shape = tuple(weight.shape)
+            raise ValueError(f"masks[{key!r}] must be a bool tensor of the weight's shape {shape}, got {got}")
+        checked[key] = _check_mask(mask.reshape(features[1], features[0]), (features[1], features[0]))
+        if id(module) in in_attention:
+            plan[name] = "dense: inside nn.MultiheadAttention"
+            continue
         if weight.dtype not in DTYPES:
             plan[name] = f"dense: {weight.dtype} (SparseLinear: float32 or float64)"
             continue
@@ -1053,8 +1067,7 @@ def to_sparse(
                 "(benchmarks/gpu.py measures it; force=True converts)"
             )
             continue
-        mask = masks[name + ".weight"]
-        d = float(mask.count_nonzero()) / mask.numel()
+        d = float(checked[key].count_nonzero()) / checked[key].numel()
         kernel = module.kernel_size if isinstance(module, nn.Conv2d) else (1, 1)
         if force or pays(*features, d, (int(kernel[0]), int(kernel[-1]))):
             plan[name] = "sparse"
@@ -1066,11 +1079,12 @@ def to_sparse(
         remove_masks(model)
     for name, how in plan.items():
         if how == "sparse":
-            module = modules[name]
-            in_f, out_f = _features(module) or (0, 0)
-            mask = _check_mask(masks[name + ".weight"].reshape(out_f, in_f), (out_f, in_f))
-            _replace(model, name, _to_sparse_module(module, mask, threads))
-    left = {n: m for n, m in {**applied, **masks}.items() if plan.get(n.rpartition(".")[0]) != "sparse"}
+            _replace(model, name, _to_sparse_module(modules[name], checked[name + ".weight"], threads))
+    left = {n: m for n, m in applied.items() if plan.get(n.rpartition(".")[0]) != "sparse"}
+    for name, how in plan.items():  # the layers left dense keep (or get) the masks they were given
+        if how != "sparse":
+            shape = modules[name].get_parameter("weight").shape
+            left[name + ".weight"] = checked[name + ".weight"].reshape(shape)
     if left:
         apply_masks(model, left, mode=mode, persistent=persistent)
     return plan
