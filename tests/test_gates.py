@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,6 +131,26 @@ def test_report_joint_rows_and_seed003_delta_r_against_dense() -> None:
     assert "weight_ih_l0[joint]" in table and "dR003" in table
     plain = report(model, masks, print_table=False, raw=False)  # joint rows only when asked
     assert [(r.name, r.piece) for r in plain] == [n for n in expect if n[1] >= 0]
+
+
+MASKS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "masks.md"
+
+
+@pytest.mark.skipif(not MASKS_PAGE.exists(), reason="needs the repository's docs")
+def test_the_documented_lstm_report_figures_are_what_report_gives() -> None:
+    """docs/masks.md quotes report(joint=True) on nn.LSTM(28, 64) at 10 %: the masks are
+    deterministic, so the quoted figures must be today's (they went stale once unnoticed)."""
+    model = nn.LSTM(28, 64)
+    rows = report(model, make_masks(model, "ramanujan", 0.1, allocation="uniform"), joint=True,
+                  print_table=False, raw=False)  # fmt: skip
+
+    def quoted(r):
+        return "/".join(f"{v:+.3f}".replace("-", "−") for v in (r.delta_s, r.delta_r, r.delta_r_avg))
+
+    text = " ".join(MASKS_PAGE.read_text().split())
+    gates = {quoted(r) for r in rows if r.name == "weight_ih_l0" and r.piece >= 0}
+    joint = [quoted(r) for r in rows if r.name == "weight_ih_l0" and r.piece < 0]
+    assert len(gates) == 1 and f"ΔS/ΔR/ΔR₀₀₃ {gates.pop()}, the joint {joint[0]};" in text
 
 
 def test_seed003_delta_r_differs_from_seed001_on_an_unbalanced_layer() -> None:
