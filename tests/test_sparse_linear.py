@@ -734,6 +734,12 @@ def test_core_refuses_bad_arrays():
         spmm_(panels=2)
     with pytest.raises(ValueError, match="order"):
         spmm_(order=np.array([0, 5], dtype=np.int64))
+    # from two panels on spmm checks the order in the gather that reads it
+    x2, out2 = np.zeros((2, 3, lanes), np.float32), np.zeros((2, 2, lanes), np.float32)
+    spmm_(order=np.array([1, 0], dtype=np.int64), x=x2, out=out2, panels=2)
+    for bad in ([0, 2], [-1, 0]):
+        with pytest.raises(ValueError, match=r"order must hold positions in \[0, nnz = 2\)"):
+            spmm_(order=np.array(bad, dtype=np.int64), x=x2, out=out2, panels=2)
     with pytest.raises(ValueError, match="float32 or float64"):
         _core.sparse_sddmm(indptr, ok, out.astype(np.int32), x, None, v, 2, 3, 1, 0)
     with pytest.raises(ValueError, match="block_cols must be positive"):

@@ -53,7 +53,8 @@ const std::int64_t* order_of(const py::object& order, std::int64_t nnz) {
   return data_of<std::int64_t>(order.cast<py::array>(), "order", nnz, false);
 }
 
-// The O(nnz) checks, in parallel, then the product.
+// The O(nnz) checks, in parallel, then the product. `order` is null where the product checks its
+// order itself (spmm: in the gather that reads it anyway).
 template <class F>
 void checked_run(const RowPattern& w, const std::int64_t* order, int threads, F&& product) {
   interruptible([&](const StopFn& stop) {
@@ -72,7 +73,7 @@ void spmm_call(const py::array& indptr, const py::array& indices, const py::arra
   const T* v = data_of<T>(values, "values", w.nnz(), false);
   const T* x = data_of<T>(in, "input", panel_size<T>(panels, cols, "input"), false);
   T* y = data_of<T>(out, "out", panel_size<T>(panels, w.rows, "out"), true);
-  checked_run(w, o, threads, [&](const StopFn& stop) { spmm<T>(w, v, o, x, panels, y, threads, stop); });
+  checked_run(w, nullptr, threads, [&](const StopFn& stop) { spmm<T>(w, v, o, x, panels, y, threads, stop); });
 }
 
 template <class T>

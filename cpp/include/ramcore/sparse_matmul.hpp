@@ -71,7 +71,8 @@ void check_order(const std::int64_t* order, std::int64_t nnz, int threads, const
 template <class T>
 constexpr std::int64_t kPanelLanes = 256 / static_cast<std::int64_t>(sizeof(T));
 
-// Both kernels require check_pattern, check_indices (and check_order for `order`) to have passed.
+// Both kernels require check_pattern and check_indices to have passed, sddmm check_order too for
+// `order`; spmm checks its `order` itself (throwing check_order's error), before reading through it.
 // out (panels, w.rows, lanes) = in (panels, w.cols, lanes) times W^T. W's k-th stored entry is
 // values[k], or values[order[k]] when `order` is not null: the values stay in one order (W's CSR)
 // while the kernels read W's blocked pattern and W^T's (order[k] < the length of values is the
