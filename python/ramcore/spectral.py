@@ -184,9 +184,12 @@ def two_pass_keep_bytes() -> int:
 def _basis_memory(n: int, k: int, ncv: int | None, two_pass: bool = False, extra_vectors: int = 0) -> None:
     """MemoryError before a solve whose Lanczos vectors (and `extra_vectors` more) would not fit."""
     m = 4 if two_pass else min(ncv or max(2 * k + 1, 20), n)  # the core caps the basis at n
-    fix = "use a smaller graph" if two_pass else "use a smaller ncv or graph"
-    if two_pass:  # it keeps 4 vectors already: only a smaller graph, or no n-vectors at all, helps
-        fix += " (an LPS graph: certify by the group's representations, which forms no n-vector)"
+    # Two-pass keeps 4 vectors already: only a smaller graph, or no n-vector at all, helps.
+    fix = (
+        "use a smaller graph (an LPS graph: certify by the group's representations, which forms no n-vector)"
+        if two_pass
+        else "use a smaller ncv or graph"
+    )
     check_memory(8 * n * (m + 6 + extra_vectors), f"the Lanczos basis ({n:,} x {m + 1})", fix)
 
 

@@ -95,18 +95,6 @@ def certify_graph(
     return 0 if cert.ramanujan else 1
 
 
-def _announce_cost(p: int, q: int) -> None:
-    """The work of X^{p,q}'s representations, printed before they start when it is more than a few
-    seconds (the progress lines follow)."""
-    cost = lps_spectrum_cost(p, q)
-    if cost.seconds() > 5:
-        print(
-            f"X^{{{p},{q}}}: {cost.blocks} blocks of size up to {cost.largest}, about "
-            f"{cost.flops / 1e9:,.0f} GFLOP (a few minutes per 1,000 GFLOP per core)",
-            flush=True,
-        )
-
-
 def spectrum_lps(
     p: int,
     qs: Sequence[int],
@@ -122,7 +110,13 @@ def spectrum_lps(
     to the CSV `save`, and the spectral measures against Kesten-McKay to `plot`."""
     spectra: list[LPSSpectrum] = []
     for q in qs:
-        _announce_cost(p, q)
+        cost = lps_spectrum_cost(p, q)
+        if cost.seconds() > 5:
+            print(
+                f"X^{{{p},{q}}}: {cost.blocks} blocks of size up to {cost.largest}, about "
+                f"{cost.flops / 1e9:,.0f} GFLOP (a few minutes per 1,000 GFLOP per core)",
+                flush=True,
+            )
         spec = lps_spectrum(
             p, q, allow_multigraph=allow_multigraph, double_cover=double_cover, threads=threads, progress=True
         )

@@ -1077,14 +1077,13 @@ def to_sparse(
             plan[name] = f"dense: {features[1]}x{features[0]} at density {d:.3f} does not pay"
     if state is not None:
         remove_masks(model)
-    for name, how in plan.items():
-        if how == "sparse":
-            _replace(model, name, _to_sparse_module(modules[name], checked[name + ".weight"], threads))
     left = {n: m for n, m in applied.items() if plan.get(n.rpartition(".")[0]) != "sparse"}
-    for name, how in plan.items():  # the layers left dense keep (or get) the masks they were given
-        if how != "sparse":
-            shape = modules[name].get_parameter("weight").shape
-            left[name + ".weight"] = checked[name + ".weight"].reshape(shape)
+    for name, how in plan.items():
+        key = name + ".weight"
+        if how == "sparse":
+            _replace(model, name, _to_sparse_module(modules[name], checked[key], threads))
+        else:  # a layer left dense keeps (or gets) the mask it was given, in the weight's shape
+            left[key] = checked[key].reshape(masks[key].shape)
     if left:
         apply_masks(model, left, mode=mode, persistent=persistent)
     return plan
